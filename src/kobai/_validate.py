@@ -1,0 +1,156 @@
+"""Input checks shared by the functions, layers and nets.
+
+Every public entry point turns bad input into a ``TypeError`` or ``ValueError`` that says what
+was wrong and what was expected, instead of a NumPy broadcasting error from deep inside.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["as_float_array", "check_x", "check_t", "resolve_rng", "resolve_dtype"]
+
+
+def _describe(obj: object) -> str:
+    if isinstance(obj, np.ndarray):
+        return f"an array of dtype {obj.dtype} and shape {obj.shape}"
+    return f"{type(obj).__name__} {obj!r}"[:80]
+
+
+def as_float_array(x: object, name: str = "x", dtype: np.dtype | None = None) -> np.ndarray:
+    """Return ``x`` as a floating-point ndarray, refusing non-numeric input.
+
+    Integer and boolean input is converted to ``dtype`` (default float64); float input keeps its
+    dtype unless ``dtype`` is given. No copy is made when none is needed.
+    """
+    if isinstance(x, (str, bytes, dict, set)) or x is None:
+        raise TypeError(f"{name} must be a numeric array (a numpy.ndarray or a nested list of "
+                        f"numbers), got {_describe(x)}")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged lists
+        raise TypeError(f"{name} must be a numeric array with a regular shape: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array (a numpy.ndarray or a nested list of "
+                        f"numbers), got {_describe(x)}")
+    if dtype is not None:
+        return arr.astype(dtype, copy=False)
+    if arr.dtype.kind != "f":
+        return arr.astype(np.float64)
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str = "x") -> None:
+    """Raise a ``ValueError`` naming the first non-finite entry of ``arr``."""
+    # One reduction is much cheaper than isfinite() over the whole array; a non-finite sum
+    # (NaN/inf entry, or an overflow) triggers the exact search for the message.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum(dtype=np.float64)
+    if np.isfinite(total):
+        return
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite value(s), the first "
+                         f"at index {idx} ({arr[idx]}); expected finite numbers")
+
+
+def check_x(x: object, n_features: int, dtype: np.dtype | type = np.float64,
+            name: str = "x") -> np.ndarray:
+    """Validate a network input and return it as a 2-D array of ``dtype``.
+
+    Parameters
+    ----------
+    x : array_like of shape (input_size,), (batch_size, input_size) or (batch_size, ...)
+        One sample (1-D) or a batch; trailing dimensions are flattened when their product is
+        ``n_features`` (so MNIST images of shape (N, 1, 28, 28) are accepted).
+    n_features : int
+        The network's input size.
+
+    Returns
+    -------
+    ndarray of shape (batch_size, n_features)
+    """
+    arr = as_float_array(x, name, dtype)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} is a scalar; expected one sample of shape ({n_features},) or "
+                         f"a batch of shape (batch_size, {n_features})")
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    elif arr.ndim > 2:
+        arr = arr.reshape(arr.shape[0], -1)
+    if arr.shape[1] != n_features:
+        shape = np.shape(x)
+        raise ValueError(f"{name} has {arr.shape[1]} features per sample (shape {shape}) but the "
+                         f"network expects {n_features} (shape (batch_size, {n_features}))")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (shape {np.shape(x)}); expected at least one "
+                         "sample")
+    check_finite(arr, name)
+    return arr
+
+
+def check_t(t: object, n_samples: int, n_classes: int, name: str = "t") -> np.ndarray:
+    """Validate targets and return them as integer labels of shape (n_samples,).
+
+    ``t`` is either integer labels in ``[0, n_classes)`` (shape ``(n_samples,)``) or one-hot
+    rows (shape ``(n_samples, n_classes)``, or ``(n_classes,)`` for a single sample), following
+    the book's rule: one-hot when ``t.size == y.size``.
+    """
+    if isinstance(t, (str, bytes, dict, set)) or t is None:
+        raise TypeError(f"{name} must be integer labels or one-hot rows, got {_describe(t)}")
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be integer labels or one-hot rows, got {_describe(t)}")
+    expect = (f"expected {n_samples} integer label(s) in [0, {n_classes}) or a one-hot array of "
+              f"shape ({n_samples}, {n_classes})")
+    if arr.size == n_samples * n_classes and n_classes > 1 and (arr.ndim == 2 or n_samples == 1):
+        onehot = arr.reshape(n_samples, n_classes)
+        if onehot.ndim != 2 or arr.ndim > 2:
+            raise ValueError(f"{name} has shape {arr.shape}; {expect}")
+        ok_values = np.all((onehot == 0) | (onehot == 1), axis=1) & (onehot.sum(axis=1) == 1)
+        if not ok_values.all():
+            row = int(np.flatnonzero(~ok_values)[0])
+            raise ValueError(f"{name} row {row} is not one-hot: {onehot[row].tolist()}; expected "
+                             "exactly one 1 and zeros elsewhere")
+        return onehot.argmax(axis=1)
+    if arr.ndim > 1:
+        raise ValueError(f"{name} has shape {arr.shape} but x has {n_samples} sample(s); {expect}")
+    labels = arr.reshape(-1)
+    if labels.size != n_samples:
+        raise ValueError(f"{name} has {labels.size} label(s) but x has {n_samples} sample(s) "
+                         f"(one label per sample); {expect}")
+    if labels.dtype.kind == "b":
+        raise TypeError(f"{name} is boolean; {expect}")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError(f"{name} contains non-integer labels; {expect}")
+    lo, hi = labels.min(), labels.max()
+    if lo < 0 or hi >= n_classes:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"{name} contains the label {bad:g}, outside [0, {n_classes}) for "
+                         f"{n_classes} classes")
+    return labels.astype(np.int64, copy=False)
+
+
+def resolve_rng(rng: object) -> np.random.Generator:
+    """Return a ``np.random.Generator`` from a Generator, an int seed or None."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got "
+                    f"{_describe(rng)}")
+
+
+def resolve_dtype(dtype: object) -> np.dtype:
+    """Return ``dtype`` as ``np.float32`` or ``np.float64``, refusing anything else."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return dt

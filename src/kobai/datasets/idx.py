@@ -1,0 +1,165 @@
+"""Read and write IDX files, the format of the MNIST and Fashion-MNIST downloads.
+
+An IDX file is a 4-byte magic number ``0x00 0x00 TT DD`` (``TT`` the element type, ``DD``
+the number of dimensions), then ``DD`` big-endian uint32 sizes, then the elements in C
+order, big-endian. ``.gz`` files are gzip-compressed IDX.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from math import prod
+
+import numpy as np
+
+from kobai.datasets.errors import DatasetError
+
+# IDX type code -> element type as stored (big-endian)
+IDX_DTYPES: dict[int, np.dtype] = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_TYPE_NAMES = {0x08: "ubyte", 0x09: "byte", 0x0B: "short", 0x0C: "int", 0x0D: "float",
+               0x0E: "double"}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _expected_codes() -> str:
+    return ", ".join(f"0x{code:02X} ({name})" for code, name in _TYPE_NAMES.items())
+
+
+def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode uncompressed IDX bytes into a native-endian array, checking every field.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole uncompressed file.
+    name : str
+        What to call the data in error messages (usually the file path).
+
+    Returns
+    -------
+    ndarray of shape given by the header
+        A new, writable array of the header's type (uint8 for MNIST).
+
+    Raises
+    ------
+    DatasetError
+        Bad magic number, unknown type code, or a size that does not match the header.
+    """
+    if len(data) < 4:
+        raise DatasetError(f"{name}: {len(data)} bytes is too short for an IDX file "
+                           "(expected a 4-byte magic number, then the sizes, then the data)")
+    if data[0] != 0 or data[1] != 0:
+        magic = int.from_bytes(data[:4], "big")
+        raise DatasetError(f"{name}: not an IDX file: magic number is 0x{magic:08X}; expected "
+                           "0x0000TTDD (type code TT, DD dimensions), e.g. 0x00000803 for images")
+    code, ndim = data[2], data[3]
+    if code not in IDX_DTYPES:
+        raise DatasetError(f"{name}: unknown IDX type code 0x{code:02X}; "
+                           f"expected one of {_expected_codes()}")
+    if ndim == 0:
+        raise DatasetError(f"{name}: IDX header declares 0 dimensions; expected at least 1")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DatasetError(f"{name}: truncated header: {ndim} dimensions need {header} bytes "
+                           f"but the file has {len(data)}")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    dtype = IDX_DTYPES[code]
+    expected = prod(shape) * dtype.itemsize
+    actual = len(data) - header
+    what = f"header says shape {shape} of {_TYPE_NAMES[code]} = {expected:,} bytes of data"
+    if actual < expected:
+        raise DatasetError(f"{name}: truncated: {what}, but only {actual:,} follow")
+    if actual > expected:
+        raise DatasetError(f"{name}: {actual - expected:,} unexpected bytes after the data "
+                           f"({what}, but {actual:,} follow)")
+    array = np.frombuffer(data, dtype=dtype, count=prod(shape), offset=header)
+    return array.reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file, gzip-compressed or not, into an array.
+
+    A file is decompressed when its name ends with ``.gz`` or it starts with the gzip
+    magic bytes. The whole file is checked before anything is returned, so a truncated or
+    corrupt file raises instead of giving part of the data.
+
+    Parameters
+    ----------
+    path : str or path-like
+        e.g. ``train-images-idx3-ubyte.gz``.
+
+    Returns
+    -------
+    ndarray
+        Shape from the file's header, e.g. uint8 (60000, 28, 28) for MNIST training images
+        and uint8 (60000,) for its labels.
+
+    Raises
+    ------
+    DatasetError
+        Bad gzip data or a bad IDX header or size; the message names the file.
+    OSError
+        The file cannot be read (e.g. ``FileNotFoundError``).
+    """
+    name = os.fspath(path)
+    with open(name, "rb") as fh:
+        raw = fh.read()
+    if name.endswith(".gz") or raw[:2] == _GZIP_MAGIC:
+        if raw[:2] != _GZIP_MAGIC:
+            raise DatasetError(f"{name}: not a gzip file (it does not start with 1F 8B); "
+                               "expected a gzip-compressed IDX file")
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:  # BadGzipFile is an OSError
+            raise DatasetError(f"{name}: corrupt or truncated gzip data ({exc}); "
+                               "delete the file and fetch it again") from exc
+    return parse_idx(raw, name)
+
+
+def _idx_code(dtype: np.dtype) -> int:
+    for code, stored in IDX_DTYPES.items():
+        if dtype.kind == stored.kind and dtype.itemsize == stored.itemsize:
+            return code
+    names = ", ".join(str(t.newbyteorder("=")) for t in IDX_DTYPES.values())
+    raise ValueError(f"IDX cannot hold dtype {dtype}; expected one of {names}")
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
+    """Write ``array`` as an IDX file, gzip-compressed when ``path`` ends with ``.gz``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination; an existing file is overwritten.
+    array : array_like
+        1 to 255 dimensions, each below 2**32, of dtype uint8, int8, int16, int32, float32
+        or float64 (MNIST uses uint8).
+
+    Raises
+    ------
+    ValueError
+        For a dtype or shape IDX cannot hold.
+    """
+    array = np.asarray(array)
+    code = _idx_code(array.dtype)
+    if not 1 <= array.ndim <= 255:
+        raise ValueError(f"IDX holds 1 to 255 dimensions; got an array of shape {array.shape}")
+    if any(size >= 2**32 for size in array.shape):
+        raise ValueError(f"IDX sizes must be below 2**32; got shape {array.shape}")
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+    name = os.fspath(path)
+    if name.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    with open(name, "wb") as fh:
+        fh.write(data)

@@ -1,0 +1,134 @@
+"""Activation and loss functions of the book's chapters 3–4 (``common/functions.py``).
+
+Same names as the book, with three fixes: ``softmax`` is stable over the last axis for 1-D and
+batched input, ``cross_entropy_error`` accepts one-hot or label targets and checks them, and
+``softmax_cross_entropy`` computes the loss exactly from logits (log-sum-exp, no ``1e-7`` guard).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import as_float_array, check_t
+
+__all__ = [
+    "identity_function", "step_function", "sigmoid", "relu", "softmax", "log_softmax",
+    "sum_squared_error", "cross_entropy_error", "softmax_cross_entropy",
+]
+
+
+def identity_function(x: np.ndarray) -> np.ndarray:
+    """Return ``x`` unchanged (the output activation for regression, §3.5)."""
+    return x
+
+
+def step_function(x: np.ndarray) -> np.ndarray:
+    """Heaviside step, 1 where ``x > 0`` and 0 elsewhere (§3.2.3).
+
+    Float input keeps its dtype; other input gives int64 (the book returns ``np.int``).
+    """
+    arr = as_float_array(x) if not isinstance(x, np.ndarray) else x
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.int64
+    return np.asarray(arr > 0, dtype=dtype)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-x))`` (§3.2.4), without overflow warnings.
+
+    For ``x`` below about -709 (float64) ``exp(-x)`` overflows to inf and the result is the
+    exact limit 0.
+    """
+    arr = as_float_array(x)
+    with np.errstate(over="ignore"):
+        out = np.exp(-arr)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """Rectified linear unit ``max(0, x)`` (§3.2.7), keeping the dtype."""
+    arr = as_float_array(x)
+    return np.maximum(arr, 0)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis (§3.5), stable for any finite logits.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_classes,) or (batch_size, n_classes)
+
+    Returns
+    -------
+    ndarray of the same shape, each row non-negative and summing to 1
+    """
+    arr = as_float_array(x)
+    # softmax(x) = softmax(x - max(x)): the largest exponent is exp(0) = 1, so nothing overflows.
+    e = arr - arr.max(axis=-1, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """``log(softmax(x))`` over the last axis, computed as ``x - logsumexp(x)``."""
+    arr = as_float_array(x)
+    shifted = arr - arr.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def sum_squared_error(y: np.ndarray, t: np.ndarray) -> float:
+    """Sum of squares ``0.5 * Σ (y - t)²`` over all elements (§4.2.1), as in the book."""
+    y_arr, t_arr = as_float_array(y, "y"), as_float_array(t, "t")
+    if y_arr.shape != t_arr.shape:
+        raise ValueError(f"y has shape {y_arr.shape} but t has shape {t_arr.shape}; "
+                         "sum_squared_error expects the same shape")
+    return float(0.5 * np.sum((y_arr - t_arr) ** 2))
+
+
+def _as_batch(y: np.ndarray, name: str) -> np.ndarray:
+    if y.ndim == 1:
+        return y.reshape(1, -1)
+    if y.ndim != 2:
+        raise ValueError(f"{name} has shape {y.shape}; expected (n_classes,) or "
+                         "(batch_size, n_classes)")
+    return y
+
+
+def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
+    """Mean cross-entropy ``-Σ log(y[t] + 1e-7) / batch_size`` of probabilities ``y`` (§4.2.4).
+
+    Keeps the book's ``1e-7`` guard against ``log(0)``: this is what reproduces the book's (and
+    the seed notebook's) printed losses. For an exact loss from logits use
+    :func:`softmax_cross_entropy`.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_classes,) or (batch_size, n_classes)
+        Probabilities, e.g. the output of :func:`softmax`.
+    t : ndarray of shape (batch_size,) or (batch_size, n_classes)
+        Integer labels or one-hot rows.
+    """
+    y2 = _as_batch(as_float_array(y, "y"), "y")
+    labels = check_t(t, y2.shape[0], y2.shape[1])
+    batch_size = y2.shape[0]
+    return float(-np.sum(np.log(y2[np.arange(batch_size), labels] + 1e-7)) / batch_size)
+
+
+def softmax_cross_entropy(logits: np.ndarray, t: np.ndarray) -> float:
+    """Exact mean cross-entropy of ``softmax(logits)``, via log-sum-exp (no guard).
+
+    ``-log softmax(a)[t] = logsumexp(a) - a[t]``, which is finite for any finite logits, so this
+    agrees with backprop to rounding error, unlike ``cross_entropy_error(softmax(a), t)``.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (n_classes,) or (batch_size, n_classes)
+    t : ndarray of shape (batch_size,) or (batch_size, n_classes)
+        Integer labels or one-hot rows.
+    """
+    a = _as_batch(as_float_array(logits, "logits"), "logits")
+    labels = check_t(t, a.shape[0], a.shape[1])
+    m = a.max(axis=1)
+    lse = m + np.log(np.exp(a - m[:, None]).sum(axis=1))
+    return float(np.mean(lse - a[np.arange(a.shape[0]), labels]))

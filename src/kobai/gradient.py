@@ -1,0 +1,129 @@
+"""Numerical differentiation by central differences (the book's chapter 4, ``common/gradient.py``).
+
+These are the plain, black-box reference: ``f`` is called twice per element. Networks have a
+much faster structured version, ``net.numerical_gradient(x, t)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]
+
+# Memory for one vectorized call: the stack of perturbed copies is kept under this many bytes.
+_VECTORIZED_BYTES = 32 * 2**20
+
+
+def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> float:
+    """Central difference ``(f(x + h) - f(x - h)) / 2h`` (§4.3.1)."""
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def _scalar(value: object, where: str) -> float:
+    if np.ndim(value) != 0:
+        raise ValueError(f"f must return a scalar loss, but returned an array of shape "
+                         f"{np.shape(value)} {where}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"f must return a number, but returned {type(value).__name__} "
+                        f"{where}") from None
+
+
+def _check_x(x: object) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a NumPy float array (it is perturbed in place), got "
+                        f"{type(x).__name__}; use np.array(..., dtype=float)")
+    if x.dtype.kind != "f":
+        raise TypeError(f"x has dtype {x.dtype}; numerical_gradient needs a float array, "
+                        f"because x ± h would be rounded to integers (use x.astype(float))")
+    if x.dtype == np.float32:
+        warnings.warn("x is float32: central differences with h=1e-4 are then accurate only to "
+                      "about 1e-3; use float64 for gradient checks", RuntimeWarning, stacklevel=3)
+    return x
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4,
+                       vectorized: bool = False) -> np.ndarray:
+    """Gradient of ``f`` at ``x`` by central differences, one element at a time (§4.4).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``. Like the book, ``x`` is perturbed **in place**, so an ``f`` that
+        ignores its argument but reads the same array (the seed's ``lambda W: net.loss(x, t)``)
+        works. Every element is restored bit for bit afterwards, also when ``f`` raises.
+        With ``vectorized=True``, ``f`` instead receives a stack of perturbed copies of shape
+        ``(k, *x.shape)`` and returns ``k`` values; ``x`` itself is not touched.
+    x : ndarray of any shape (0-d, 1-d, n-d), float dtype
+    h : float
+        Step of the central difference.
+    vectorized : bool
+        Evaluate many perturbations per call of ``f`` (see ``f``).
+
+    Returns
+    -------
+    ndarray of the same shape and dtype as ``x``
+    """
+    x = _check_x(x)
+    if vectorized:
+        return _numerical_gradient_vectorized(f, x, h)
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        tmp_val = x[idx]
+        try:
+            x[idx] = tmp_val + h
+            fxh1 = _scalar(f(x), f"at x{list(idx)} + h")
+            x[idx] = tmp_val - h
+            fxh2 = _scalar(f(x), f"at x{list(idx)} - h")
+        finally:
+            x[idx] = tmp_val
+        grad[idx] = (fxh1 - fxh2) / (2 * h)
+    return grad
+
+
+def _numerical_gradient_vectorized(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                                   h: float) -> np.ndarray:
+    n = x.size
+    flat = x.reshape(-1)
+    chunk = max(1, min(n, _VECTORIZED_BYTES // max(1, 2 * x.nbytes)))
+    grad = np.empty(n, dtype=x.dtype)
+    for start in range(0, n, chunk):
+        idx = np.arange(start, min(n, start + chunk))
+        k = idx.size
+        stack = np.repeat(flat[None, :], 2 * k, axis=0)
+        rows = np.arange(k)
+        # The same arithmetic as the loop: x[i] + h and x[i] - h rounded to x's dtype.
+        stack[rows, idx] = flat[idx] + h
+        stack[k + rows, idx] = flat[idx] - h
+        values = np.asarray(f(stack.reshape((2 * k, *x.shape))), dtype=np.float64)
+        if values.shape not in ((2 * k,), (2 * k, 1)):
+            raise ValueError(f"with vectorized=True, f must return {2 * k} values for a stack of "
+                             f"shape {(2 * k, *x.shape)}, but returned shape {values.shape}")
+        values = values.reshape(-1)
+        grad[idx] = (values[:k] - values[k:]) / (2 * h)
+    return grad.reshape(x.shape)
+
+
+def gradient_descent(f: Callable[[np.ndarray], float], init_x: np.ndarray, lr: float = 0.01,
+                     step_num: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise ``f`` by ``x ← x - lr·∇f(x)`` with numerical gradients (§4.4.1).
+
+    Returns
+    -------
+    x : ndarray
+        The point after ``step_num`` steps (``init_x`` is left unchanged).
+    history : ndarray of shape (step_num, *init_x.shape)
+        ``x`` before each step, as the book's ``gradient_method.py`` records it.
+    """
+    if step_num < 0:
+        raise ValueError(f"step_num must be >= 0, got {step_num}")
+    x = np.array(init_x, dtype=np.float64 if np.asarray(init_x).dtype.kind != "f" else None)
+    history = np.empty((step_num, *x.shape), dtype=x.dtype)
+    for i in range(step_num):
+        history[i] = x
+        x -= lr * numerical_gradient(f, x)
+    return x, history

@@ -1,0 +1,600 @@
+"""Parameter updates of the book's section 6.1: SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam.
+
+Every optimizer computes exactly the book's ``common/optimizer.py`` formulas, in the same
+order of floating-point operations, but
+
+* updates ``params`` **in place** with ``out=`` ufuncs into slot and scratch arrays that are
+  allocated once per parameter, so a training step allocates no arrays after the first;
+* keeps its state keyed by parameter name (``"W1"``, ``"b1"``, ...), created lazily on the
+  first update with the parameter's shape and dtype (float32 stays float32);
+* can be saved with :meth:`Optimizer.state_dict` and restored with
+  :meth:`Optimizer.load_state_dict`, so resumed training equals uninterrupted training bit for bit.
+
+Examples
+--------
+>>> import numpy as np
+>>> from kobai.optimizers import get_optimizer
+>>> opt = get_optimizer("adam", lr=1e-3)
+>>> params = {"W1": np.ones((2, 3)), "b1": np.zeros(3)}
+>>> grads = {"W1": np.full((2, 3), 0.5), "b1": np.ones(3)}
+>>> opt.update(params, grads)  # params["W1"] and params["b1"] change in place
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "AdaGrad",
+    "Adam",
+    "Momentum",
+    "Nesterov",
+    "Optimizer",
+    "RMSprop",
+    "get_optimizer",
+]
+
+_EPS = 1e-7  # the book's guard against division by zero in AdaGrad, RMSprop and Adam
+_STATE_KEYS = ("name", "hyper", "step", "slots")
+
+
+def _real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def _check_lr(value: Any, name: str) -> float:
+    x = _real(value, name)
+    if not (math.isfinite(x) and x > 0.0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return x
+
+
+def _check_unit(value: Any, name: str) -> float:
+    x = _real(value, name)
+    if not 0.0 <= x < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return x
+
+
+def _names(keys: Any) -> str:
+    return ", ".join(repr(k) for k in keys)
+
+
+class Optimizer:
+    """Common machinery: hyperparameter checks, per-name state, in-place update, state_dict.
+
+    Subclasses declare their hyperparameters (``_hyper``), their slot arrays (``slot_names``),
+    how many scratch arrays one update needs (``_n_scratch``), the per-step scalars
+    (``_coefficients``) and the in-place update of one parameter (``_step``).
+
+    Attributes
+    ----------
+    iter : int
+        Number of successful calls to :meth:`update` (the book's ``Adam.iter``).
+    """
+
+    name: ClassVar[str] = "Optimizer"
+    slot_names: ClassVar[tuple[str, ...]] = ()
+    _hyper: ClassVar[dict[str, Callable[[Any, str], float]]] = {}
+    _n_scratch: ClassVar[int] = 1
+
+    def __init__(self, **hyper: float) -> None:
+        for key, check in self._hyper.items():
+            setattr(self, key, check(hyper[key], key))
+        self.iter = 0
+        # slot name -> param name -> array; saved by state_dict.
+        self._slots: dict[str, dict[str, np.ndarray]] = {s: {} for s in self.slot_names}
+        # param name -> (slot arrays..., scratch arrays...); rebuilt lazily, never saved.
+        self._bufs: dict[str, tuple[np.ndarray, ...]] = {}
+
+    @property
+    def hyper(self) -> dict[str, float]:
+        """Hyperparameters as a JSON-able dict, e.g. ``{"lr": 0.01, "momentum": 0.9}``."""
+        return {key: getattr(self, key) for key in self._hyper}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
+        return f"{type(self).__name__}({args})"
+
+    def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+        """Take one step: update every array of ``params`` in place from ``grads``.
+
+        Parameters
+        ----------
+        params : dict of str -> ndarray
+            Floating-point parameter arrays, e.g. ``net.params``; each array is modified in
+            place (``params[key]`` is never rebound).
+        grads : dict of str -> ndarray
+            Gradients with exactly the keys of ``params`` and the same shape per key; not
+            modified.
+
+        Raises
+        ------
+        KeyError
+            If ``grads`` lacks a key of ``params`` or has one that ``params`` lacks.
+        ValueError
+            If a gradient's shape differs from its parameter's, or saved state does not fit
+            the parameter (another shape or dtype).
+        TypeError
+            If a parameter is not a floating-point ndarray.
+
+        Nothing is modified when an error is raised.
+        """
+        if params.keys() != grads.keys():
+            missing = [k for k in params if k not in grads]
+            extra = [k for k in grads if k not in params]
+            problems = []
+            if missing:
+                problems.append(f"grads is missing {_names(missing)}")
+            if extra:
+                problems.append(f"grads has unexpected {_names(extra)}")
+            raise KeyError(
+                f"{'; '.join(problems)} (expected exactly the keys of params: {_names(params)})"
+            )
+        work = []
+        for key, param in params.items():
+            bufs = self._bufs.get(key)
+            if bufs is None or not (
+                isinstance(param, np.ndarray)
+                and param.shape == bufs[0].shape
+                and param.dtype == bufs[0].dtype
+            ):
+                bufs = self._new_buffers(key, param)
+            grad = grads[key]
+            if np.shape(grad) != param.shape:
+                raise ValueError(
+                    f"grads[{key!r}] has shape {np.shape(grad)} but params[{key!r}] has shape "
+                    f"{param.shape} (one gradient entry per parameter entry)"
+                )
+            work.append((param, grad, bufs))
+        self.iter += 1
+        coef = self._coefficients()
+        for param, grad, bufs in work:
+            self._step(param, grad, bufs, coef)
+
+    def _new_buffers(self, key: str, param: Any) -> tuple[np.ndarray, ...]:
+        if not (isinstance(param, np.ndarray) and np.issubdtype(param.dtype, np.floating)):
+            what = param.dtype if isinstance(param, np.ndarray) else type(param).__name__
+            raise TypeError(
+                f"params[{key!r}] must be a floating-point ndarray (it is updated in place), "
+                f"got {what}"
+            )
+        for slot in self.slot_names:
+            saved = self._slots[slot].get(key)
+            if saved is not None and (saved.shape, saved.dtype) != (param.shape, param.dtype):
+                raise ValueError(
+                    f"optimizer slot {slot!r} for {key!r} is {saved.dtype} of shape "
+                    f"{saved.shape} but params[{key!r}] is {param.dtype} of shape "
+                    f"{param.shape} (state from another network or dtype?)"
+                )
+        slots = []
+        for slot in self.slot_names:
+            arr = self._slots[slot].get(key)
+            if arr is None:
+                arr = self._slots[slot][key] = np.zeros(param.shape, dtype=param.dtype)
+            slots.append(arr)
+        scratch = [np.empty(param.shape, dtype=param.dtype) for _ in range(self._n_scratch)]
+        bufs = self._bufs[key] = (*slots, *scratch)
+        return bufs
+
+    def _coefficients(self) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def _step(
+        self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...], coef: tuple
+    ) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: ``{"name", "hyper", "step", "slots"}``.
+
+        Returns
+        -------
+        dict
+            ``{"name": "Adam", "hyper": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999},
+            "step": 3, "slots": {"m": {"W1": ndarray, ...}, "v": {...}}}``. The arrays are
+            copies; everything except them is JSON-able (str, float, int).
+        """
+        return {
+            "name": self.name,
+            "hyper": self.hyper,
+            "step": self.iter,
+            "slots": {
+                slot: {key: arr.copy() for key, arr in per_param.items()}
+                for slot, per_param in self._slots.items()
+            },
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore hyperparameters, step count and slots saved by :meth:`state_dict`.
+
+        The arrays are copied. Slot shapes are checked against each other here and against
+        the parameters on the next :meth:`update`. Nothing changes when an error is raised.
+
+        Parameters
+        ----------
+        state : dict
+            As returned by :meth:`state_dict` of the same optimizer class.
+
+        Raises
+        ------
+        ValueError
+            If the name, hyperparameter names or values, step, slot names or slot shapes
+            are not what this optimizer expects.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
+        if set(state) != set(_STATE_KEYS):
+            raise ValueError(f"state has keys {_names(state)} but expected {_names(_STATE_KEYS)}")
+        if state["name"] != self.name:
+            raise ValueError(
+                f"state is for optimizer {state['name']!r} but this optimizer is {self.name!r}"
+            )
+        hyper = state["hyper"]
+        if not isinstance(hyper, Mapping) or set(hyper) != set(self._hyper):
+            got = _names(hyper) if isinstance(hyper, Mapping) else repr(hyper)
+            raise ValueError(
+                f"state['hyper'] has {got} but {self.name} expects {_names(self._hyper)}"
+            )
+        new_hyper = {key: check(hyper[key], key) for key, check in self._hyper.items()}
+        step = state["step"]
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise ValueError(f"state['step'] must be an integer >= 0, got {step!r}")
+        new_slots = self._checked_slots(state["slots"])
+        for key, value in new_hyper.items():
+            setattr(self, key, value)
+        self.iter = int(step)
+        self._slots = new_slots
+        self._bufs = {}
+
+    def _checked_slots(self, slots: Any) -> dict[str, dict[str, np.ndarray]]:
+        if not isinstance(slots, Mapping) or set(slots) != set(self.slot_names):
+            got = _names(slots) if isinstance(slots, Mapping) else repr(slots)
+            raise ValueError(
+                f"state['slots'] has {got or 'no slots'} but {self.name} expects "
+                f"{_names(self.slot_names) or 'no slots'}"
+            )
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for slot in self.slot_names:
+            per_param = slots[slot]
+            if not isinstance(per_param, Mapping):
+                raise ValueError(
+                    f"state['slots'][{slot!r}] must be a dict of param name -> ndarray, "
+                    f"got {type(per_param).__name__}"
+                )
+            out[slot] = {}
+            for key, value in per_param.items():
+                arr = np.array(value, copy=True)
+                if not np.issubdtype(arr.dtype, np.floating):
+                    raise ValueError(
+                        f"state['slots'][{slot!r}][{key!r}] must be a floating-point array, "
+                        f"got {arr.dtype}"
+                    )
+                out[slot][key] = arr
+        if self.slot_names:
+            first = self.slot_names[0]
+            for slot in self.slot_names[1:]:
+                if set(out[slot]) != set(out[first]):
+                    raise ValueError(
+                        f"state['slots'][{slot!r}] has params {_names(out[slot])} but "
+                        f"state['slots'][{first!r}] has {_names(out[first])}"
+                    )
+                for key, arr in out[slot].items():
+                    ref = out[first][key]
+                    if (arr.shape, arr.dtype) != (ref.shape, ref.dtype):
+                        raise ValueError(
+                            f"state['slots'][{slot!r}][{key!r}] is {arr.dtype} of shape "
+                            f"{arr.shape} but state['slots'][{first!r}][{key!r}] is "
+                            f"{ref.dtype} of shape {ref.shape}"
+                        )
+        return out
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent (book section 6.1.2).
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        Learning rate, finite and > 0.
+
+    Notes
+    -----
+    With learning rate ``lr`` and gradient ``g = dL/dW``::
+
+        W <- W - lr * g
+    """
+
+    name = "SGD"
+    _hyper = {"lr": _check_lr}
+    _n_scratch = 1
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+
+    def _coefficients(self) -> tuple[float, ...]:
+        return (self.lr,)
+
+    def _step(self, param, grad, bufs, coef):
+        (s,) = bufs
+        (lr,) = coef
+        np.multiply(grad, lr, out=s)
+        param -= s
+
+
+class Momentum(Optimizer):
+    """Momentum SGD (book section 6.1.4).
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        Learning rate, finite and > 0.
+    momentum : float, default 0.9
+        Decay of the velocity, in [0, 1).
+
+    Notes
+    -----
+    Slot ``v`` (velocity, starts at 0), with ``g = dL/dW``::
+
+        v <- momentum * v - lr * g
+        W <- W + v
+    """
+
+    name = "Momentum"
+    slot_names = ("v",)
+    _hyper = {"lr": _check_lr, "momentum": _check_unit}
+    _n_scratch = 1
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(lr=lr, momentum=momentum)
+
+    def _coefficients(self) -> tuple[float, ...]:
+        return (self.momentum, self.lr)
+
+    def _step(self, param, grad, bufs, coef):
+        v, s = bufs
+        momentum, lr = coef
+        v *= momentum
+        np.multiply(grad, lr, out=s)
+        v -= s
+        param += v
+
+
+class Nesterov(Optimizer):
+    """Nesterov's accelerated gradient, the book's ``common/optimizer.py`` variant.
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        Learning rate, finite and > 0.
+    momentum : float, default 0.9
+        Decay of the velocity, in [0, 1).
+
+    Notes
+    -----
+    The reformulation of Bengio et al. (arXiv:1212.0901) used by the book's code, which
+    looks ahead without evaluating the gradient elsewhere. Slot ``v`` starts at 0::
+
+        v <- momentum * v - lr * g
+        W <- W + momentum**2 * v - (1 + momentum) * lr * g
+    """
+
+    name = "Nesterov"
+    slot_names = ("v",)
+    _hyper = {"lr": _check_lr, "momentum": _check_unit}
+    _n_scratch = 1
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(lr=lr, momentum=momentum)
+
+    def _coefficients(self) -> tuple[float, ...]:
+        m, lr = self.momentum, self.lr
+        return (m, lr, m * m, (1 + m) * lr)
+
+    def _step(self, param, grad, bufs, coef):
+        v, s = bufs
+        momentum, lr, momentum2, lookahead_lr = coef
+        v *= momentum
+        np.multiply(grad, lr, out=s)
+        v -= s
+        np.multiply(v, momentum2, out=s)
+        param += s
+        np.multiply(grad, lookahead_lr, out=s)
+        param -= s
+
+
+def _scaled_step(param, grad, h, s, t, lr):
+    """W <- W - lr * g / (sqrt(h) + 1e-7), with (lr * g) rounded before the division."""
+    np.multiply(grad, lr, out=s)
+    np.sqrt(h, out=t)
+    t += _EPS
+    s /= t
+    param -= s
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: per-entry learning rates shrinking with the squared-gradient sum (section 6.1.5).
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        Learning rate, finite and > 0.
+
+    Notes
+    -----
+    Slot ``h`` (sum of squared gradients, starts at 0); ``*`` and ``/`` are entrywise::
+
+        h <- h + g * g
+        W <- W - lr * g / (sqrt(h) + 1e-7)
+    """
+
+    name = "AdaGrad"
+    slot_names = ("h",)
+    _hyper = {"lr": _check_lr}
+    _n_scratch = 2
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lr=lr)
+
+    def _coefficients(self) -> tuple[float, ...]:
+        return (self.lr,)
+
+    def _step(self, param, grad, bufs, coef):
+        h, s, t = bufs
+        (lr,) = coef
+        np.multiply(grad, grad, out=s)
+        h += s
+        _scaled_step(param, grad, h, s, t, lr)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: AdaGrad with an exponential moving average of squared gradients (section 6.1.5).
+
+    Parameters
+    ----------
+    lr : float, default 0.01
+        Learning rate, finite and > 0.
+    decay_rate : float, default 0.99
+        Weight of the old average, in [0, 1).
+
+    Notes
+    -----
+    Slot ``h`` (starts at 0); ``*`` and ``/`` are entrywise::
+
+        h <- decay_rate * h + (1 - decay_rate) * g * g
+        W <- W - lr * g / (sqrt(h) + 1e-7)
+    """
+
+    name = "RMSprop"
+    slot_names = ("h",)
+    _hyper = {"lr": _check_lr, "decay_rate": _check_unit}
+    _n_scratch = 2
+
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
+        super().__init__(lr=lr, decay_rate=decay_rate)
+
+    def _coefficients(self) -> tuple[float, ...]:
+        return (self.decay_rate, 1 - self.decay_rate, self.lr)
+
+    def _step(self, param, grad, bufs, coef):
+        h, s, t = bufs
+        decay, one_minus_decay, lr = coef
+        h *= decay
+        np.multiply(grad, one_minus_decay, out=s)
+        s *= grad
+        h += s
+        _scaled_step(param, grad, h, s, t, lr)
+
+
+class Adam(Optimizer):
+    """Adam: momentum plus RMSprop-style scaling, with bias correction (section 6.1.6).
+
+    Parameters
+    ----------
+    lr : float, default 0.001
+        Learning rate, finite and > 0.
+    beta1 : float, default 0.9
+        Decay of the first-moment average ``m``, in [0, 1).
+    beta2 : float, default 0.999
+        Decay of the second-moment average ``v``, in [0, 1).
+
+    Notes
+    -----
+    Slots ``m`` and ``v`` start at 0; ``t`` is the step number (1 on the first update,
+    ``state_dict()["step"]``); ``*`` and ``/`` are entrywise. As in the book's code, the bias
+    correction is folded into the learning rate::
+
+        t    <- t + 1
+        lr_t  = lr * sqrt(1 - beta2**t) / (1 - beta1**t)
+        m    <- m + (1 - beta1) * (g - m)          # = beta1 * m + (1 - beta1) * g
+        v    <- v + (1 - beta2) * (g**2 - v)       # = beta2 * v + (1 - beta2) * g**2
+        W    <- W - lr_t * m / (sqrt(v) + 1e-7)
+
+    ``lr_t`` is a Python float, so float32 parameters are updated in float32 throughout
+    (the book's ``np.sqrt`` makes it an ``np.float64``, which computes the last line in float64).
+    """
+
+    name = "Adam"
+    slot_names = ("m", "v")
+    _hyper = {"lr": _check_lr, "beta1": _check_unit, "beta2": _check_unit}
+    _n_scratch = 2
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
+        super().__init__(lr=lr, beta1=beta1, beta2=beta2)
+
+    def _coefficients(self) -> tuple[float, ...]:
+        t = self.iter
+        lr_t = self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+        return (1.0 - self.beta1, 1.0 - self.beta2, lr_t)
+
+    def _step(self, param, grad, bufs, coef):
+        m, v, s, t = bufs
+        one_minus_beta1, one_minus_beta2, lr_t = coef
+        np.subtract(grad, m, out=s)
+        s *= one_minus_beta1
+        m += s
+        np.square(grad, out=s)
+        s -= v
+        s *= one_minus_beta2
+        v += s
+        np.multiply(m, lr_t, out=s)
+        np.sqrt(v, out=t)
+        t += _EPS
+        s /= t
+        param -= s
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adagrad": AdaGrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
+
+
+def get_optimizer(name: str, **hyper: float) -> Optimizer:
+    """Build an optimizer by case-insensitive name, e.g. ``get_optimizer("Adam", lr=1e-3)``.
+
+    Parameters
+    ----------
+    name : str
+        One of ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
+        ``"adam"`` (any case).
+    **hyper : float
+        Hyperparameters of that optimizer; unspecified ones take the book's defaults.
+
+    Returns
+    -------
+    Optimizer
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown (the message lists the valid names) or a hyperparameter is out
+        of range.
+    TypeError
+        If a hyperparameter does not belong to that optimizer.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"optimizer name must be a str, got {type(name).__name__}")
+    cls = OPTIMIZERS.get(name.lower())
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    unknown = [k for k in hyper if k not in cls._hyper]
+    if unknown:
+        raise TypeError(
+            f"{cls.name} has no hyperparameter {_names(unknown)}; "
+            f"expected some of {_names(cls._hyper)}"
+        )
+    return cls(**hyper)
