@@ -260,6 +260,16 @@ class MultiLayerNet:
         self._loss(*self._inputs(x, t), True)
         return self._backward()
 
+    def train_step(self, x: np.ndarray, t: np.ndarray, optimizer) -> float:
+        """One training step: forward, backprop, ``optimizer.update(params, grads)``.
+
+        Returns the mini-batch loss computed in this step's forward pass (before the update),
+        so no second forward pass is needed, unlike the book's ``train_neuralnet.py``.
+        """
+        loss = self._loss(*self._inputs(x, t), True)
+        optimizer.update(self.params, self._backward())
+        return loss
+
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray, h: float = 1e-4,
                            method: str = "loop") -> dict[str, np.ndarray]:
         """Gradient of ``loss(x, t, train=True)`` by central differences (§4.4).

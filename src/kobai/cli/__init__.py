@@ -1,0 +1,57 @@
+"""The ``kobai`` command: a thin shell over the library, one module per subcommand.
+
+Bad arguments and bad files get one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from . import evaluate, gradcheck, predict, simplenet, train
+from ._common import CliError
+
+COMMANDS = (train, evaluate, predict, simplenet, gradcheck)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, naming the subcommand's --help."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kobai",
+        description="kobai (勾配): gradients of neural-network losses by central differences "
+                    "and backpropagation, checked against each other, and trained on MNIST "
+                    "(Deep Learning from Scratch, chapters 3-6).")
+    parser.add_argument("--version", action="version", version=f"kobai {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``kobai`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return int(args.run(args) or 0)
+    except CliError as exc:
+        print(f"kobai: error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("kobai: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Helpers shared by the subcommands: argument types, errors and building networks."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class CliError(Exception):
+    """An error reported to the user as one line; ``status`` is the exit status."""
+
+    def __init__(self, message: str, status: int = 2):
+        super().__init__(message)
+        self.status = status
+
+
+@contextmanager
+def user_errors(what: str = "") -> Iterator[None]:
+    """Turn the library's ValueError/TypeError/OSError into a one-line CliError."""
+    try:
+        yield
+    except (ValueError, TypeError, OSError, KeyError) as exc:
+        prefix = f"{what}: " if what else ""
+        raise CliError(f"{prefix}{exc}") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def ratio(text: str) -> float:
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a ratio in [0, 1), got {text}")
+    return value
+
+
+def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str) -> None:
+    """The options that describe a network: --net, --hidden, --activation, ..."""
+    g = parser.add_argument_group("network")
+    g.add_argument("--net", choices=["two-layer", "mlp"], default="two-layer",
+                   help="TwoLayerNet (the book's ch. 4-5) or MultiLayerNet (ch. 6); "
+                        "default: two-layer")
+    g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
+                   help=f"hidden layer sizes (default: {hidden_default})")
+    g.add_argument("--activation", choices=["sigmoid", "relu", "tanh"],
+                   help="default: sigmoid for two-layer, relu for mlp")
+    g.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="LAMBDA",
+                   help="L2 weight decay λ (mlp only; default 0)")
+    g.add_argument("--dropout", type=ratio, default=None, metavar="RATIO",
+                   help="dropout ratio after each hidden layer (mlp only)")
+    g.add_argument("--batchnorm", action="store_true",
+                   help="batch normalization before each activation (mlp only)")
+
+
+def build_net(args: argparse.Namespace, *, input_size: int = 784, output_size: int = 10,
+              dtype: object = np.float64, rng: object = None):
+    """A TwoLayerNet or MultiLayerNet from the parsed --net/--hidden/... options."""
+    from ..nets import MultiLayerNet, TwoLayerNet
+
+    if args.net == "two-layer":
+        extras = [name for name, on in (("--weight-decay", args.weight_decay),
+                                        ("--dropout", args.dropout is not None),
+                                        ("--batchnorm", args.batchnorm)) if on]
+        if extras:
+            raise CliError(f"{', '.join(extras)} need --net mlp (TwoLayerNet is the book's plain "
+                           "two-layer network)")
+        hidden = args.hidden or [50]
+        if len(hidden) != 1:
+            raise CliError(f"--net two-layer has one hidden layer, got --hidden "
+                           f"{' '.join(map(str, hidden))}; use --net mlp for more")
+        return TwoLayerNet(input_size, hidden[0], output_size,
+                           activation=args.activation or "sigmoid", rng=rng, dtype=dtype)
+    activation = args.activation or "relu"
+    return MultiLayerNet(input_size, args.hidden or [100, 100], output_size,
+                         activation=activation, weight_init_std=activation,
+                         weight_decay_lambda=args.weight_decay,
+                         use_dropout=args.dropout is not None,
+                         dropout_ratio=args.dropout if args.dropout is not None else 0.5,
+                         use_batchnorm=args.batchnorm, rng=rng, dtype=dtype)

@@ -1,0 +1,68 @@
+"""``kobai evaluate``: accuracy, per-class precision/recall and a confusion matrix."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from ._common import user_errors
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="evaluate a trained model on a test set",
+                       description="Evaluate a model.npz written by kobai train: accuracy, "
+                                   "per-class precision and recall, a text confusion matrix, "
+                                   "and confusion.png.")
+    p.add_argument("model", type=Path, metavar="MODEL", help="a model.npz from kobai train")
+    p.add_argument("--dataset", choices=["sample", "mnist", "fashion-mnist"], default="sample",
+                   help="default: sample")
+    p.add_argument("--data-dir", type=Path, help="folder of the four IDX .gz files")
+    p.add_argument("--out", type=Path,
+                   help="where to write confusion.png (default: the model's folder)")
+    p.set_defaults(run=run)
+
+
+def format_confusion(cm: np.ndarray) -> str:
+    """The confusion matrix as text: rows are true classes, columns predicted ones."""
+    n = cm.shape[0]
+    width = max(5, len(str(int(cm.max()))) + 1)
+    lines = ["true\\pred" + "".join(f"{j:>{width}}" for j in range(n))]
+    for i in range(n):
+        lines.append(f"{i:>9}" + "".join(f"{int(v):>{width}}" for v in cm[i]))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..datasets import load_mnist
+    from ..io import load_net
+    from ..metrics import confusion_matrix, per_class_metrics
+    from ..plot import plot_confusion
+
+    with user_errors(f"cannot load {args.model}"):
+        net = load_net(args.model)
+    with user_errors("cannot load the data"):
+        _, (x_test, t_test) = load_mnist(source=args.dataset, data_dir=args.data_dir,
+                                         dtype=net.dtype)
+    with user_errors():
+        scores = np.concatenate([net.predict(x_test[i:i + 1000])
+                                 for i in range(0, len(x_test), 1000)])
+    pred = scores.argmax(axis=1)
+    n_classes = net.output_size
+    cm = confusion_matrix(t_test, pred, n_classes)
+    precision, recall = per_class_metrics(cm)
+    print(f"{net!r} on the {args.dataset} test set ({len(t_test)} images)")
+    print(f"accuracy {np.mean(pred == t_test):.4f}")
+    print()
+    print("class  precision  recall  support")
+    for c in range(n_classes):
+        print(f"{c:>5}  {precision[c]:9.4f}  {recall[c]:6.4f}  {int(cm[c].sum()):7d}")
+    print()
+    print(format_confusion(cm))
+    out_dir = args.out or args.model.parent
+    with user_errors(f"cannot write into {out_dir}"):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plot_confusion(cm, out_dir / "confusion.png")
+    print(f"\nwrote {out_dir / 'confusion.png'}")
+    return 0

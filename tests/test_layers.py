@@ -1,0 +1,129 @@
+"""Layers: a hand-worked network, the relu kink, train/eval modes, and dout left untouched.
+
+Every layer's backward is checked against numerical gradients in test_gradcheck.py.
+"""
+
+import numpy as np
+import pytest
+
+from kobai.layers import (Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss,
+                          Tanh)
+
+
+def test_hand_worked_2_2_2_network():
+    x = np.array([[1.0, 2.0]])
+    affine1 = Affine(np.array([[0.1, 0.2], [0.3, -0.4]]), np.array([0.1, 0.1]))
+    relu = Relu()
+    affine2 = Affine(np.array([[1.0, -1.0], [0.5, 0.5]]), np.array([0.0, 0.2]))
+    last = SoftmaxWithLoss()
+
+    a1 = affine1.forward(x)
+    np.testing.assert_allclose(a1, [[0.8, -0.5]])  # 1·0.1 + 2·0.3 + 0.1, 1·0.2 - 2·0.4 + 0.1
+    z1 = relu.forward(a1)
+    np.testing.assert_allclose(z1, [[0.8, 0.0]])
+    a2 = affine2.forward(z1)
+    np.testing.assert_allclose(a2, [[0.8, -0.6]])  # 0.8·1 + 0, 0.8·(-1) + 0.2
+    loss = last.forward(a2, np.array([0]))
+    # softmax([0.8, -0.6]) = [e^0.8, e^-0.6] / (e^0.8 + e^-0.6)
+    np.testing.assert_allclose(last.y, [[0.8021838885585817, 0.19781611144141822]], rtol=1e-14)
+    assert loss == pytest.approx(0.22041740991845105, rel=1e-14)  # log(e^0.8 + e^-0.6) - 0.8
+
+    da2 = last.backward()
+    np.testing.assert_allclose(da2, [[-0.1978161114414183, 0.1978161114414183]], rtol=1e-13)
+    dz1 = affine2.backward(da2)
+    np.testing.assert_allclose(affine2.dW, [[-0.15825288915313465, 0.15825288915313465],
+                                            [0.0, 0.0]], rtol=1e-13)
+    np.testing.assert_allclose(affine2.db, [-0.1978161114414183, 0.1978161114414183],
+                               rtol=1e-13)
+    # dz1 = da2 · W2ᵀ = [-g·1 + g·(-1), -g·0.5 + g·0.5] with g = 0.19781611...
+    np.testing.assert_allclose(dz1, [[-0.3956322228828366, 0.0]], rtol=1e-13, atol=1e-15)
+    da1 = relu.backward(dz1)
+    np.testing.assert_allclose(da1, [[-0.3956322228828366, 0.0]], rtol=1e-13, atol=1e-15)
+    dx = affine1.backward(da1)
+    np.testing.assert_allclose(affine1.dW, [[-0.3956322228828366, 0.0],
+                                            [-0.7912644457656732, 0.0]], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(affine1.db, [-0.3956322228828366, 0.0], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(dx, [[-0.3956322228828366 * 0.1, -0.3956322228828366 * 0.3]],
+                               rtol=1e-13)
+
+
+def test_relu_kink_with_fixed_values():
+    relu = Relu()
+    out = relu.forward(np.array([[-1.0, 0.0, 1.0]]))
+    np.testing.assert_array_equal(out, [[0.0, 0.0, 1.0]])
+    # At exactly 0 the derivative is taken as 0 (the book's mask is x <= 0).
+    np.testing.assert_array_equal(relu.backward(np.array([[5.0, 5.0, 5.0]])), [[0.0, 0.0, 5.0]])
+    np.testing.assert_array_equal(relu.kink_state(), [[False, False, True]])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Relu(), lambda: Sigmoid(), lambda: Tanh(),
+    lambda: Affine(np.ones((3, 2)), np.zeros(2)),
+    lambda: Dropout(0.5, rng=0),
+    lambda: BatchNormalization(np.ones(3), np.zeros(3)),
+])
+def test_backward_never_modifies_dout(make):
+    layer = make()
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    out = layer.forward(x)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    before = dout.copy()
+    layer.backward(dout)
+    np.testing.assert_array_equal(dout, before)
+
+
+def test_affine_flattens_nd_input_and_restores_its_shape():
+    rng = np.random.default_rng(0)
+    layer = Affine(rng.standard_normal((12, 5)), rng.standard_normal(5))
+    x = rng.standard_normal((2, 3, 2, 2))
+    out = layer.forward(x)
+    np.testing.assert_allclose(out, x.reshape(2, 12) @ layer.W + layer.b)
+    dx = layer.backward(np.ones((2, 5)))
+    assert dx.shape == (2, 3, 2, 2)
+
+
+def test_softmax_with_loss_scales_by_dout_and_takes_one_hot():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    a, b = SoftmaxWithLoss(), SoftmaxWithLoss()
+    assert a.forward(x, np.array([1, 0, 3])) == b.forward(x, np.eye(4)[[1, 0, 3]])
+    np.testing.assert_allclose(a.backward(2.5), 2.5 * b.backward())
+
+
+def test_dropout_is_inverted_and_identity_in_evaluation():
+    layer = Dropout(0.25, rng=0)
+    x = np.ones((200, 50))
+    out = layer.forward(x, train=True)
+    assert set(np.unique(out)) == {0.0, 1 / 0.75}
+    assert abs((out == 0).mean() - 0.25) < 0.02
+    assert abs(out.mean() - 1.0) < 0.03  # expectation preserved: no rescaling at test time
+    assert layer.forward(x, train=False) is x
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), out)
+
+
+def test_dropout_same_rng_same_mask_and_frozen_reuses_it():
+    x = np.ones((4, 6))
+    np.testing.assert_array_equal(Dropout(0.5, rng=3).forward(x), Dropout(0.5, rng=3).forward(x))
+    layer = Dropout(0.5, rng=3)
+    first = layer.forward(x)
+    layer.frozen = True
+    np.testing.assert_array_equal(layer.forward(x), first)
+    with pytest.raises(ValueError, match=r"ratio must be in \[0, 1\)"):
+        Dropout(1.0)
+
+
+def test_batchnorm_train_normalizes_and_updates_running_stats():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3)) * [1.0, 2.0, 3.0] + [5.0, -1.0, 0.0]
+    layer = BatchNormalization(np.ones(3), np.zeros(3), momentum=0.9)
+    out = layer.forward(x, train=True)
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=0), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(layer.running_mean, 0.1 * x.mean(axis=0))
+    np.testing.assert_allclose(layer.running_var, 0.9 + 0.1 * x.var(axis=0))
+    eval_out = layer.forward(x, train=False)
+    expected = (x - layer.running_mean) / np.sqrt(layer.running_var + 1e-5)
+    np.testing.assert_allclose(eval_out, expected)
+    layer.frozen = True
+    mean_before = layer.running_mean.copy()
+    layer.forward(x, train=True)
+    np.testing.assert_array_equal(layer.running_mean, mean_before)
