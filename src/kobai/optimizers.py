@@ -127,7 +127,7 @@ class Optimizer:
         TypeError
             If a parameter is not a floating-point ndarray.
 
-        Nothing is modified when an error is raised.
+        When an error is raised no parameter is updated and the step count is unchanged.
         """
         if params.keys() != grads.keys():
             missing = [k for k in params if k not in grads]
@@ -230,6 +230,8 @@ class Optimizer:
         ValueError
             If the name, hyperparameter names or values, step, slot names or slot shapes
             are not what this optimizer expects.
+        TypeError
+            If ``state`` is not a dict or a hyperparameter is not a real number.
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict, got {type(state).__name__}")

@@ -6,8 +6,9 @@ SHA-256 matches the one published for it below.
 Checksums: TensorFlow Datasets' ``tensorflow_datasets/url_checksums/mnist.txt`` and
 ``fashion_mnist.txt`` (URL, size in bytes, SHA-256 of the files on the cvdf-datasets and
 Zalando servers); unrelated projects pin the same values for MNIST's four files and
-Fashion-MNIST's two image files. Sizes in bytes: MNIST 9,912,422 / 28,881 / 1,648,877 / 4,542, Fashion-MNIST
-26,421,880 / 29,515 / 4,422,102 / 5,148 (train images, train labels, test images, test labels).
+Fashion-MNIST's two image files. Sizes in bytes (train images, train labels, test images,
+test labels): MNIST 9,912,422 / 28,881 / 1,648,877 / 4,542; Fashion-MNIST 26,421,880 /
+29,515 / 4,422,102 / 5,148.
 """
 
 from __future__ import annotations

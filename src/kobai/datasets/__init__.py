@@ -1,0 +1,39 @@
+"""Data sets for the book's examples: MNIST, bundled or downloaded, and Fashion-MNIST.
+
+``load_mnist`` is the entry point; ``read_idx``/``write_idx`` handle the IDX files the full
+sets come in, and ``fetch_mnist`` downloads them (see :mod:`kobai.datasets.sources` for the
+mirrors, checksums and environment variables ``KOBAI_HOME``, ``KOBAI_MNIST_MIRRORS`` and
+``KOBAI_FASHION_MNIST_MIRRORS``).
+"""
+
+from kobai.datasets.download import download, sha256_file
+from kobai.datasets.errors import DatasetError, DownloadError
+from kobai.datasets.fetch import fetch_mnist
+from kobai.datasets.idx import parse_idx, read_idx, write_idx
+from kobai.datasets.mnist import load_mnist
+from kobai.datasets.sources import (
+    DEFAULT_MIRRORS,
+    MIRRORS_ENV,
+    MNIST_FILES,
+    SHA256,
+    default_data_dir,
+    kobai_home,
+)
+
+__all__ = [
+    "DEFAULT_MIRRORS",
+    "MIRRORS_ENV",
+    "MNIST_FILES",
+    "SHA256",
+    "DatasetError",
+    "DownloadError",
+    "default_data_dir",
+    "download",
+    "fetch_mnist",
+    "kobai_home",
+    "load_mnist",
+    "parse_idx",
+    "read_idx",
+    "sha256_file",
+    "write_idx",
+]

@@ -1,0 +1,137 @@
+"""``load_mnist``: the book's MNIST loader (chapter 3.6.1, ``dataset/mnist.py``), without pickle.
+
+``source="sample"`` reads the 5,000 real MNIST digits bundled with kobai (4,000 train /
+1,000 test, 400/100 per digit; see ``tools/build_mnist_sample.py``); ``"mnist"`` and
+``"fashion-mnist"`` read the full 60,000 / 10,000 sets from their IDX files, downloading
+them once into ``$KOBAI_HOME/datasets/<source>``.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from kobai.datasets.errors import DatasetError
+from kobai.datasets.fetch import fetch_mnist
+from kobai.datasets.idx import read_idx
+from kobai.datasets.sources import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
+
+SOURCES = ("sample", "mnist", "fashion-mnist")
+SAMPLE = "data/mnist_sample.npz"
+N_CLASSES = 10
+IMAGE_SHAPE = (28, 28)
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False, *,
+               source: str = "sample", data_dir: str | os.PathLike[str] | None = None,
+               dtype: DTypeLike = np.float32) -> tuple[Split, Split]:
+    """Load MNIST (or Fashion-MNIST) as ``(x_train, t_train), (x_test, t_test)``.
+
+    Parameters
+    ----------
+    normalize : bool
+        Scale pixels to [0, 1] as ``dtype``; otherwise keep uint8 values 0..255 (as the book).
+    flatten : bool
+        Images as rows of 784 pixels; otherwise as ``(N, 1, 28, 28)``.
+    one_hot_label : bool
+        Labels as one-hot rows of ``dtype``; otherwise as int64 digits 0..9.
+    source : {"sample", "mnist", "fashion-mnist"}
+        ``"sample"``: the bundled 4,000/1,000 digits, no download. ``"mnist"`` and
+        ``"fashion-mnist"``: the full 60,000/10,000 sets (see
+        :func:`kobai.datasets.fetch.fetch_mnist` for downloads and mirrors).
+    data_dir : str or path-like, optional
+        Folder holding the four IDX ``.gz`` files for ``"mnist"``/``"fashion-mnist"``;
+        default ``$KOBAI_HOME/datasets/<source>``, ``KOBAI_HOME`` defaulting to
+        ``~/.cache/kobai``. Not used by ``"sample"``.
+    dtype : floating dtype
+        Type of normalized images and of one-hot labels.
+
+    Returns
+    -------
+    (x_train, t_train), (x_test, t_test)
+        x : ndarray of shape (N, 784) or (N, 1, 28, 28), ``dtype`` or uint8.
+        t : ndarray of shape (N,) int64, or (N, 10) ``dtype`` when one-hot.
+
+    Raises
+    ------
+    DatasetError
+        A data file is corrupt or inconsistent; :class:`DownloadError` when it cannot be
+        downloaded.
+    ValueError
+        An unknown ``source`` or a non-floating ``dtype``.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating type such as float32; got {dtype}")
+    if source == "sample":
+        if data_dir is not None:
+            raise ValueError("data_dir is for source='mnist' or 'fashion-mnist'; "
+                             "source='sample' reads the copy bundled with kobai")
+        splits = _read_sample()
+    elif source in SOURCES:
+        paths = fetch_mnist(source, data_dir)
+        splits = (_read_split(paths[TRAIN_IMAGES], paths[TRAIN_LABELS]),
+                  _read_split(paths[TEST_IMAGES], paths[TEST_LABELS]))
+    else:
+        raise ValueError(f"unknown source {source!r}; expected one of {list(SOURCES)}")
+    train, test = (_convert(x, t, normalize, flatten, one_hot_label, dtype) for x, t in splits)
+    return train, test
+
+
+def _convert(x: np.ndarray, t: np.ndarray, normalize: bool, flatten: bool, one_hot: bool,
+             dtype: np.dtype) -> Split:
+    """uint8 images (N, 28, 28) and labels (N,) -> the layout ``load_mnist`` promises."""
+    n = len(x)
+    x = x.reshape(n, -1) if flatten else x.reshape(n, 1, *IMAGE_SHAPE)
+    if normalize:
+        x = x.astype(dtype)
+        x /= 255
+    t = t.astype(np.int64)
+    if one_hot:
+        hot = np.zeros((n, N_CLASSES), dtype=dtype)
+        hot[np.arange(n), t] = 1
+        t = hot
+    return x, t
+
+
+def _read_split(images_path: os.PathLike[str], labels_path: os.PathLike[str]) -> Split:
+    """Read one split's IDX files and check they are MNIST-shaped and agree."""
+    x, t = read_idx(images_path), read_idx(labels_path)
+    _check_pair(x, t, str(images_path), str(labels_path))
+    return x, t
+
+
+def _read_sample() -> tuple[Split, Split]:
+    ref = resources.files(__package__).joinpath(SAMPLE)
+    name = f"kobai/datasets/{SAMPLE}"
+    try:
+        with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in ("x_train", "t_train", "x_test", "t_test")}
+    except (OSError, KeyError, ValueError) as exc:
+        raise DatasetError(f"{name}: cannot read the bundled sample ({exc}); "
+                           "reinstall kobai") from exc
+    _check_pair(arrays["x_train"], arrays["t_train"], f"{name}:x_train", f"{name}:t_train")
+    _check_pair(arrays["x_test"], arrays["t_test"], f"{name}:x_test", f"{name}:t_test")
+    return ((arrays["x_train"], arrays["t_train"]), (arrays["x_test"], arrays["t_test"]))
+
+
+def _check_pair(x: np.ndarray, t: np.ndarray, x_name: str, t_name: str) -> None:
+    """Images uint8 (N, 28, 28), labels uint8 (N,) in 0..9, one label per image."""
+    if x.dtype != np.uint8 or x.shape[1:] != IMAGE_SHAPE or x.ndim != 3:
+        raise DatasetError(f"{x_name}: holds {x.dtype} of shape {x.shape}; "
+                           "expected uint8 images of shape (N, 28, 28)")
+    if t.dtype != np.uint8 or t.ndim != 1:
+        raise DatasetError(f"{t_name}: holds {t.dtype} of shape {t.shape}; "
+                           "expected uint8 labels of shape (N,)")
+    if len(x) != len(t):
+        raise DatasetError(f"{x_name} has {len(x)} images but {t_name} has {len(t)} labels "
+                           "(expected one label per image)")
+    bad = np.flatnonzero(t >= N_CLASSES)
+    if bad.size:
+        raise DatasetError(f"{t_name}: {bad.size} labels outside 0..9, the first {t[bad[0]]} "
+                           f"at index {bad[0]}")
