@@ -1,0 +1,438 @@
+"""Checkpoints: a network, its optimizer state and training history in one ``.npz`` file.
+
+The book saves parameters with ``pickle`` (``network.save_params``), which runs code when
+loaded. A kobai checkpoint is a plain NumPy ``.npz`` archive read with
+``np.load(path, allow_pickle=False)``:
+
+* ``param/<name>`` — each array of ``net.state_dict()`` (parameters and batch-norm running
+  statistics);
+* ``optimizer/<slot>/<param>`` — each slot array of ``optimizer.state_dict()``, e.g.
+  ``optimizer/m/W1`` for Adam;
+* ``meta`` — UTF-8 JSON as a 1-D uint8 array: format and kobai versions, the network's class
+  and constructor arguments (``net.get_config()``), its dtype, the optimizer's name,
+  hyperparameters, step and slot names, and the training history.
+
+Files are written atomically (:func:`atomic_write`): a crash while saving leaves the previous
+file as it was. The network class is looked up in :data:`NET_CLASSES`, never imported by a
+name read from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from . import __version__
+from .nets import MultiLayerNet, TwoLayerNet
+from .optimizers import get_optimizer
+
+__all__ = ["NET_CLASSES", "FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointError",
+           "SaveCheckpoint", "atomic_write", "load", "load_net", "save"]
+
+FORMAT = "kobai.checkpoint"
+FORMAT_VERSION = 1
+NET_CLASSES: dict[str, type] = {"TwoLayerNet": TwoLayerNet, "MultiLayerNet": MultiLayerNet}
+
+_META = "meta"
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # local file header; empty archive
+_NPY_MAGIC = b"\x93NUMPY"
+_MAX_META_BYTES = 256 * 2**20
+_NPY_HEADER_ALLOWANCE = 4096  # an .npy member is its data plus a header of at most this
+
+
+class CheckpointError(ValueError):
+    """A file cannot be loaded as a kobai checkpoint; the message names the file and why."""
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load` returns.
+
+    Attributes
+    ----------
+    net : TwoLayerNet or MultiLayerNet
+        Rebuilt from the saved constructor arguments, with the saved parameters and buffers.
+    optimizer : kobai.optimizers.Optimizer or None
+        Rebuilt with ``get_optimizer(name, **hyper)`` and ``load_state_dict``, so training can
+        resume where it stopped; None when none was saved.
+    history : dict or None
+        The saved history (``History.to_dict()``; ``History.from_dict`` turns it back).
+    meta : dict
+        The whole JSON metadata (``kobai_version``, ``class``, ``config``, ``dtype``, ...).
+    """
+
+    net: MultiLayerNet
+    optimizer: Any
+    history: dict | None
+    meta: dict
+
+
+# -- atomic writing ---------------------------------------------------------------------------
+@contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Open a binary file that replaces ``path`` only once the ``with`` block succeeds.
+
+    The data goes to a new temporary file in the same directory, which is flushed, fsync'ed
+    and renamed over ``path`` (``os.replace``, atomic on POSIX and Windows); the directory is
+    then fsync'ed where the platform allows. If the block raises (or the process dies), the
+    previous ``path`` is untouched and the temporary file is removed (or, after a crash, left
+    as a hidden ``.<name>.<random>.tmp``).
+
+    Examples
+    --------
+    >>> with atomic_write("history.json") as fh:  # doctest: +SKIP
+    ...     fh.write(b"{}")
+    """
+    path = Path(path)
+    directory = path.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the directory {directory} does not "
+                                "exist")
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # O_EXCL: never follow or clobber an existing file; mode 0o666 lets the umask apply.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable; not possible on every platform (Windows), so best effort."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- save -------------------------------------------------------------------------------------
+def save(net: MultiLayerNet, path: str | os.PathLike[str], *, optimizer: Any = None,
+         history: Any = None) -> Path:
+    """Save ``net`` (and optionally its optimizer and history) to ``path``, atomically.
+
+    Parameters
+    ----------
+    net : TwoLayerNet or MultiLayerNet
+    path : str or path-like
+        Written exactly as given (no ``.npz`` is appended); conventionally ``model.npz``.
+    optimizer : kobai.optimizers.Optimizer, optional
+        Its ``state_dict()`` (name, hyperparameters, step, slot arrays) is saved so that
+        training can resume bit for bit.
+    history : kobai.trainer.History or dict, optional
+        Saved as JSON (``History.to_dict()`` when given a History).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        ``net`` is not one of :data:`NET_CLASSES`, or the history is not JSON-able.
+    ValueError
+        The optimizer state does not fit the network.
+    """
+    name = type(net).__name__
+    if NET_CLASSES.get(name) is not type(net):
+        raise TypeError(f"kobai.io.save can save {' and '.join(NET_CLASSES)} networks, got "
+                        f"{type(net).__module__}.{type(net).__qualname__}")
+    state = net.state_dict()
+    arrays = {f"param/{key}": arr for key, arr in state.items()}
+    meta: dict[str, Any] = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "kobai_version": __version__,
+        "class": name, "config": net.get_config(), "dtype": net.dtype.name,
+        "optimizer": None, "history": None,
+    }
+    if optimizer is not None:
+        opt_meta, opt_arrays = _optimizer_entries(optimizer, net)
+        meta["optimizer"] = opt_meta
+        arrays.update(opt_arrays)
+    if history is not None:
+        meta["history"] = history.to_dict() if hasattr(history, "to_dict") else history
+    try:
+        text = json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot save the checkpoint metadata as JSON ({exc}); the history "
+                        "must hold only str, int, finite float, list and dict values") from None
+    arrays[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    path = Path(path)
+    with atomic_write(path) as fh:
+        np.savez(fh, **arrays)
+    return path
+
+
+def _optimizer_entries(optimizer: Any, net: MultiLayerNet) -> tuple[dict, dict]:
+    if not callable(getattr(optimizer, "state_dict", None)):
+        raise TypeError(f"optimizer must be a kobai optimizer (with state_dict()), got "
+                        f"{type(optimizer).__name__}")
+    sd = optimizer.state_dict()
+    get_optimizer(sd["name"], **sd["hyper"])  # refuse now what load() could not rebuild
+    arrays, slots = {}, {}
+    for slot, per_param in sd["slots"].items():
+        slots[slot] = list(per_param)
+        for key, arr in per_param.items():
+            param = net.params.get(key)
+            if param is None or arr.shape != param.shape or arr.dtype != param.dtype:
+                what = "no such parameter" if param is None else \
+                    f"the parameter is {param.dtype} of shape {param.shape}"
+                raise ValueError(f"optimizer slot {slot!r} for {key!r} is {arr.dtype} of shape "
+                                 f"{arr.shape} but {what} in this {type(net).__name__}; was the "
+                                 "optimizer used with another network?")
+            arrays[f"optimizer/{slot}/{key}"] = arr
+    meta = {"name": sd["name"], "hyper": sd["hyper"], "step": sd["step"], "slots": slots}
+    return meta, arrays
+
+
+# -- load -------------------------------------------------------------------------------------
+def load(path: str | os.PathLike[str]) -> Checkpoint:
+    """Load a checkpoint written by :func:`save`.
+
+    Everything is checked before it is used: the file is an ``.npz`` archive without pickled
+    data, the format version is one this kobai reads, the class is in :data:`NET_CLASSES`,
+    the constructor arguments build a network, and every array has the name, shape and dtype
+    that network (and the optimizer) needs.
+
+    Returns
+    -------
+    Checkpoint
+
+    Raises
+    ------
+    CheckpointError
+        For any reason the file cannot be loaded (missing, unreadable, not an ``.npz``,
+        truncated or corrupted, tampered with, from a newer format, another architecture);
+        the message names the file and what is wrong.
+    """
+    where = os.fspath(path)
+    try:
+        with open(where, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise CheckpointError(f"{where}: cannot read the checkpoint: "
+                              f"{exc.strerror or exc}") from None
+    if head.startswith(_NPY_MAGIC):
+        raise CheckpointError(f"{where}: is a single .npy array, not a kobai checkpoint (.npz "
+                              "written by kobai.io.save)")
+    if not head.startswith(_ZIP_MAGIC):
+        raise CheckpointError(f"{where}: is not a kobai checkpoint (expected an .npz archive "
+                              f"written by kobai.io.save; the file starts with {head[:8]!r})")
+    try:
+        with np.load(where, allow_pickle=False) as npz:
+            return _load_npz(npz, where)
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise CheckpointError(f"{where}: is truncated or corrupted ({exc})") from None
+
+
+def load_net(path: str | os.PathLike[str]) -> MultiLayerNet:
+    """Load only the network of a checkpoint: ``load(path).net``."""
+    return load(path).net
+
+
+class _Reader:
+    """Reads members of an open NpzFile with size, shape and dtype checks."""
+
+    def __init__(self, npz: Any, where: str):
+        self.npz, self.where = npz, where
+
+    def error(self, message: str) -> CheckpointError:
+        return CheckpointError(f"{self.where}: {message}")
+
+    def size(self, key: str) -> int:
+        names = self.npz.zip.namelist()
+        return self.npz.zip.getinfo(f"{key}.npy" if f"{key}.npy" in names else key).file_size
+
+    def read(self, key: str, shape: tuple[int, ...] | None = None,
+             dtype: np.dtype | None = None) -> np.ndarray:
+        if shape is not None and dtype is not None:
+            expected = int(np.prod(shape)) * dtype.itemsize
+            if self.size(key) > expected + _NPY_HEADER_ALLOWANCE:
+                raise self.error(f"array {key!r} takes {self.size(key)} bytes but should be a "
+                                 f"{dtype.name} array of shape {shape} ({expected} bytes)")
+        try:
+            arr = self.npz[key]
+        except ValueError as exc:
+            if "allow_pickle" in str(exc):
+                raise self.error(f"array {key!r} holds pickled Python objects; kobai never "
+                                 "loads pickled data (it can run code)") from None
+            raise self.error(f"cannot read array {key!r}: {exc}") from None
+        if not isinstance(arr, np.ndarray):
+            raise self.error(f"entry {key!r} is not a NumPy .npy array")
+        if shape is not None and arr.shape != shape:
+            raise self.error(f"array {key!r} has shape {arr.shape} but the network described "
+                             f"in the metadata needs {shape}")
+        if dtype is not None and arr.dtype != dtype:
+            raise self.error(f"array {key!r} is {arr.dtype} but the metadata says {dtype.name}")
+        return arr
+
+
+def _load_npz(npz: Any, where: str) -> Checkpoint:
+    rd = _Reader(npz, where)
+    names = set(npz.files)
+    if _META not in names:
+        raise rd.error("has no 'meta' entry; it is an .npz archive but not a kobai checkpoint "
+                       "(written by kobai.io.save)")
+    meta = _read_meta(rd)
+    net = _build_net(rd, meta)
+    own = net.state_dict()
+    opt_meta = meta.get("optimizer")
+    expected = {_META} | {f"param/{key}" for key in own}
+    if opt_meta is not None:
+        if not (isinstance(opt_meta, dict) and isinstance(opt_meta.get("slots"), dict)
+                and all(isinstance(v, list) for v in opt_meta["slots"].values())):
+            raise rd.error("metadata 'optimizer' must be null or a dict with 'name', 'hyper', "
+                           "'step' and 'slots' (slot name -> list of parameter names)")
+        expected |= {f"optimizer/{slot}/{key}"
+                     for slot, keys in opt_meta["slots"].items() for key in keys}
+    missing, extra = sorted(expected - names), sorted(names - expected)
+    if missing or extra:
+        raise rd.error(f"its arrays do not match the {meta['class']} described in the "
+                       f"metadata: missing {missing or 'nothing'}, unexpected "
+                       f"{extra or 'nothing'}")
+    state = {key: rd.read(f"param/{key}", arr.shape, arr.dtype) for key, arr in own.items()}
+    try:
+        net.load_state_dict(state)
+    except ValueError as exc:
+        raise rd.error(f"its parameters cannot be loaded: {exc}") from None
+    optimizer = None if opt_meta is None else _build_optimizer(rd, opt_meta, net)
+    history = meta.get("history")
+    if history is not None and not isinstance(history, dict):
+        raise rd.error(f"metadata 'history' must be a dict or null, got "
+                       f"{type(history).__name__}")
+    return Checkpoint(net=net, optimizer=optimizer, history=history, meta=meta)
+
+
+def _read_meta(rd: _Reader) -> dict:
+    if rd.size(_META) > _MAX_META_BYTES:
+        raise rd.error(f"its metadata takes {rd.size(_META)} bytes; a kobai checkpoint's is "
+                       "far smaller")
+    raw = rd.read(_META)
+    try:
+        if raw.dtype == np.uint8 and raw.ndim == 1:
+            text = raw.tobytes().decode("utf-8")
+        elif raw.dtype.kind == "U" and raw.ndim == 0:
+            text = str(raw[()])
+        else:
+            raise rd.error(f"its 'meta' entry is {raw.dtype} of shape {raw.shape}; expected "
+                           "UTF-8 JSON as a 1-D uint8 array")
+        meta = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise rd.error(f"its metadata is not valid UTF-8 JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise rd.error(f"its metadata does not identify a kobai checkpoint (expected "
+                       f"format {FORMAT!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise rd.error(f"its format_version is {version!r}; expected an integer >= 1")
+    if version > FORMAT_VERSION:
+        raise rd.error(f"was written in checkpoint format {version} (by kobai "
+                       f"{meta.get('kobai_version', '?')}); this kobai {__version__} reads "
+                       f"format {FORMAT_VERSION} at most, so upgrade kobai")
+    return meta
+
+
+def _build_net(rd: _Reader, meta: dict) -> MultiLayerNet:
+    name = meta.get("class")
+    cls = NET_CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise rd.error(f"its network class is {name!r}; kobai loads only "
+                       f"{', '.join(NET_CLASSES)}")
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        raise rd.error(f"its metadata 'config' must be a dict of {name} constructor "
+                       f"arguments, got {type(config).__name__}")
+    if config.get("dtype") != meta.get("dtype"):
+        raise rd.error(f"its metadata says dtype {meta.get('dtype')!r} but the constructor "
+                       f"arguments say {config.get('dtype')!r}")
+    try:
+        return cls(**config)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise rd.error(f"its constructor arguments do not build a {name}: {exc}") from None
+    except MemoryError:
+        raise rd.error(f"its constructor arguments describe a {name} too large to build: "
+                       f"{config}") from None
+
+
+def _build_optimizer(rd: _Reader, opt_meta: dict, net: MultiLayerNet) -> Any:
+    hyper = opt_meta.get("hyper")
+    try:
+        optimizer = get_optimizer(opt_meta.get("name"), **(hyper if isinstance(hyper, dict)
+                                                           else {}))
+    except (TypeError, ValueError) as exc:
+        raise rd.error(f"its optimizer cannot be rebuilt: {exc}") from None
+    slots = {}
+    for slot, keys in opt_meta["slots"].items():
+        slots[slot] = {}
+        for key in keys:
+            param = net.params.get(key)
+            if param is None:
+                raise rd.error(f"optimizer slot {slot!r} is for parameter {key!r}, which this "
+                               f"{type(net).__name__} does not have")
+            slots[slot][key] = rd.read(f"optimizer/{slot}/{key}", param.shape, param.dtype)
+    state = {"name": opt_meta.get("name"), "hyper": hyper, "step": opt_meta.get("step"),
+             "slots": slots}
+    try:
+        optimizer.load_state_dict(state)
+    except (TypeError, ValueError) as exc:
+        raise rd.error(f"its optimizer state is invalid: {exc}") from None
+    return optimizer
+
+
+# -- training callback ------------------------------------------------------------------------
+class SaveCheckpoint:
+    """Trainer callback: save the network, optimizer and history after every epoch.
+
+    Each save is atomic, so if training diverges (or the process is killed) the file holds
+    the last completed epoch.
+
+    Parameters
+    ----------
+    path : str or path-like
+    every : int
+        Save after epochs ``every, 2·every, ...`` (and never in between).
+
+    Examples
+    --------
+    >>> trainer = Trainer(net, ..., callbacks=[SaveCheckpoint("run/model.npz")])  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike[str], every: int = 1):
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.path, self.every = Path(path), every
+
+    def on_epoch_end(self, trainer: Any, record: Any) -> None:
+        if record.epoch % self.every == 0:
+            save(trainer.network, self.path, optimizer=trainer.optimizer,
+                 history=trainer.history)
+
+    def __repr__(self) -> str:
+        return f"SaveCheckpoint({str(self.path)!r}, every={self.every})"
+

@@ -1,0 +1,147 @@
+"""PNG plots of training: the learning curve (the book's Figure 4-11/4-12) and a confusion matrix.
+
+Drawn with matplotlib's Agg backend on a :class:`matplotlib.figure.Figure` of our own, never
+through ``pyplot``, so no global state is touched and no display is needed. matplotlib is
+imported inside the functions: ``import kobai`` stays fast. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import atomic_write
+from .metrics import _check_cm
+
+__all__ = ["plot_learning_curve", "plot_confusion"]
+
+
+def _new_figure(figsize: tuple[float, float]) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save_png(fig: Any, path: str | os.PathLike[str], dpi: int) -> Path:
+    path = Path(path)
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=dpi)
+    return path
+
+
+def _epoch_columns(history: Any) -> tuple[dict[str, np.ndarray], list[float]]:
+    """Per-epoch columns and per-iteration losses of a History or its ``to_dict()``."""
+    if hasattr(history, "to_dict"):
+        history = history.to_dict()
+    if not isinstance(history, Mapping):
+        raise TypeError(f"history must be a kobai.trainer.History or its to_dict(), got "
+                        f"{type(history).__name__}")
+    records = history.get("epochs") or []
+    if not records:
+        raise ValueError("history has no completed epoch; nothing to plot")
+    keys = ("epoch", "iteration", "train_loss", "test_loss", "train_acc", "test_acc")
+    try:
+        cols = {k: np.array([r[k] for r in records], dtype=np.float64) for k in keys}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"history epochs must be records with {list(keys)} ({exc})") from None
+    return cols, [float(v) for v in history.get("train_loss_list") or []]
+
+
+def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
+                        title: str | None = None, dpi: int = 100) -> Path:
+    """Draw loss and accuracy against epoch, train and test, side by side, into a PNG.
+
+    The loss panel also shows every mini-batch loss (faint, at its fractional epoch), as the
+    book's Figure 4-11 does; the accuracy panel is the book's Figure 4-12.
+
+    Parameters
+    ----------
+    history : kobai.trainer.History or dict
+        ``Trainer.train()``'s result, or its ``to_dict()`` (e.g. read from history.json).
+    path : str or path-like
+        The PNG file to write (replaced atomically).
+    title : str, optional
+        Figure title, e.g. the network's repr.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    cols, batch_losses = _epoch_columns(history)
+    fig = _new_figure((10.0, 4.0))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    epochs = cols["epoch"]
+    if batch_losses:
+        # Iteration k (1-based) of epoch e ends at fractional epoch e - 1 + k / iters(e).
+        ends = np.concatenate([[0.0], cols["iteration"]])
+        marks = np.concatenate([[epochs[0] - 1], epochs])
+        x = np.interp(np.arange(1, len(batch_losses) + 1), ends, marks)
+        ax_loss.plot(x, batch_losses, color="0.75", linewidth=0.7, label="mini-batch")
+    ax_loss.plot(epochs, cols["train_loss"], "o-", label="train")
+    ax_loss.plot(epochs, cols["test_loss"], "s--", label="test")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.plot(epochs, cols["train_acc"], "o-", label="train")
+    ax_acc.plot(epochs, cols["test_acc"], "s--", label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.0, 1.0))
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best")
+    if title:
+        fig.suptitle(title)
+    return _save_png(fig, path, dpi)
+
+
+def plot_confusion(confusion_matrix: np.ndarray, path: str | os.PathLike[str],
+                   labels: Sequence[str] | None = None, *, title: str | None = None,
+                   dpi: int = 100) -> Path:
+    """Draw a confusion matrix as a heat map with counts into a PNG.
+
+    Colours show each row's share (the recall of that true class), so classes of different
+    sizes are comparable; the numbers are the counts.
+
+    Parameters
+    ----------
+    confusion_matrix : ndarray of shape (n_classes, n_classes)
+        Rows true, columns predicted (:func:`kobai.metrics.confusion_matrix`).
+    path : str or path-like
+        The PNG file to write (replaced atomically).
+    labels : sequence of str, optional
+        Class names; default ``0 .. n_classes - 1``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    cm = _check_cm(confusion_matrix)
+    n = cm.shape[0]
+    names = [str(v) for v in (range(n) if labels is None else labels)]
+    if len(names) != n:
+        raise ValueError(f"{len(names)} labels for a {n}-class confusion matrix")
+    rows = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    side = min(3.0 + 0.4 * n, 20.0)
+    fig = _new_figure((side + 1.0, side))
+    ax = fig.subplots()
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="share of the true class")
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true",
+           title=title or f"confusion matrix ({int(cm.sum())} samples, accuracy "
+                          f"{np.trace(cm) / max(int(cm.sum()), 1):.4f})")
+    ax.set_xticklabels(names)
+    ax.set_yticklabels(names)
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
+                        color="white" if share[i, j] > 0.5 else "black")
+    return _save_png(fig, path, dpi)

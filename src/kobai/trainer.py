@@ -1,0 +1,501 @@
+"""The training loop of the book's ``common/trainer.py`` (chapter 6), made exact and safe.
+
+Differences from the book's ``Trainer``:
+
+* **Whole epochs.** Each epoch visits every training sample exactly once, in a fresh random
+  order, in ``ceil(N / mini_batch_size)`` mini-batches; the last batch is smaller when
+  ``mini_batch_size`` does not divide ``N``. (The book samples each batch with replacement
+  and counts epochs by ``iteration % iter_per_epoch``.)
+* **Evaluation after each epoch** (not before), in evaluation mode (no dropout, batch-norm
+  running statistics), on the whole sets or their first ``evaluate_sample_num_per_epoch``
+  samples, in chunks of :data:`EVAL_BATCH_SIZE` rows to bound memory.
+* **A history** is returned by :meth:`Trainer.train`: the mini-batch losses (the book's
+  ``train_loss_list``, each computed *before* that batch's update) and one
+  :class:`EpochRecord` per epoch.
+* **Divergence stops training.** A NaN or infinite loss raises
+  :class:`TrainingDivergedError` before the bad batch's update is applied, and before any
+  callback of that epoch runs, so the last checkpoint saved by a callback stays intact.
+* **Reproducible and resumable.** Epoch ``e``'s batch order (and, for kobai nets, its
+  dropout masks) come from ``SeedSequence(seed, spawn_key=(e, stream))``, so a run resumed
+  from a checkpoint after epoch ``k`` continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io as _io
+import json
+import math
+import numbers
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ._validate import check_t, check_x
+from .layers import Dropout, SoftmaxWithLoss
+from .nets import MultiLayerNet
+from .optimizers import get_optimizer
+
+__all__ = ["EVAL_BATCH_SIZE", "EpochRecord", "History", "Trainer", "TrainingDivergedError"]
+
+EVAL_BATCH_SIZE = 1000
+_HISTORY_FORMAT = 1
+_STREAM_ORDER = 0  # spawn_key stream of the batch order; dropout layer i uses stream i
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch in which it happened.
+    iteration : int or None
+        1-based iteration within that epoch (None if found at the epoch-end evaluation).
+    loss : float
+    """
+
+    def __init__(self, message: str, *, epoch: int, iteration: int | None, loss: float):
+        super().__init__(message)
+        self.epoch, self.iteration, self.loss = epoch, iteration, loss
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """Measurements after one epoch (losses include weight decay, as ``net.loss`` does).
+
+    Attributes
+    ----------
+    epoch : int
+        1-based.
+    iteration : int
+        Mini-batches trained so far, this epoch included.
+    train_loss, train_acc, test_loss, test_acc : float
+        In evaluation mode, on the (first ``evaluate_sample_num_per_epoch`` samples of the)
+        training and test sets.
+    seconds : float
+        Wall time of the epoch: training and evaluation, not callbacks.
+    lr : float or None
+        The optimizer's learning rate (``optimizer.lr``), if it has one.
+    """
+
+    epoch: int
+    iteration: int
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    seconds: float
+    lr: float | None = None
+
+
+@dataclass
+class History:
+    """What :meth:`Trainer.train` returns; ``to_dict``/``from_dict`` round-trip through JSON.
+
+    Attributes
+    ----------
+    train_loss_list : list of float
+        Loss of every mini-batch, in order (the book's name), before that batch's update.
+    epochs : list of EpochRecord
+        One per completed epoch.
+    seed : int or None
+        The trainer's seed: give ``Trainer(..., history=h)`` this history to resume with it.
+    """
+
+    train_loss_list: list[float] = field(default_factory=list)
+    epochs: list[EpochRecord] = field(default_factory=list)
+    seed: int | None = None
+
+    @property
+    def epoch(self) -> int:
+        """Number of completed epochs."""
+        return len(self.epochs)
+
+    @property
+    def train_acc_list(self) -> list[float]:
+        """Training accuracy after each epoch (the book's name)."""
+        return [r.train_acc for r in self.epochs]
+
+    @property
+    def test_acc_list(self) -> list[float]:
+        """Test accuracy after each epoch (the book's name)."""
+        return [r.test_acc for r in self.epochs]
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict (``json.dumps(h.to_dict())`` works)."""
+        return {"format_version": _HISTORY_FORMAT, "seed": self.seed,
+                "train_loss_list": [float(v) for v in self.train_loss_list],
+                "epochs": [asdict(r) for r in self.epochs]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> History:
+        """Rebuild a History from :meth:`to_dict` output, checking its contents."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"history must be a dict, got {type(d).__name__}")
+        seed = d.get("seed")
+        if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)
+                                     and seed >= 0):
+            raise ValueError(f"history seed must be an integer >= 0 or null, got {seed!r}")
+        losses = d.get("train_loss_list")
+        if not isinstance(losses, list) or not all(_is_real(v) for v in losses):
+            raise ValueError("history train_loss_list must be a list of numbers")
+        records = d.get("epochs")
+        if not isinstance(records, list):
+            raise ValueError("history epochs must be a list of per-epoch records")
+        names = {f.name for f in fields(EpochRecord)}
+        required = names - {"lr"}
+        parsed = []
+        for i, rec in enumerate(records):
+            if not isinstance(rec, Mapping) or not required <= set(rec) <= names:
+                got = sorted(rec) if isinstance(rec, Mapping) else type(rec).__name__
+                raise ValueError(f"history epochs[{i}] has {got}; expected the keys "
+                                 f"{sorted(names)}")
+            if rec["epoch"] != i + 1:
+                raise ValueError(f"history epochs[{i}] is epoch {rec['epoch']!r}; expected "
+                                 f"{i + 1} (epochs are numbered from 1, in order)")
+            if not all(_is_real(rec[k]) for k in required) or not (
+                    rec.get("lr") is None or _is_real(rec["lr"])):
+                raise ValueError(f"history epochs[{i}] holds a non-number: {dict(rec)}")
+            parsed.append(EpochRecord(**rec))
+        return cls(train_loss_list=[float(v) for v in losses], epochs=parsed, seed=seed)
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` as JSON to ``path``, atomically."""
+        from .io import atomic_write
+
+        with atomic_write(path) as fh:
+            fh.write(json.dumps(self.to_dict(), indent=1).encode("utf-8"))
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write one row per epoch (the :class:`EpochRecord` fields) to ``path``, atomically."""
+        from .io import atomic_write
+
+        buf = _io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([f.name for f in fields(EpochRecord)])
+        for r in self.epochs:
+            writer.writerow(["" if v is None else v for v in asdict(r).values()])
+        with atomic_write(path) as fh:
+            fh.write(buf.getvalue().encode("utf-8"))
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _positive_int(value: object, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class Trainer:
+    """Train a network with mini-batch gradient descent (the book's ``common/trainer.py``).
+
+    Parameters
+    ----------
+    network : TwoLayerNet, MultiLayerNet or a book-style network
+        A kobai net, or any object with ``params`` (dict of arrays), ``loss(x, t)``,
+        ``accuracy(x, t)`` and either ``gradient(x, t)`` or ``train_step(x, t, optimizer)``.
+    x_train : array_like of shape (N, input_size) or (N, ...)
+    t_train : array_like of shape (N,) or (N, n_classes)
+        Integer labels or one-hot rows; passed to the network as int64 labels.
+    x_test, t_test : array_like
+        Likewise, for the per-epoch test evaluation.
+    epochs : int
+        Total number of epochs; a resumed run continues until this epoch.
+    mini_batch_size : int
+    optimizer : str or optimizer
+        A name for :func:`kobai.optimizers.get_optimizer` (``"SGD"``, ``"Adam"``, ...) or an
+        optimizer instance (e.g. ``kobai.io.load(path).optimizer``, to resume).
+    optimizer_param : dict, optional
+        Hyperparameters when ``optimizer`` is a name; default ``{"lr": 0.01}``.
+    evaluate_sample_num_per_epoch : int, optional
+        Evaluate on the first this many training and test samples (default: all).
+    verbose : bool
+        Print a per-epoch table (on stdout, with ``tqdm.write`` so it does not break the bar)
+        and, unless ``progress=False``, a tqdm progress bar (on stderr, with the current
+        loss); print nothing when False.
+    rng : numpy.random.Generator or int, optional
+        Seeds the batch order and, for kobai nets, the dropout masks (each Dropout layer's
+        ``rng`` is replaced at the start of every epoch). With None, a resumed run keeps the
+        seed of ``history``, and a new run draws a fresh one (saved in the history).
+    callbacks : iterable
+        Called at the end of every epoch, after evaluation, as ``cb.on_epoch_end(trainer,
+        record)`` if the object has that method, else ``cb(trainer, record)``; e.g.
+        :class:`kobai.io.SaveCheckpoint`.
+    history : History, optional
+        To resume: the history saved with the checkpoint. Training starts at epoch
+        ``history.epoch + 1`` and appends to it.
+    progress : bool, optional
+        Show the progress bar; default: ``verbose``.
+
+    Attributes
+    ----------
+    network, optimizer, history, seed, epochs, batch_size, iter_per_epoch
+
+    Examples
+    --------
+    >>> (x, t), (xt, tt) = load_mnist()                                  # doctest: +SKIP
+    >>> net = TwoLayerNet(784, 50, 10, rng=0)                            # doctest: +SKIP
+    >>> history = Trainer(net, x, t, xt, tt, epochs=5, optimizer_param={"lr": 0.1},
+    ...                   rng=0).train()                                 # doctest: +SKIP
+    >>> history.test_acc_list[-1]                                        # doctest: +SKIP
+    """
+
+    def __init__(self, network: Any, x_train: Any, t_train: Any, x_test: Any, t_test: Any,
+                 epochs: int = 20, mini_batch_size: int = 100, optimizer: Any = "SGD",
+                 optimizer_param: Mapping[str, float] | None = None,
+                 evaluate_sample_num_per_epoch: int | None = None, verbose: bool = True,
+                 rng: np.random.Generator | int | None = None,
+                 callbacks: Iterable[Any] = (), *, history: History | None = None,
+                 progress: bool | None = None):
+        self.network = network
+        self._fast = isinstance(network, MultiLayerNet)
+        if not self._fast:
+            needed = ["params", "loss", "accuracy"]
+            missing = [a for a in needed if not hasattr(network, a)]
+            if missing or not (hasattr(network, "train_step") or hasattr(network, "gradient")):
+                raise TypeError(f"network must be a kobai net or have params, loss(x, t), "
+                                f"accuracy(x, t) and gradient(x, t) or train_step(x, t, "
+                                f"optimizer); {type(network).__name__} lacks "
+                                f"{missing or ['gradient/train_step']}")
+        self.epochs = _positive_int(epochs, "epochs")
+        self.batch_size = _positive_int(mini_batch_size, "mini_batch_size")
+        self.evaluate_sample_num = (None if evaluate_sample_num_per_epoch is None else
+                                    _positive_int(evaluate_sample_num_per_epoch,
+                                                  "evaluate_sample_num_per_epoch"))
+        self.verbose = bool(verbose)
+        self.progress = self.verbose if progress is None else bool(progress)
+        self.optimizer = self._make_optimizer(optimizer, optimizer_param)
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not (callable(cb) or callable(getattr(cb, "on_epoch_end", None))):
+                raise TypeError(f"each callback must be callable as cb(trainer, record) or "
+                                f"have on_epoch_end(trainer, record), got {cb!r}")
+
+        self.x_train, self.t_train = self._data(x_train, t_train, "x_train", "t_train")
+        self.x_test, self.t_test = self._data(x_test, t_test, "x_test", "t_test",
+                                              n_features=self.x_train.shape[1])
+        n = self.x_train.shape[0]
+        self.iter_per_epoch = -(-n // self.batch_size)
+
+        if history is not None and not isinstance(history, History):
+            raise TypeError(f"history must be a kobai.trainer.History (History.from_dict "
+                            f"turns a saved dict into one), got {type(history).__name__}")
+        self.history = history if history is not None else History()
+        if self.history.epoch >= self.epochs:
+            raise ValueError(f"the history already has {self.history.epoch} completed epochs "
+                             f"but epochs={self.epochs}; epochs is the total to reach, so "
+                             f"give more than {self.history.epoch} to continue")
+        self.seed = self._resolve_seed(rng)
+        self.history.seed = self.seed
+
+    # -- construction helpers -----------------------------------------------------------------
+    @staticmethod
+    def _make_optimizer(optimizer: Any, optimizer_param: Mapping[str, float] | None) -> Any:
+        if isinstance(optimizer, str):
+            return get_optimizer(optimizer, **dict(optimizer_param or {"lr": 0.01}))
+        if not callable(getattr(optimizer, "update", None)):
+            raise TypeError(f"optimizer must be a name such as 'SGD' or 'Adam' or an object "
+                            f"with update(params, grads), got {optimizer!r}")
+        if optimizer_param is not None:
+            raise TypeError("optimizer_param is for an optimizer given by name; this "
+                            f"optimizer instance ({optimizer!r}) already has its parameters")
+        return optimizer
+
+    def _data(self, x: Any, t: Any, x_name: str, t_name: str,
+              n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Validate one data set once: 2-D finite x in the net's dtype, int64 labels."""
+        net = self.network
+        shape = np.shape(x)
+        if len(shape) < 2:
+            raise ValueError(f"{x_name} has shape {shape}; expected a data set of shape "
+                             "(n_samples, n_features) or (n_samples, ...)")
+        dtype = np.dtype(getattr(net, "dtype", np.float64))
+        if n_features is None:
+            n_features = getattr(net, "input_size", None) or int(np.prod(shape[1:]))
+        x2 = np.ascontiguousarray(check_x(x, n_features, dtype, name=x_name))
+        n_classes = getattr(net, "output_size", None)
+        if n_classes is None:  # a book-style net: take the number of classes from the targets
+            t_arr = np.asarray(t)
+            if t_arr.ndim == 2:
+                n_classes = t_arr.shape[1]
+            elif t_arr.size and t_arr.dtype.kind in "iuf" and np.isfinite(t_arr).all():
+                n_classes = max(int(t_arr.max()) + 1, 1)
+            else:
+                n_classes = 1
+        return x2, check_t(t, x2.shape[0], n_classes, name=t_name)
+
+    def _resolve_seed(self, rng: Any) -> int:
+        if rng is None:
+            if self.history.seed is not None:
+                return self.history.seed
+            return int(np.random.default_rng().integers(2**63))
+        if isinstance(rng, np.random.Generator):
+            return int(rng.integers(2**63))
+        if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+            return int(rng)
+        raise TypeError(f"rng must be a numpy.random.Generator, an int seed >= 0 or None, "
+                        f"got {rng!r}")
+
+    def _epoch_rng(self, epoch: int, stream: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence(self.seed,
+                                                            spawn_key=(epoch, stream)))
+
+    # -- training -----------------------------------------------------------------------------
+    def train(self) -> History:
+        """Train from epoch ``history.epoch + 1`` to ``epochs``; return the history.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When a mini-batch loss (or the end-of-epoch evaluation) is NaN or infinite; the
+            network keeps its parameters from before that batch, the history stops at the
+            last completed epoch, and that epoch's callbacks are not run.
+        """
+        start = self.history.epoch
+        if start >= self.epochs:
+            return self.history
+        bar = tqdm(total=(self.epochs - start) * self.iter_per_epoch, disable=not self.progress,
+                   unit="batch", dynamic_ncols=True, desc=f"epoch {start + 1}/{self.epochs}")
+        try:
+            if self.verbose:
+                tqdm.write(_TABLE_HEADER)
+            for epoch in range(start + 1, self.epochs + 1):
+                bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
+                record = self._train_epoch(epoch, bar)
+                self.history.epochs.append(record)
+                if self.verbose:
+                    tqdm.write(_table_row(record))
+                for cb in self.callbacks:
+                    hook = getattr(cb, "on_epoch_end", None)
+                    (hook if callable(hook) else cb)(self, record)
+        finally:
+            bar.close()
+        return self.history
+
+    def _train_epoch(self, epoch: int, bar: Any) -> EpochRecord:
+        t0 = time.perf_counter()
+        x, t, bs = self.x_train, self.t_train, self.batch_size
+        order = self._epoch_rng(epoch, _STREAM_ORDER).permutation(x.shape[0])
+        self._reseed_dropout(epoch)
+        losses = self.history.train_loss_list
+        shown = t0
+        for i, begin in enumerate(range(0, x.shape[0], bs), start=1):
+            idx = order[begin:begin + bs]
+            losses.append(self._step(x[idx], t[idx], epoch, i))
+            bar.update()
+            now = time.perf_counter()
+            if now - shown > 0.2:
+                bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+                shown = now
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        self._check_params(epoch)
+        n_tr = n_te = self.evaluate_sample_num
+        train_loss, train_acc = self._evaluate(self.x_train[:n_tr], self.t_train[:n_tr])
+        test_loss, test_acc = self._evaluate(self.x_test[:n_te], self.t_test[:n_te])
+        for name, value in (("training", train_loss), ("test", test_loss)):
+            if not math.isfinite(value):
+                raise self._diverged(epoch, None, value, f"the {name} loss after the epoch")
+        lr = getattr(self.optimizer, "lr", None)
+        return EpochRecord(epoch=epoch, iteration=len(losses), train_loss=train_loss,
+                           train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
+                           seconds=time.perf_counter() - t0,
+                           lr=float(lr) if _is_real(lr) else None)
+
+    def _reseed_dropout(self, epoch: int) -> None:
+        if not self._fast:
+            return
+        drops = [layer for layer in self.network.layers.values() if isinstance(layer, Dropout)]
+        for i, layer in enumerate(drops, start=1):
+            layer.rng = self._epoch_rng(epoch, _STREAM_ORDER + i)
+
+    def _step(self, xb: np.ndarray, tb: np.ndarray, epoch: int, i: int) -> float:
+        """One update; the loss is checked before the update is applied."""
+        net = self.network
+        if self._fast:
+            # Validated once in __init__, so skip the public methods' per-call checks.
+            loss = net._loss(xb, tb, True)
+            if not math.isfinite(loss):
+                raise self._diverged(epoch, i, loss, "the mini-batch loss")
+            self.optimizer.update(net.params, net._backward())
+            return loss
+        if hasattr(net, "train_step"):
+            loss = float(net.train_step(xb, tb, self.optimizer))
+            if not math.isfinite(loss):  # train_step has applied the update already
+                raise self._diverged(epoch, i, loss, "the mini-batch loss (returned by "
+                                     "train_step, which has applied the update)")
+            return loss
+        loss = float(net.loss(xb, tb))
+        if not math.isfinite(loss):
+            raise self._diverged(epoch, i, loss, "the mini-batch loss")
+        self.optimizer.update(net.params, net.gradient(xb, tb))
+        return loss
+
+    def _check_params(self, epoch: int) -> None:
+        """Parameters can overflow in the epoch's last update, after the last loss check."""
+        params = getattr(self.network, "params", {})
+        for key, arr in params.items():
+            if not np.isfinite(arr).all():
+                raise self._diverged(epoch, None, math.nan, f"parameter {key} (after the "
+                                     "epoch's last update)")
+
+    def _evaluate(self, x: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+        """Mean loss and accuracy in evaluation mode, EVAL_BATCH_SIZE rows at a time."""
+        net, n = self.network, x.shape[0]
+        total, correct = 0.0, 0
+        if self._fast:
+            ce = SoftmaxWithLoss()
+            for s in range(0, n, EVAL_BATCH_SIZE):
+                xc, tc = x[s:s + EVAL_BATCH_SIZE], t[s:s + EVAL_BATCH_SIZE]
+                logits = net._forward(xc, False)
+                total += ce.forward(logits, tc) * xc.shape[0]
+                correct += int(np.count_nonzero(logits.argmax(axis=1) == tc))
+            return total / n + net._decay(), correct / n
+        loss_kw = _eval_kwargs(net.loss)
+        for s in range(0, n, EVAL_BATCH_SIZE):
+            xc, tc = x[s:s + EVAL_BATCH_SIZE], t[s:s + EVAL_BATCH_SIZE]
+            total += float(net.loss(xc, tc, **loss_kw)) * xc.shape[0]
+            correct += float(net.accuracy(xc, tc)) * xc.shape[0]
+        return total / n, correct / n
+
+    def _diverged(self, epoch: int, i: int | None, loss: float,
+                  what: str) -> TrainingDivergedError:
+        where = (f"epoch {epoch}, iteration {i} of {self.iter_per_epoch} (iteration "
+                 f"{len(self.history.train_loss_list) + 1} overall)" if i is not None else
+                 f"the end of epoch {epoch}")
+        lr = getattr(self.optimizer, "lr", None)
+        hint = (f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g})" if _is_real(lr)
+                else "try a smaller learning rate")
+        kept = (f"; the history and callbacks stop at epoch {epoch - 1}" if epoch > 1 else "")
+        return TrainingDivergedError(f"training diverged at {where}: {what} is {loss}{kept}; "
+                                     f"{hint}", epoch=epoch, iteration=i, loss=loss)
+
+
+def _eval_kwargs(fn: Callable) -> dict[str, bool]:
+    """Evaluation-mode keyword of a book-style ``loss`` (``train`` or ``train_flg``), if any."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    for name in ("train", "train_flg"):
+        if name in params:
+            return {name: False}
+    return {}
+
+
+_TABLE_HEADER = (f"{'epoch':>5}  {'train loss':>10}  {'test loss':>10}  {'train acc':>9}  "
+                 f"{'test acc':>8}  {'seconds':>7}")
+
+
+def _table_row(r: EpochRecord) -> str:
+    return (f"{r.epoch:>5}  {r.train_loss:>10.4f}  {r.test_loss:>10.4f}  {r.train_acc:>9.4f}  "
+            f"{r.test_acc:>8.4f}  {r.seconds:>7.2f}")

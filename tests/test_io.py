@@ -1,0 +1,285 @@
+"""Tests for kobai.io: checkpoint round trips, exact resume, atomic saves, refused files."""
+
+import json
+
+import numpy as np
+import pytest
+
+import kobai.io as kio
+from kobai.io import CheckpointError, SaveCheckpoint, atomic_write, load, load_net, save
+from kobai.nets import MultiLayerNet, SimpleNet, TwoLayerNet
+from kobai.optimizers import get_optimizer
+from kobai.trainer import History, Trainer
+
+NETS = {
+    "two-layer-sigmoid": lambda dtype: TwoLayerNet(6, 5, 3, rng=0, dtype=dtype),
+    "two-layer-relu": lambda dtype: TwoLayerNet(6, 5, 3, activation="relu", rng=0,
+                                                dtype=dtype),
+    "mlp-plain": lambda dtype: MultiLayerNet(6, [7, 5], 3, rng=0, dtype=dtype),
+    "mlp-bn-dropout-decay": lambda dtype: MultiLayerNet(
+        6, [7, 5], 3, activation="tanh", weight_init_std=0.1, weight_decay_lambda=0.01,
+        use_dropout=True, dropout_ratio=0.3, use_batchnorm=True, rng=0, dtype=dtype),
+}
+
+
+def blobs(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 3, n)
+    return 2.0 * rng.standard_normal((3, 6))[t] + rng.standard_normal((n, 6)), t
+
+
+def trained(kind, dtype, optimizer="adam"):
+    """A net and optimizer after a few steps, so every array (slots, running stats) is set."""
+    net = NETS[kind](dtype)
+    opt = get_optimizer(optimizer, lr=0.01)
+    x, t = blobs()
+    for i in range(0, 120, 30):
+        net.train_step(x[i:i + 30], t[i:i + 30], opt)
+    return net, opt, x
+
+
+def files_in(directory):
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", sorted(NETS))
+def test_round_trip_predicts_bit_identically(tmp_path, kind, dtype):
+    net, opt, x = trained(kind, dtype)
+    history = {"seed": 1, "train_loss_list": [1.5, 1.25], "epochs": []}
+    path = save(net, tmp_path / "model.npz", optimizer=opt, history=history)
+    ckpt = load(path)
+    assert type(ckpt.net) is type(net) and ckpt.net.dtype == np.dtype(dtype)
+    assert ckpt.net.get_config() == net.get_config()
+    for key, arr in net.state_dict().items():
+        got = ckpt.net.state_dict()[key]
+        assert got.dtype == arr.dtype
+        np.testing.assert_array_equal(got, arr)
+    np.testing.assert_array_equal(ckpt.net.predict(x), net.predict(x))
+    saved, restored = opt.state_dict(), ckpt.optimizer.state_dict()
+    assert (restored["name"], restored["hyper"], restored["step"]) == \
+        (saved["name"], saved["hyper"], saved["step"])
+    for slot, per_param in saved["slots"].items():
+        assert restored["slots"][slot].keys() == per_param.keys()
+        for key, arr in per_param.items():
+            np.testing.assert_array_equal(restored["slots"][slot][key], arr)
+    assert ckpt.history == history
+    assert ckpt.meta["class"] == type(net).__name__ and ckpt.meta["dtype"] == net.dtype.name
+    assert ckpt.meta["format_version"] == kio.FORMAT_VERSION
+    assert files_in(tmp_path) == ["model.npz"]
+
+
+def test_net_alone_round_trips_and_load_net(tmp_path):
+    net, _, x = trained("mlp-plain", np.float64)
+    save(net, tmp_path / "m.npz")
+    ckpt = load(tmp_path / "m.npz")
+    assert ckpt.optimizer is None and ckpt.history is None
+    np.testing.assert_array_equal(load_net(tmp_path / "m.npz").predict(x), net.predict(x))
+
+
+def test_file_layout_is_plain_arrays_and_json(tmp_path):
+    net, opt, _ = trained("mlp-bn-dropout-decay", np.float32)
+    save(net, tmp_path / "m.npz", optimizer=opt)
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
+        names = set(npz.files)
+        meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
+        assert npz["meta"].dtype == np.uint8
+    assert {"param/W1", "param/gamma1", "param/running_var2", "optimizer/m/W3",
+            "optimizer/v/b1", "meta"} <= names
+    assert meta["config"] == net.get_config() and meta["optimizer"]["name"] == "Adam"
+
+
+@pytest.mark.parametrize("kind, optimizer, dtype", [
+    ("two-layer-sigmoid", "SGD", np.float64),
+    ("mlp-bn-dropout-decay", "Adam", np.float32),
+    ("mlp-bn-dropout-decay", "Momentum", np.float64),
+])
+def test_resumed_training_equals_uninterrupted_training(tmp_path, kind, optimizer, dtype):
+    x, t = blobs(130)
+    common = {"mini_batch_size": 25, "optimizer": optimizer, "optimizer_param": {"lr": 0.05},
+              "verbose": False}
+    straight_net = NETS[kind](dtype)
+    straight = Trainer(straight_net, x[:100], t[:100], x[100:], t[100:], epochs=4, rng=11,
+                       **common).train()
+
+    first = Trainer(NETS[kind](dtype), x[:100], t[:100], x[100:], t[100:], epochs=2, rng=11,
+                    callbacks=[SaveCheckpoint(tmp_path / "model.npz")], **common)
+    first.train()
+    ckpt = load(tmp_path / "model.npz")
+    resumed = Trainer(ckpt.net, x[:100], t[:100], x[100:], t[100:], epochs=4,
+                      optimizer=ckpt.optimizer, mini_batch_size=25, verbose=False,
+                      history=History.from_dict(ckpt.history)).train()
+
+    assert resumed.train_loss_list == straight.train_loss_list
+    strip = [{**vars(r), "seconds": 0} for r in straight.epochs]
+    assert [{**vars(r), "seconds": 0} for r in resumed.epochs] == strip
+    for key, arr in straight_net.state_dict().items():
+        np.testing.assert_array_equal(ckpt.net.state_dict()[key], arr)
+
+
+def test_interrupted_rename_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    save(trained("two-layer-sigmoid", np.float64)[0], path)
+    old = path.read_bytes()
+
+    def crash(src, dst):
+        raise OSError("simulated crash between write and rename")
+
+    monkeypatch.setattr(kio.os, "replace", crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        save(trained("mlp-plain", np.float64)[0], path)
+    assert path.read_bytes() == old
+    assert files_in(tmp_path) == ["model.npz"]
+
+
+def test_interrupted_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    save(trained("two-layer-sigmoid", np.float64)[0], path)
+    old = path.read_bytes()
+
+    def half_write(fh, **arrays):
+        fh.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kio.np, "savez", half_write)
+    with pytest.raises(KeyboardInterrupt):
+        save(trained("mlp-plain", np.float64)[0], path)
+    assert path.read_bytes() == old
+    assert files_in(tmp_path) == ["model.npz"]
+    assert load(path).meta["class"] == "TwoLayerNet"
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    path = tmp_path / "a.txt"
+    with atomic_write(path) as fh:
+        fh.write(b"first")
+    with pytest.raises(RuntimeError), atomic_write(path) as fh:
+        fh.write(b"second")
+        raise RuntimeError
+    assert path.read_bytes() == b"first" and files_in(tmp_path) == ["a.txt"]
+    with pytest.raises(FileNotFoundError, match="the directory .*nowhere does not exist"):
+        save(TwoLayerNet(6, 5, 3), tmp_path / "nowhere" / "m.npz")
+
+
+# -- refused files ----------------------------------------------------------------------------
+def rewrite(path, change):
+    """Re-save the checkpoint at ``path`` after ``change(arrays, meta)`` edits it in place."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    original = arrays["meta"]
+    meta = json.loads(original.tobytes())
+    change(arrays, meta)
+    if arrays.get("meta") is original:
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+def edit_meta(fn):
+    return lambda arrays, meta: fn(meta)
+
+
+TAMPERING = {
+    "hidden size edited": (edit_meta(lambda m: m["config"].update(hidden_size_list=[7, 6])),
+                           r"'param/W2' has shape \(7, 5\) but .* needs \(7, 6\)"),
+    "class edited": (edit_meta(lambda m: m.update({"class": "os.system"})),
+                     "class is 'os.system'; kobai loads only TwoLayerNet, MultiLayerNet"),
+    "newer format": (edit_meta(lambda m: m.update(format_version=99)),
+                     "format 99 .* upgrade kobai"),
+    "unknown argument": (edit_meta(lambda m: m["config"].update(colour="red")),
+                         "constructor arguments do not build a MultiLayerNet"),
+    "dtype edited": (edit_meta(lambda m: m.update(dtype="float32")),
+                     "metadata says dtype 'float32' but the constructor arguments say"),
+    "bad optimizer": (edit_meta(lambda m: m["optimizer"].update(name="AdamW")),
+                      "optimizer cannot be rebuilt"),
+    "optimizer step": (edit_meta(lambda m: m["optimizer"].update(step=-3)),
+                       "optimizer state is invalid"),
+    "not json": (lambda a, m: a.__setitem__("meta", np.frombuffer(b"{oops", np.uint8)),
+                 "not valid UTF-8 JSON"),
+    "wrong shape": (lambda a, m: a.__setitem__("param/W1", np.zeros((6, 8))),
+                    r"'param/W1' has shape \(6, 8\) but .* needs \(6, 7\)"),
+    "wrong dtype": (lambda a, m: a.__setitem__("param/b1", a["param/b1"].astype(np.float32)),
+                    "'param/b1' is float32 but the metadata says float64"),
+    "oversized array": (lambda a, m: a.__setitem__("param/W1", np.zeros((600, 700))),
+                        r"'param/W1' takes 3360128 bytes but should be a float64 array of "
+                        r"shape \(6, 7\)"),
+    "missing array": (lambda a, m: a.pop("param/b2"), r"missing \['param/b2'\]"),
+    "extra array": (lambda a, m: a.__setitem__("evil", np.zeros(3)), r"unexpected \['evil'\]"),
+    "missing slot": (lambda a, m: a.pop("optimizer/m/W1"), r"missing \['optimizer/m/W1'\]"),
+    "non-finite": (lambda a, m: a["param/W1"].__setitem__((0, 0), np.nan),
+                   r"parameters cannot be loaded: state\['W1'\] must hold finite floats"),
+    "no meta": (lambda a, m: a.pop("meta"), "no 'meta' entry"),
+    "object meta": (lambda a, m: a.__setitem__("meta", np.array("{}")),
+                    "does not identify a kobai checkpoint"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+def test_tampered_file_is_refused_with_a_clear_message(tmp_path, case):
+    change, match = TAMPERING[case]
+    net, opt, _ = trained("mlp-plain", np.float64)
+    path = save(net, tmp_path / "model.npz", optimizer=opt)
+    rewrite(path, change)
+    with pytest.raises(CheckpointError, match=match) as info:
+        load(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_pickle_containing_npz_is_refused(tmp_path):
+    path = save(TwoLayerNet(6, 5, 3, rng=0), tmp_path / "model.npz")
+    rewrite(path, lambda a, m: a.__setitem__("param/W1", np.array([{"x": 1}], dtype=object)))
+    with pytest.raises(CheckpointError, match="pickled"):
+        load(path)
+    with open(path, "wb") as fh:  # a plain pickle, which np.load would run with allow_pickle
+        fh.write(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00]\x94.")
+    with pytest.raises(CheckpointError, match="not a kobai checkpoint"):
+        load(path)
+
+
+@pytest.mark.parametrize("cut", [0.05, 0.5, 0.99])
+def test_truncated_file_is_refused(tmp_path, cut):
+    path = save(trained("mlp-plain", np.float64)[0], tmp_path / "model.npz")
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * cut)])
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        load(path)
+
+
+def test_flipped_byte_is_refused(tmp_path):
+    net = trained("mlp-plain", np.float64)[0]
+    path = save(net, tmp_path / "model.npz")
+    data = bytearray(path.read_bytes())
+    i = data.find(net.params["W2"].tobytes()[:16])
+    data[i + 3] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="Bad CRC-32"):
+        load(path)
+
+
+def test_random_bytes_npy_and_missing_files_are_refused(tmp_path):
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(np.random.default_rng(0).bytes(1000))
+    with pytest.raises(CheckpointError, match="junk.npz: is not a kobai checkpoint"):
+        load(junk)
+    npy = tmp_path / "w.npz"
+    np.save(npy, np.zeros(3))
+    (tmp_path / "w.npz.npy").rename(npy)
+    with pytest.raises(CheckpointError, match="single .npy array"):
+        load(npy)
+    with pytest.raises(CheckpointError, match="nothing.npz: cannot read"):
+        load(tmp_path / "nothing.npz")
+
+
+def test_save_refuses_what_it_cannot_reload(tmp_path):
+    class MyNet(MultiLayerNet):
+        pass
+
+    with pytest.raises(TypeError, match="can save TwoLayerNet and MultiLayerNet"):
+        save(MyNet(6, [5], 3), tmp_path / "a.npz")
+    with pytest.raises(TypeError, match="can save"):
+        save(SimpleNet(), tmp_path / "a.npz")
+    _, other_opt, _ = trained("mlp-plain", np.float64)
+    with pytest.raises(ValueError, match="used with another network"):
+        save(TwoLayerNet(6, 5, 3), tmp_path / "a.npz", optimizer=other_opt)
+    with pytest.raises(TypeError, match="JSON"):
+        save(TwoLayerNet(6, 5, 3), tmp_path / "a.npz", history={"loss": [float("nan")]})
+    assert files_in(tmp_path) == []

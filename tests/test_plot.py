@@ -1,0 +1,144 @@
+"""Tests for kobai.plot (PNG files) and kobai.metrics (confusion matrix, precision/recall)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import kobai.io as kio
+from kobai.metrics import (
+    classification_report,
+    confusion_matrix,
+    format_confusion_matrix,
+    per_class_metrics,
+)
+from kobai.plot import plot_confusion, plot_learning_curve
+from kobai.trainer import EpochRecord, History
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def small_history(n_epochs=3, iters=4):
+    rng = np.random.default_rng(0)
+    records = [EpochRecord(epoch=e, iteration=e * iters, train_loss=2.0 / e, train_acc=0.5 + e / 10,
+                           test_loss=2.2 / e, test_acc=0.45 + e / 10, seconds=0.1, lr=0.1)
+               for e in range(1, n_epochs + 1)]
+    losses = list(2.0 + 0.1 * rng.standard_normal(n_epochs * iters))
+    return History(train_loss_list=losses, epochs=records, seed=0)
+
+
+def read_png(path):
+    from matplotlib.image import imread
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    return imread(path)
+
+
+def test_learning_curve_is_a_png_of_the_requested_size(tmp_path):
+    path = plot_learning_curve(small_history(), tmp_path / "curve.png", title="TwoLayerNet")
+    assert path == tmp_path / "curve.png"
+    image = read_png(path)
+    assert image.shape == (400, 1000, 4)  # 10 x 4 inches at 100 dpi, RGBA
+    assert image[..., :3].std() > 0.05  # something was drawn
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]
+
+
+def test_learning_curve_accepts_the_saved_dict_and_one_epoch(tmp_path):
+    history = small_history(n_epochs=1).to_dict()
+    history["train_loss_list"] = []
+    image = read_png(plot_learning_curve(history, tmp_path / "one.png", dpi=50))
+    assert image.shape == (200, 500, 4)
+
+
+def test_learning_curve_refuses_an_empty_history(tmp_path):
+    with pytest.raises(ValueError, match="no completed epoch"):
+        plot_learning_curve(History(), tmp_path / "empty.png")
+    with pytest.raises(TypeError, match="History"):
+        plot_learning_curve([1, 2], tmp_path / "empty.png")
+    assert not (tmp_path / "empty.png").exists()
+
+
+def test_failed_plot_leaves_the_previous_png(tmp_path, monkeypatch):
+    path = plot_learning_curve(small_history(), tmp_path / "curve.png")
+    old = path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(kio.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        plot_learning_curve(small_history(n_epochs=5), path)
+    assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == [
+        "curve.png"]
+
+
+def test_confusion_plot_is_a_png(tmp_path):
+    cm = np.array([[5, 1, 0], [0, 3, 2], [1, 0, 4]])
+    image = read_png(plot_confusion(cm, tmp_path / "cm.png", labels=["a", "b", "c"]))
+    assert image.ndim == 3 and image.shape[2] == 4 and image.shape[0] > 100
+
+
+def test_confusion_plot_refuses_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="square"):
+        plot_confusion(np.zeros((2, 3), dtype=int), tmp_path / "cm.png")
+    with pytest.raises(ValueError, match="2 labels for a 3-class"):
+        plot_confusion(np.eye(3, dtype=int), tmp_path / "cm.png", labels=["a", "b"])
+    with pytest.raises(ValueError, match="non-negative integer"):
+        plot_confusion(np.eye(3) * 0.5, tmp_path / "cm.png")
+
+
+def test_matplotlib_is_imported_only_when_plotting_and_never_pyplot(tmp_path):
+    code = ("import sys, kobai, kobai.plot, kobai.trainer, kobai.io\n"
+            "assert 'matplotlib' not in sys.modules, 'imported too early'\n"
+            "from kobai.plot import plot_confusion\n"
+            "import numpy as np\n"
+            f"plot_confusion(np.eye(2, dtype=int), {str(tmp_path / 'c.png')!r})\n"
+            "assert 'matplotlib' in sys.modules and 'matplotlib.pyplot' not in sys.modules\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# -- metrics ----------------------------------------------------------------------------------
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    y_true = [0, 0, 1, 1, 1, 2]
+    y_pred = [0, 1, 1, 1, 2, 2]
+    np.testing.assert_array_equal(confusion_matrix(y_true, y_pred, 3),
+                                  [[1, 1, 0], [0, 2, 1], [0, 0, 1]])
+    assert confusion_matrix(np.array([], dtype=int), np.array([], dtype=int), 2).sum() == 0
+
+
+def test_per_class_metrics_hand_worked():
+    cm = np.array([[1, 1, 0], [0, 2, 1], [0, 0, 1]])
+    precision, recall = per_class_metrics(cm)
+    # precision = diag / column sums, recall = diag / row sums
+    np.testing.assert_allclose(precision, [1 / 1, 2 / 3, 1 / 2])
+    np.testing.assert_allclose(recall, [1 / 2, 2 / 3, 1 / 1])
+    assert per_class_metrics(cm).recall is not None
+
+
+def test_per_class_metrics_are_zero_where_undefined():
+    m = per_class_metrics(np.array([[2, 0], [0, 0]]))  # class 1 never occurs nor is predicted
+    np.testing.assert_array_equal(m.precision, [1.0, 0.0])
+    np.testing.assert_array_equal(m.recall, [1.0, 0.0])
+
+
+def test_text_tables():
+    cm = np.array([[10, 0], [2, 8]])
+    assert format_confusion_matrix(cm, ["cat", "dog"]).splitlines() == [
+        "true\\pred cat dog", "      cat  10   0", "      dog   2   8"]
+    report = classification_report(cm).splitlines()
+    assert report[0].split() == ["class", "precision", "recall", "f1", "support"]
+    assert report[1].split() == ["0", "0.8333", "1.0000", "0.9091", "10"]  # f1 = 2pr/(p+r)
+    assert report[-1] == "accuracy: 0.9000 (18 of 20 samples)"
+
+
+@pytest.mark.parametrize("y_true, y_pred, match", [
+    ([0, 3], [0, 1], "y_true contains the label 3, outside"),
+    ([0, 1], [0, -1], "y_pred contains the label -1"),
+    ([0, 1], [0], "y_true has 2 labels but y_pred has 1"),
+    ([0.0, 1.0], [0, 1], "integer class labels"),
+])
+def test_confusion_matrix_refuses_bad_labels(y_true, y_pred, match):
+    with pytest.raises(ValueError, match=match):
+        confusion_matrix(y_true, y_pred, 3)

@@ -1,0 +1,361 @@
+"""Tests for kobai.trainer: whole epochs, determinism, evaluation, divergence, output."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import kobai.nets.multi_layer_net as mln
+from kobai.io import SaveCheckpoint, load
+from kobai.nets import MultiLayerNet, TwoLayerNet
+from kobai.optimizers import SGD
+from kobai.trainer import EpochRecord, History, Trainer, TrainingDivergedError
+
+
+def blobs(n=300, n_features=6, n_classes=3, seed=0):
+    """Separable Gaussian blobs: x of shape (n, n_features), int labels of shape (n,)."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, n_classes, n)
+    centers = 3.0 * rng.standard_normal((n_classes, n_features))
+    return centers[t] + rng.standard_normal((n, n_features)), t
+
+
+def mnist_sample():
+    try:
+        from kobai.datasets import load_mnist
+
+        return load_mnist()
+    except Exception as exc:  # noqa: BLE001 - any failure means the sample is unavailable
+        pytest.skip(f"the bundled MNIST sample is not available: {exc}")
+
+
+class BookNet:
+    """Softmax regression written the book's way (params, loss, gradient, accuracy), which
+    records every batch it is given."""
+
+    def __init__(self, n_features, n_classes, eval_sizes=None):
+        self.params = {"W": np.zeros((n_features, n_classes)), "b": np.zeros(n_classes)}
+        self.batches = []
+        self.eval_sizes = eval_sizes if eval_sizes is not None else []
+
+    def _proba(self, x):
+        a = x @ self.params["W"] + self.params["b"]
+        e = np.exp(a - a.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def loss(self, x, t):
+        y = self._proba(x)
+        return float(-np.mean(np.log(y[np.arange(len(t)), t] + 1e-7)))
+
+    def gradient(self, x, t):
+        self.batches.append(x[:, 0].copy())
+        d = self._proba(x)
+        d[np.arange(len(t)), t] -= 1
+        d /= len(t)
+        return {"W": x.T @ d, "b": d.sum(axis=0)}
+
+    def accuracy(self, x, t):
+        self.eval_sizes.append(len(x))
+        return float(np.mean(self._proba(x).argmax(axis=1) == t))
+
+
+def test_loss_decreases_on_mnist_sample_within_three_epochs():
+    (x, t), (xt, tt) = mnist_sample()
+    net = MultiLayerNet(784, [50], 10, rng=0)
+    history = Trainer(net, x, t, xt, tt, epochs=3, optimizer="Adam",
+                      optimizer_param={"lr": 0.001}, rng=0, verbose=False).train()
+    losses = [r.train_loss for r in history.epochs]
+    assert losses[0] > losses[1] > losses[2]
+    assert history.test_acc_list[-1] > 0.85
+    assert len(history.train_loss_list) == 3 * 40
+    assert np.mean(history.train_loss_list[-40:]) < np.mean(history.train_loss_list[:40])
+
+
+def test_every_epoch_visits_every_sample_exactly_once_including_a_partial_batch():
+    n, bs = 103, 10
+    x, t = blobs(n)
+    x[:, 0] = np.arange(n)  # the sample id travels in the first feature
+    net = BookNet(x.shape[1], 3)
+    trainer = Trainer(net, x, t, x, t, epochs=3, mini_batch_size=bs, rng=1, verbose=False)
+    assert trainer.iter_per_epoch == 11
+    trainer.train()
+    assert [len(b) for b in net.batches[:11]] == [10] * 10 + [3]
+    orders = [np.concatenate(net.batches[e * 11:(e + 1) * 11]) for e in range(3)]
+    for order in orders:
+        np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    assert not np.array_equal(orders[0], orders[1])  # reshuffled every epoch
+
+
+def test_kobai_net_epochs_visit_every_sample_once(monkeypatch):
+    n = 57
+    x, t = blobs(n, n_features=4)
+    x[:, 0] = np.arange(n)
+    net = MultiLayerNet(4, [5], 3, rng=0)
+    seen = []
+    step_loss = net._loss
+
+    def recording_loss(xb, labels, train):
+        if train:
+            seen.append(xb[:, 0].copy())
+        return step_loss(xb, labels, train)
+
+    monkeypatch.setattr(net, "_loss", recording_loss)
+    Trainer(net, x, t, x, t, epochs=2, mini_batch_size=20, rng=0, verbose=False).train()
+    assert [len(b) for b in seen] == [20, 20, 17] * 2
+    for e in range(2):
+        np.testing.assert_array_equal(np.sort(np.concatenate(seen[3 * e:3 * e + 3])),
+                                      np.arange(n))
+
+
+def test_data_is_validated_once_not_per_step(monkeypatch):
+    x, t = blobs(200)
+    net = MultiLayerNet(6, [8], 3, use_batchnorm=True, rng=0)
+    trainer = Trainer(net, x, t, x, t, epochs=2, mini_batch_size=10, rng=0, verbose=False)
+    calls = []
+    real = mln.check_x
+    monkeypatch.setattr(mln, "check_x", lambda *a, **k: calls.append(1) or real(*a, **k))
+    trainer.train()
+    assert calls == []
+    assert trainer.x_train.dtype == net.dtype and trainer.t_train.dtype == np.int64
+
+
+def test_same_seed_gives_bit_identical_history():
+    x, t = blobs(240)
+
+    def run(seed):
+        net = MultiLayerNet(6, [16, 8], 3, use_batchnorm=True, use_dropout=True,
+                            dropout_ratio=0.2, weight_decay_lambda=1e-3, rng=5)
+        return Trainer(net, x[:200], t[:200], x[200:], t[200:], epochs=3, mini_batch_size=32,
+                       optimizer="Momentum", optimizer_param={"lr": 0.05}, rng=seed,
+                       verbose=False).train()
+
+    first, second = run(42), run(42)
+    assert first.train_loss_list == second.train_loss_list
+    drop_seconds = [{**vars(r), "seconds": 0} for r in first.epochs]
+    assert drop_seconds == [{**vars(r), "seconds": 0} for r in second.epochs]
+    assert run(43).train_loss_list != first.train_loss_list
+
+
+def test_generator_rng_is_reproducible_and_recorded_as_seed():
+    x, t = blobs(100)
+    histories = [Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=2,
+                         mini_batch_size=16, rng=np.random.default_rng(9),
+                         verbose=False).train() for _ in range(2)]
+    assert histories[0].train_loss_list == histories[1].train_loss_list
+    assert histories[0].seed == histories[1].seed and histories[0].seed >= 0
+
+
+def test_epoch_records_are_in_evaluation_mode_with_weight_decay():
+    x, t = blobs(2500, seed=3)  # more than EVAL_BATCH_SIZE rows: evaluated in chunks
+    net = MultiLayerNet(6, [10], 3, use_batchnorm=True, use_dropout=True,
+                        weight_decay_lambda=0.01, rng=0)
+    history = Trainer(net, x, t, x[:300], t[:300], epochs=1, mini_batch_size=100, rng=0,
+                      verbose=False).train()
+    r = history.epochs[0]
+    np.testing.assert_allclose(r.train_loss, net.loss(x, t, train=False), rtol=1e-12)
+    np.testing.assert_allclose(r.test_loss, net.loss(x[:300], t[:300], train=False),
+                               rtol=1e-12)
+    assert r.train_acc == net.accuracy(x, t) and r.test_acc == net.accuracy(x[:300], t[:300])
+    assert (r.epoch, r.iteration, r.lr) == (1, 25, 0.01) and r.seconds > 0
+
+
+def test_evaluate_sample_num_uses_the_first_samples():
+    x, t = blobs(300)
+    sizes = []
+    net = BookNet(6, 3, eval_sizes=sizes)
+    Trainer(net, x, t, x[:250], t[:250], epochs=2, evaluate_sample_num_per_epoch=120,
+            rng=0, verbose=False).train()
+    assert sizes == [120, 120, 120, 120]
+
+
+def test_book_style_net_trains():
+    x, t = blobs(300, seed=2)
+    history = Trainer(BookNet(6, 3), x, t, x, t, epochs=5, mini_batch_size=30,
+                      optimizer_param={"lr": 0.1}, rng=0, verbose=False).train()
+    assert history.epochs[-1].train_loss < history.epochs[0].train_loss
+    assert history.test_acc_list[-1] > 0.9
+
+
+def test_nan_loss_stops_before_the_update_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    x, t = blobs(100)
+    net = MultiLayerNet(6, [8], 3, rng=0)
+    path = tmp_path / "model.npz"
+    saved_bytes = []
+    trainer = Trainer(net, x, t, x, t, epochs=5, mini_batch_size=20, optimizer="Adam",
+                      optimizer_param={"lr": 0.01}, rng=0, verbose=False,
+                      callbacks=[SaveCheckpoint(path),
+                                 lambda tr, rec: saved_bytes.append(path.read_bytes())])
+    calls = []
+    step_loss = net._loss
+
+    def poisoned(xb, labels, train):
+        calls.append(1)
+        return math.nan if len(calls) == 8 else step_loss(xb, labels, train)  # epoch 2, it. 3
+
+    monkeypatch.setattr(net, "_loss", poisoned)
+    after_last_update = {}
+
+    def update_and_snapshot(*args):
+        real_update(*args)
+        after_last_update.update({k: v.copy() for k, v in net.params.items()})
+
+    real_update = trainer.optimizer.update
+    monkeypatch.setattr(trainer.optimizer, "update", update_and_snapshot)
+    with pytest.raises(TrainingDivergedError, match="smaller learning rate") as info:
+        trainer.train()
+    message = str(info.value)
+    assert "epoch 2, iteration 3 of 5" in message and "iteration 8 overall" in message
+    assert (info.value.epoch, info.value.iteration) == (2, 3) and math.isnan(info.value.loss)
+    assert trainer.optimizer.iter == 7  # the bad 8th batch was never applied
+    for key, arr in net.params.items():
+        np.testing.assert_array_equal(arr, after_last_update[key])
+    assert len(saved_bytes) == 1 and path.read_bytes() == saved_bytes[0]
+    assert load(path).history["epochs"][-1]["epoch"] == 1
+    assert trainer.history.epoch == 1 and len(trainer.history.train_loss_list) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_huge_learning_rate_diverges_with_a_clear_error():
+    x, t = blobs(200)
+    net = MultiLayerNet(6, [8], 3, rng=0)
+    trainer = Trainer(net, x, t, x, t, epochs=5, mini_batch_size=20,
+                      optimizer_param={"lr": 1e6}, rng=0, verbose=False)
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(TrainingDivergedError, match=r"training diverged at .*epoch \d") as info:
+        trainer.train()
+    assert "lr=1e+06" in str(info.value)
+    assert trainer.history.epoch == info.value.epoch - 1
+
+
+def test_verbose_false_prints_nothing(capsys):
+    x, t = blobs(100)
+    Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=2, rng=0, verbose=False).train()
+    assert capsys.readouterr() == ("", "")
+
+
+def test_verbose_prints_a_progress_bar_and_an_epoch_table(capsys):
+    x, t = blobs(100)
+    Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=2, mini_batch_size=25, rng=0,
+            verbose=True).train()
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split() == ["epoch", "train", "loss", "test", "loss", "train", "acc",
+                                "test", "acc", "seconds"]
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2"]
+    assert "8/8" in err and "loss=" in err
+
+
+def test_progress_false_keeps_the_table_but_not_the_bar(capsys):
+    x, t = blobs(100)
+    Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=2, rng=0, verbose=True,
+            progress=False).train()
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 3 and err == ""
+
+
+def test_history_round_trips_through_json():
+    x, t = blobs(100)
+    history = Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=2, rng=3,
+                      verbose=False).train()
+    again = History.from_dict(json.loads(json.dumps(history.to_dict())))
+    assert again == history
+    assert again.train_acc_list == [r.train_acc for r in history.epochs]
+    assert isinstance(again.epochs[0], EpochRecord) and again.seed == 3
+
+
+def test_history_files_are_written(tmp_path):
+    x, t = blobs(100)
+    history = Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=2, rng=3,
+                      verbose=False).train()
+    history.to_csv(tmp_path / "history.csv")
+    history.to_json(tmp_path / "history.json")
+    rows = (tmp_path / "history.csv").read_text().splitlines()
+    assert rows[0] == "epoch,iteration,train_loss,train_acc,test_loss,test_acc,seconds,lr"
+    assert [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
+    assert History.from_dict(json.loads((tmp_path / "history.json").read_text())) == history
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"epochs": [{"epoch": 2}]}, "expected the keys"),
+    ({"train_loss_list": ["x"], "epochs": []}, "list of numbers"),
+    ({"train_loss_list": [], "epochs": [], "seed": -1}, "seed"),
+    ([], "must be a dict"),
+])
+def test_history_from_dict_refuses_bad_input(bad, match):
+    if isinstance(bad, dict):
+        bad = {"train_loss_list": [], **bad}
+    with pytest.raises(ValueError, match=match):
+        History.from_dict(bad)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"epochs": 0}, ValueError, "epochs must be a positive integer"),
+    ({"mini_batch_size": 2.5}, ValueError, "mini_batch_size"),
+    ({"optimizer": "adamw"}, ValueError, "unknown optimizer"),
+    ({"optimizer": SGD(), "optimizer_param": {"lr": 1}}, TypeError, "optimizer_param"),
+    ({"evaluate_sample_num_per_epoch": 0}, ValueError, "evaluate_sample_num"),
+    ({"rng": -1}, TypeError, "rng"),
+    ({"callbacks": [42]}, TypeError, "callback"),
+])
+def test_bad_arguments_are_refused(kwargs, error, match):
+    x, t = blobs(50)
+    with pytest.raises(error, match=match):
+        Trainer(TwoLayerNet(6, 4, 3), x, t, x, t, verbose=False, **kwargs)
+
+
+def test_bad_data_is_refused_at_construction():
+    x, t = blobs(50)
+    net = TwoLayerNet(6, 4, 3)
+    with pytest.raises(ValueError, match="t_train has 49 label"):
+        Trainer(net, x, t[:49], x, t, verbose=False)
+    x_nan = x.copy()
+    x_nan[3, 2] = np.nan
+    with pytest.raises(ValueError, match=r"x_test contains 1 NaN .* \(3, 2\)"):
+        Trainer(net, x, t, x_nan, t, verbose=False)
+    with pytest.raises(ValueError, match="x_train has 5 features"):
+        Trainer(net, x[:, :5], t, x, t, verbose=False)
+    with pytest.raises(ValueError, match="label 3"):
+        Trainer(net, x, np.where(t == 2, 3, t), x, t, verbose=False)
+
+
+def test_resuming_past_the_last_epoch_is_refused():
+    x, t = blobs(50)
+    history = Trainer(TwoLayerNet(6, 4, 3), x, t, x, t, epochs=2, verbose=False).train()
+    with pytest.raises(ValueError, match="already has 2 completed epochs"):
+        Trainer(TwoLayerNet(6, 4, 3), x, t, x, t, epochs=2, verbose=False, history=history)
+
+
+def test_book_style_net_with_train_step_uses_it():
+    class StepNet(BookNet):
+        steps = 0
+
+        def train_step(self, x, t, optimizer):
+            self.steps += 1
+            loss = self.loss(x, t)
+            optimizer.update(self.params, self.gradient(x, t))
+            return loss
+
+    x, t = blobs(90)
+    net = StepNet(6, 3)
+    history = Trainer(net, x, t, x, t, epochs=2, mini_batch_size=30, rng=0,
+                      verbose=False).train()
+    assert net.steps == 6 and len(history.train_loss_list) == 6
+
+
+def test_non_finite_parameters_after_the_last_update_stop_before_callbacks():
+    class Exploding(SGD):
+        def update(self, params, grads):
+            super().update(params, grads)
+            if self.iter == 4:  # the last update of epoch 2
+                params["W1"][0, 0] = np.inf
+
+    x, t = blobs(60)
+    ran = []
+    trainer = Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=3, mini_batch_size=30,
+                      optimizer=Exploding(lr=0.1), rng=0, verbose=False,
+                      callbacks=[lambda tr, rec: ran.append(rec.epoch)])
+    with pytest.raises(TrainingDivergedError, match="end of epoch 2: parameter W1") as info:
+        trainer.train()
+    assert (info.value.epoch, info.value.iteration) == (2, None)
+    assert ran == [1] and trainer.history.epoch == 1
