@@ -65,3 +65,124 @@ def test_bad_arguments_get_one_line_and_status_2(capsys, argv, message):
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One short `kobai train` run shared by the evaluate/predict tests."""
+    out = tmp_path_factory.mktemp("run")
+    status = main(["train", "--epochs", "2", "--net", "two-layer", "--activation", "relu",
+                   "--no-progress", "--out", str(out)])
+    assert status == 0
+    return out
+
+
+def test_train_writes_all_four_files(trained_run, capsys):
+    for name in ("model.npz", "history.csv", "history.json", "learning_curve.png"):
+        assert (trained_run / name).stat().st_size > 0, name
+    history = json.loads((trained_run / "history.json").read_text())
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2]
+    assert history["epochs"][-1]["test_acc"] > 0.5  # relu learns fast even in two epochs
+    assert (trained_run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    csv_lines = (trained_run / "history.csv").read_text().splitlines()
+    assert len(csv_lines) == 3 and "test_acc" in csv_lines[0]
+
+
+def test_train_prints_the_epoch_table(tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "--net", "mlp", "--hidden", "20", "--optimizer",
+                         "adam", "--epochs", "1", "--no-progress", "--batchnorm",
+                         "--dropout", "0.1", "--weight-decay", "1e-4", "--dtype", "float64",
+                         "--out", str(tmp_path))
+    assert status == 0
+    assert "epoch" in out and "test acc" in out
+    assert "MultiLayerNet(784-20-10, relu, float64, batchnorm" in out
+
+
+def test_train_resume_continues_to_the_total_epochs(trained_run, tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "--resume", str(trained_run / "model.npz"),
+                         "--epochs", "3", "--no-progress", "--out", str(tmp_path))
+    assert status == 0
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]
+
+
+def test_evaluate_prints_accuracy_metrics_and_writes_confusion_png(trained_run, tmp_path,
+                                                                  capsys):
+    status, out, _ = run(capsys, "evaluate", str(trained_run / "model.npz"), "--out",
+                         str(tmp_path))
+    assert status == 0
+    assert "accuracy 0." in out and "precision" in out and "recall" in out
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _digit_png(path, digit, invert=False, size=(140, 100)):
+    """Write a sample test image of `digit` as a large PNG (dark-on-light when invert)."""
+    Image = pytest.importorskip("PIL.Image")
+    from kobai.datasets import load_mnist
+
+    _, (x_test, t_test) = load_mnist(normalize=False, flatten=False)
+    img = x_test[np.flatnonzero(t_test == digit)[0], 0]
+    if invert:
+        img = 255 - img
+    Image.fromarray(img).resize(size).save(path)
+    return path
+
+
+def test_predict_reads_pngs_of_any_size_and_polarity(trained_run, tmp_path, capsys):
+    a = _digit_png(tmp_path / "seven.png", 7)
+    b = _digit_png(tmp_path / "seven_on_paper.png", 7, invert=True, size=(300, 300))
+    status, out, _ = run(capsys, "predict", str(trained_run / "model.npz"), str(a), str(b))
+    assert status == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert "top 3:" in line
+        probs = [float(p.split(": ")[1]) for p in line.split("top 3: ")[1].rstrip(")").split(", ")]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+
+
+@pytest.mark.parametrize("make_file, message", [
+    (lambda p: p.write_text("this is not an image"), "is not an image"),
+    (lambda p: None, "No such file"),
+])
+def test_predict_bad_image_gets_one_line(trained_run, tmp_path, capsys, make_file, message):
+    pytest.importorskip("PIL")
+    path = tmp_path / "digit.png"
+    make_file(path)
+    status, _, err = run(capsys, "predict", str(trained_run / "model.npz"), str(path))
+    assert status == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_unreadable_model_gets_one_line(tmp_path, capsys, command):
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"not a checkpoint at all")
+    argv = [command, str(bad)] + (["x.png"] if command == "predict" else [])
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert str(bad) in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
+    from kobai.nets import MultiLayerNet
+
+    real_loss, calls = MultiLayerNet._loss, []
+
+    def loss_that_turns_nan(self, x, labels, train):  # NaN from the 50th mini-batch (epoch 2)
+        value = real_loss(self, x, labels, train)
+        if train:
+            calls.append(1)
+        return float("nan") if train and len(calls) >= 50 else value
+
+    monkeypatch.setattr(MultiLayerNet, "_loss", loss_that_turns_nan)
+    status, _, err = run(capsys, "train", "--epochs", "3", "--no-progress", "--out",
+                         str(tmp_path))
+    assert status == 1
+    assert "diverged at epoch 2, iteration 10" in err and "smaller learning rate" in err
+    assert "holds the last good epoch" in err
+    from kobai.io import load
+
+    checkpoint = load(tmp_path / "model.npz")
+    assert [r["epoch"] for r in checkpoint.history["epochs"]] == [1]

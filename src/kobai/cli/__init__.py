@@ -6,6 +6,7 @@ Bad arguments and bad files get one line on stderr and exit status 2, never a tr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kobai: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. kobai evaluate ... | head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

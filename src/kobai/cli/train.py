@@ -36,8 +36,9 @@ def add_parser(sub) -> None:
     g.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"total number of epochs (default: {DEFAULT_EPOCHS}); with --resume, "
                         "training continues until this epoch")
-    g.add_argument("--seed", type=non_negative_int, default=0,
-                   help="seed for the weights, the batch order and dropout (default 0)")
+    g.add_argument("--seed", type=non_negative_int,
+                   help="seed for the weights, the batch order and dropout (default 0; with "
+                        "--resume, the resumed run's own seed)")
     g.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="default: float32")
     g.add_argument("--resume", metavar="MODEL", type=Path,
@@ -57,7 +58,8 @@ def add_parser(sub) -> None:
 
 def _net_and_optimizer(args: argparse.Namespace):
     if args.resume is None:
-        net = build_net(args, rng=args.seed, dtype=np.dtype(args.dtype))
+        net = build_net(args, rng=0 if args.seed is None else args.seed,
+                        dtype=np.dtype(args.dtype))
         lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
         from ..optimizers import get_optimizer
 
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     with user_errors():
         trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs,
                           mini_batch_size=args.batch_size, optimizer=optimizer,
-                          verbose=True, progress=not args.no_progress, rng=args.seed,
+                          verbose=True, progress=not args.no_progress,
+                          rng=args.seed if args.seed is not None or history else 0,
                           callbacks=[io.SaveCheckpoint(model_path)], history=history)
     try:
         history = trainer.train()
