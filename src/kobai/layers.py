@@ -117,7 +117,10 @@ class SoftmaxWithLoss:
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:
         if x.ndim == 1:
             x = x.reshape(1, -1)
-        labels = check_t(t, x.shape[0], x.shape[1])
+        return self.forward_labels(x, check_t(t, x.shape[0], x.shape[1]))
+
+    def forward_labels(self, x: np.ndarray, labels: np.ndarray) -> float:
+        """``forward`` for a 2-D ``x`` and already validated int labels (the nets' path)."""
         rows = np.arange(x.shape[0])
         shifted = x - x.max(axis=1, keepdims=True)
         e = np.exp(shifted)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..functions import softmax
 from .multi_layer_net import MultiLayerNet
 
 __all__ = ["TwoLayerNet"]
@@ -42,8 +43,6 @@ class TwoLayerNet(MultiLayerNet):
 
     def predict(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """Class probabilities (softmax of the scores), as in the seed's ``predict``."""
-        from ..functions import softmax
-
         return softmax(super().predict(x, train))
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,243 @@
+"""``check_gradients``: a whole network's backprop ``gradient(x, t)`` against central
+differences of its ``loss(x, t)``, for kobai nets and book-style nets alike (duck typing)."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+
+import numpy as np
+
+from .._validate import resolve_rng
+from .probe import DEFAULT_EPS, check_array, kink_probes
+from .report import GradCheckReport
+
+__all__ = ["check_gradients"]
+
+_MODES = ("full", "fast")
+
+
+def resolve_options(mode: str, eps: float | None, rtol: float, atol: float) -> float:
+    """Validate the options shared by the checks and return ``eps``."""
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    if eps is None:
+        eps = DEFAULT_EPS
+    for name, value, low in (("eps", eps, "> 0"), ("rtol", rtol, ">= 0"), ("atol", atol, ">= 0")):
+        if (not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0
+                or (low == "> 0" and value == 0)):
+            raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
+    return float(eps)
+
+
+def net_layers(obj: object) -> list[object]:
+    """``obj.layers`` as a list (a dict's values, or a list), or [] when it has none."""
+    layers = getattr(obj, "layers", None)
+    if isinstance(layers, Mapping):
+        return list(layers.values())
+    if isinstance(layers, (list, tuple)):
+        return list(layers)
+    return []
+
+
+@contextmanager
+def frozen(obj: object, layers: list[object]) -> Iterator[None]:
+    """``obj.frozen()`` when it has one, else ``frozen = True`` on each layer that has it."""
+    method = getattr(obj, "frozen", None)
+    with ExitStack() as stack:
+        if callable(method):
+            stack.enter_context(method())
+        else:
+            flags = [layer for layer in layers
+                     if isinstance(getattr(layer, "frozen", None), (bool, np.bool_))]
+            before = [layer.frozen for layer in flags]
+
+            def restore() -> None:
+                for layer, was in zip(flags, before, strict=True):
+                    layer.frozen = was
+            stack.callback(restore)
+            for layer in flags:
+                layer.frozen = True
+        yield
+
+
+def rebind(root: object, replace: dict[int, np.ndarray], depth: int = 4) -> None:
+    """Point every attribute, dict value or list item reachable from ``root`` that is one of
+    the old arrays (keyed by ``id``) at its replacement (layers share the net's params)."""
+    seen: set[int] = set()
+
+    def visit(obj: object, level: int) -> None:
+        if level > depth or id(obj) in seen or isinstance(obj, (np.ndarray, str, bytes)):
+            return
+        seen.add(id(obj))
+        if isinstance(obj, dict):
+            items = list(obj.items())
+        elif isinstance(obj, list):
+            items = list(enumerate(obj))
+        elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+            items = list(vars(obj).items())
+        else:
+            return
+        for key, value in items:
+            if isinstance(value, np.ndarray) and id(value) in replace:
+                if isinstance(obj, (dict, list)):
+                    obj[key] = replace[id(value)]
+                else:
+                    setattr(obj, key, replace[id(value)])
+            else:
+                visit(value, level + 1)
+
+    visit(root, 0)
+
+
+def _float64_net(net: object, notes: list[str]) -> object:
+    """``net`` itself when every param is float64, else a float64 copy (saying so)."""
+    low = {k: v.dtype for k, v in net.params.items() if v.dtype != np.float64}
+    if not low:
+        return net
+    astype = getattr(net, "astype", None)
+    if callable(astype):
+        clone, how = astype(np.float64), "net.astype(np.float64)"
+    else:
+        clone, how = copy.deepcopy(net), "a deep copy with its params cast to float64"
+        replace = {}
+        for key, arr in list(clone.params.items()):
+            replace[id(arr)] = clone.params[key] = arr.astype(np.float64)
+        rebind(clone, replace)
+    still = [k for k, v in clone.params.items() if v.dtype != np.float64]
+    if still:
+        raise TypeError(f"{how} returned params {still} that are not float64")
+    names = ", ".join(f"{k} ({dt})" for k, dt in low.items())
+    notes.append(f"params {names} are not float64: checked {how} instead, since central "
+                 f"differences in float32 are accurate only to about 1e-3; the net itself is "
+                 f"unchanged")
+    return clone
+
+
+def _require_net(net: object) -> None:
+    missing = [attr for attr in ("params", "loss", "gradient") if not hasattr(net, attr)]
+    if missing:
+        raise TypeError(f"check_gradients needs a network with params (dict of arrays), "
+                        f"loss(x, t) and gradient(x, t); {type(net).__name__} has no "
+                        f"{', '.join(missing)}")
+    if not isinstance(net.params, Mapping) or not net.params:
+        raise TypeError(f"net.params must be a non-empty dict of name -> ndarray, got "
+                        f"{type(net.params).__name__}")
+    for key, arr in net.params.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind != "f":
+            what = (f"an array of dtype {arr.dtype}" if isinstance(arr, np.ndarray)
+                    else type(arr).__name__)
+            raise TypeError(f"net.params[{key!r}] is {what}; expected a float ndarray that "
+                            "the network reads in its forward pass")
+
+
+def _scalar(value: object) -> float:
+    if np.ndim(value) != 0:
+        raise TypeError(f"net.loss(x, t) returned an array of shape {np.shape(value)}; "
+                        "expected a scalar loss")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _analytic(grads: object, params: Mapping[str, np.ndarray],
+              report: GradCheckReport) -> dict[str, np.ndarray]:
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"net.gradient(x, t) returned {type(grads).__name__}; expected a dict "
+                        "with the same keys as net.params")
+    out = {}
+    for key, arr in params.items():
+        if key not in grads or grads[key] is None:
+            report.problems.append(f"gradient(x, t) returned no {key!r} (it returned "
+                                   f"{list(grads)}); {key} was not checked")
+            continue
+        g = np.array(grads[key], dtype=np.float64)  # a copy: later passes may overwrite it
+        if g.shape != arr.shape:
+            report.problems.append(f"gradient(x, t)[{key!r}] has shape {g.shape} but "
+                                   f"params[{key!r}] has shape {arr.shape}; not checked")
+            continue
+        out[key] = g
+    extra = [k for k in grads if k not in params]
+    if extra:
+        report.notes.append(f"gradient(x, t) also returned {extra}, which are not in "
+                            "net.params and were not checked")
+    return out
+
+
+def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "full",
+                    eps: float | None = None, rtol: float = 1e-5, atol: float = 1e-8,
+                    rng: np.random.Generator | int | None = None) -> GradCheckReport:
+    """Check ``net.gradient(x, t)`` (backprop) against central differences of ``net.loss``.
+
+    Works for any object with ``params`` (dict of float arrays that the forward pass reads),
+    ``loss(x, t)`` and ``gradient(x, t)``: kobai's nets and the book's own (§5.7, "gradient
+    check"). Params are perturbed in place and restored bit for bit, also on error. Dropout
+    masks and running statistics are held fixed with ``net.frozen()`` (or each layer's
+    ``frozen`` flag); a layer with ``kink_state()`` lets the check flag elements near a ReLU
+    kink instead of failing them.
+
+    Parameters
+    ----------
+    net : network
+    x : ndarray of shape (batch_size, input_size)
+    t : ndarray of shape (batch_size,) or (batch_size, output_size)
+    mode : {"full", "fast"}
+        "full": every element of every param by central differences (2 loss evaluations per
+        element). "fast": per param array, one random unit direction ``u``, comparing
+        ``u·∇L`` with ``(L(θ+εu) - L(θ-εu)) / 2ε`` (2 evaluations per array); an array whose
+        direction disagrees (or crosses a kink) is then checked element by element.
+    eps : float, optional
+        Step of the central differences; default 1e-5 (see ``probe.DEFAULT_EPS``).
+    rtol, atol : float
+        An element fails when ``|a - n| > atol + rtol·|n|`` (``np.allclose``'s rule).
+    rng : numpy.random.Generator or int, optional
+        Source of the random directions of "fast" mode.
+
+    Returns
+    -------
+    GradCheckReport
+        ``print(report)`` shows a table; ``report.raise_if_failed()`` asserts.
+    """
+    eps = resolve_options(mode, eps, rtol, atol)
+    rng = resolve_rng(rng)
+    _require_net(net)
+    report = GradCheckReport(mode=mode, eps=eps, rtol=rtol, atol=atol)
+    target = _float64_net(net, report.notes)
+    x = np.asarray(x)
+    if x.dtype.kind == "f" and x.dtype != np.float64:
+        x = x.astype(np.float64)
+    layers = net_layers(target)
+    probes = kink_probes(layers)
+
+    def evaluate() -> tuple[float, tuple[np.ndarray, ...]]:
+        value = _scalar(target.loss(x, t))
+        return value, tuple(probe() for probe in probes)
+
+    params = target.params
+    saved = {key: arr.copy() for key, arr in params.items()}
+    try:
+        with frozen(target, layers):
+            analytic = _analytic(target.gradient(x, t), params, report)
+            for key, arr in params.items():
+                if key in analytic:
+                    report.results[key] = check_array(
+                        key, arr, analytic[key], evaluate, mode=mode, eps=eps, rtol=rtol,
+                        atol=atol, rng=rng, notes=report.notes)
+            if report.failed:
+                _check_deterministic(evaluate, report)
+    finally:
+        for key, arr in params.items():
+            arr[...] = saved[key]
+    if not layers:
+        report.notes.append("the net has no `layers` to ask for kink_state(): an element next "
+                            "to a ReLU kink, if any, would show as FAIL rather than KINK")
+    return report
+
+
+def _check_deterministic(evaluate, report: GradCheckReport) -> None:
+    """After a failure: does the loss even return the same value twice at the same θ?"""
+    first, second = evaluate()[0], evaluate()[0]
+    if first != second:
+        report.notes.append(f"loss(x, t) returned {first!r} and then {second!r} at the same "
+                            "parameters: it is random (dropout without frozen()?), so its "
+                            "central differences are noise")

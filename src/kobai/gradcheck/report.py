@@ -1,0 +1,228 @@
+"""What a gradient check found: one :class:`ParamResult` per array, collected in a
+:class:`GradCheckReport` that prints as a table and can raise with a readable message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["ParamResult", "GradCheckReport"]
+
+_MAX_LISTED = 5  # indices spelled out per parameter in the text report
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def format_index(name: str, index: tuple[int, ...] | None) -> str:
+    """``W1[3, 7]``, or the bare name for a 0-d array."""
+    if not index:
+        return name
+    return f"{name}[{', '.join(str(i) for i in index)}]"
+
+
+@dataclass
+class ParamResult:
+    """How backprop compared with central differences for one array (a parameter, or ``x``).
+
+    Attributes
+    ----------
+    name : str
+        Key in ``net.params`` (or ``"x"``, ``"W"``, ... for :func:`check_layer`).
+    shape : tuple of int
+    mode : {"full", "fast", "fast->full"}
+        "full": every element by central differences; "fast": one random direction only, which
+        agreed; "fast->full": the direction disagreed or crossed a kink, so every element was
+        checked and the element-wise numbers below come from that.
+    n_checked : int
+        Elements compared one by one, not counting those near a kink (0 when only a direction
+        was checked).
+    n_bad : int
+        Elements out of tolerance, ``|a - n| > atol + rtol·|n|`` (as ``np.allclose``), not
+        counting elements near a kink.
+    max_abs_error, mean_abs_error, max_rel_error : float
+        Over the elements away from kinks (the book's ``gradient_check.py`` prints the mean
+        absolute difference). The relative error of an element is
+        ``|a - n| / max(|a|, |n|)``, counted as 0 when both ``|a|`` and ``|n|`` are ``<= atol``
+        (zero to within the tolerance; with ``atol=0`` exactly the "both zero" rule).
+        In "fast" mode they are the errors of the directional derivative ``u·∇L``.
+    worst_index : tuple of int or None
+        The element furthest out of tolerance (largest ``|a - n| / (atol + rtol·|n|)``);
+        None in "fast" mode.
+    analytic, numerical : float
+        Backprop and central-difference values at ``worst_index`` (``u·∇L`` in "fast" mode).
+    n_kinks : int
+        Elements whose perturbation ``±eps`` moved a ReLU input across 0; excluded from pass/fail.
+    kink_indices, bad_indices : list of tuple of int
+        All kink elements; the out-of-tolerance elements, worst first (at most 100).
+    directional : (float, float) or None
+        ``(u·∇L by backprop, by central differences)`` when a direction was checked.
+    hint : str
+        A pattern recognised in a failure (constant factor, transpose, all zeros, ...).
+    analytic_grad, numerical_grad : ndarray or None
+        The full backprop and numerical gradients when every element was checked.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    mode: str
+    n_checked: int
+    n_bad: int
+    max_abs_error: float
+    max_rel_error: float
+    worst_index: tuple[int, ...] | None
+    analytic: float
+    numerical: float
+    mean_abs_error: float = 0.0
+    n_kinks: int = 0
+    kink_indices: list[tuple[int, ...]] = field(default_factory=list)
+    bad_indices: list[tuple[int, ...]] = field(default_factory=list)
+    directional: tuple[float, float] | None = None
+    hint: str = ""
+    analytic_grad: np.ndarray | None = field(default=None, repr=False)
+    numerical_grad: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        """No element out of tolerance (elements near a kink are not counted)."""
+        return self.n_bad == 0
+
+    @property
+    def status(self) -> str:
+        """"FAIL" if any element is out of tolerance, else "KINK" if some element sat near a
+        kink and could not be checked, else "PASS"."""
+        if self.n_bad:
+            return "FAIL"
+        return "KINK" if self.n_kinks else "PASS"
+
+    def describe_worst(self) -> str:
+        """``W1[3, 7]: backprop 1.2e-02, numerical 6.1e-03 (abs err ..., rel err ...)``."""
+        where = "u.grad" if self.worst_index is None else format_index(self.name,
+                                                                        self.worst_index)
+        return (f"{where}: backprop {self.analytic:.6e}, numerical {self.numerical:.6e} "
+                f"(abs err {self.max_abs_error:.2e}, rel err {self.max_rel_error:.2e})")
+
+    def _row(self) -> list[str]:
+        if self.n_checked:
+            checked = str(self.n_checked)
+            index = "-" if self.worst_index is None else format_index("", self.worst_index)
+            index = index or "()"
+        else:
+            checked, index = "1 dir", "u.grad"
+        return [self.name, str(self.shape), checked, f"{self.max_abs_error:.2e}",
+                f"{self.max_rel_error:.2e}", index, f"{self.analytic:+.6e}",
+                f"{self.numerical:+.6e}", str(self.n_bad), self.status]
+
+
+_HEADER = ["param", "shape", "checked", "max abs err", "max rel err", "worst index",
+           "backprop", "numerical", "#bad", "status"]
+_LEFT = {0, 1, 5, 9}  # left-aligned columns; numbers are right-aligned
+
+
+@dataclass
+class GradCheckReport:
+    """Result of :func:`check_gradients` or :func:`check_layer`.
+
+    Attributes
+    ----------
+    mode : {"full", "fast"}
+    eps, rtol, atol : float
+        Step of the central differences and the tolerances used.
+    results : dict of str to ParamResult
+        One entry per checked array, in the order of ``net.params``.
+    notes : list of str
+        Things the user should know that do not make the check fail (a float64 copy was
+        checked, a gradient is zero, a fast check fell back to full mode, ...).
+    problems : list of str
+        Failures not tied to one element (a missing gradient, ``backward`` modifying ``dout``).
+    """
+
+    mode: str
+    eps: float
+    rtol: float
+    atol: float
+    results: dict[str, ParamResult] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when no array has an element out of tolerance and there are no problems."""
+        return not self.problems and all(r.passed for r in self.results.values())
+
+    @property
+    def failed(self) -> list[str]:
+        """Names of the arrays with elements out of tolerance."""
+        return [name for name, r in self.results.items() if not r.passed]
+
+    @property
+    def n_kinks(self) -> int:
+        return sum(r.n_kinks for r in self.results.values())
+
+    def __getitem__(self, name: str) -> ParamResult:
+        return self.results[name]
+
+    def summary(self) -> str:
+        """One line: PASSED / FAILED and why."""
+        n_params = len(self.results)
+        n_elems = sum(r.n_checked for r in self.results.values())
+        n_dirs = sum(1 for r in self.results.values() if r.directional is not None)
+        counts = [_plural(n_elems, "element")] if n_elems or not n_dirs else []
+        counts += [_plural(n_dirs, "direction")] if n_dirs else []
+        scope = f"{_plural(n_params, 'array')}, {' + '.join(counts)}"
+        kinks = (f"; {_plural(self.n_kinks, 'element')} near a ReLU kink not checked"
+                 if self.n_kinks else "")
+        if self.passed:
+            return (f"PASSED: {scope} within |backprop - numerical| <= atol + rtol*|numerical|"
+                    f"{kinks}")
+        parts = [f"{name} ({self.results[name].n_bad} bad)" for name in self.failed]
+        parts += [f"{len(self.problems)} problem(s)"] if self.problems else []
+        return f"FAILED: {', '.join(parts)} of {scope}{kinks}"
+
+    def details(self) -> list[str]:
+        """Lines about each failing or kinked array, then problems and notes."""
+        lines: list[str] = []
+        for r in self.results.values():
+            if r.n_bad:
+                lines.append(f"{r.name}: {r.n_bad} of {r.n_checked} elements out of tolerance;"
+                             f" worst {r.describe_worst()}")
+                if r.hint:
+                    lines.append(f"    hint: {r.hint}")
+                if r.n_bad > 1:
+                    shown = ", ".join(format_index(r.name, i) for i in r.bad_indices[:_MAX_LISTED])
+                    more = f", ... ({r.n_bad - _MAX_LISTED} more)" if r.n_bad > _MAX_LISTED else ""
+                    lines.append(f"    out of tolerance: {shown}{more}")
+            if r.n_kinks:
+                shown = ", ".join(format_index(r.name, i) for i in r.kink_indices[:_MAX_LISTED])
+                more = ", ..." if r.n_kinks > _MAX_LISTED else ""
+                lines.append(f"{r.name}: {r.n_kinks} element(s) moved a ReLU input across 0 "
+                             f"between -eps and +eps, so the central difference mixes both "
+                             f"slopes; not checked: {shown}{more}")
+        lines += [f"problem: {p}" for p in self.problems]
+        lines += [f"note: {n}" for n in self.notes]
+        return lines
+
+    def __str__(self) -> str:
+        rows = [_HEADER] + [r._row() for r in self.results.values()]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+        table = ["  ".join(cell.ljust(w) if i in _LEFT else cell.rjust(w)
+                           for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+                 for row in rows]
+        title = (f"kobai gradient check: mode={self.mode}, eps={self.eps:g}, "
+                 f"rtol={self.rtol:g}, atol={self.atol:g}, float64")
+        return "\n".join([title, *table, self.summary(), *self.details()])
+
+    def raise_if_failed(self) -> None:
+        """Raise an ``AssertionError`` naming each failing array, its worst index and values."""
+        if self.passed:
+            return
+        lines = ["gradient check failed (backprop vs central differences, |a - n| > "
+                 f"atol + rtol*|n| with rtol={self.rtol:g}, atol={self.atol:g}):"]
+        for name in self.failed:
+            r = self.results[name]
+            lines.append(f"  {name}: {r.n_bad} of {r.n_checked} elements out of tolerance; "
+                         f"worst {r.describe_worst()}" + (f"; {r.hint}" if r.hint else ""))
+        lines += [f"  {p}" for p in self.problems]
+        raise AssertionError("\n".join(lines) + "\n\n" + str(self))
