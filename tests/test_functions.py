@@ -4,9 +4,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from kobai.functions import (cross_entropy_error, identity_function, log_softmax, relu,
-                             sigmoid, softmax, softmax_cross_entropy, step_function,
-                             sum_squared_error)
+from kobai.functions import (
+    cross_entropy_error,
+    identity_function,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softmax_cross_entropy,
+    step_function,
+    sum_squared_error,
+)
 
 
 def test_step_function_values_and_dtype():

@@ -6,8 +6,7 @@ Every layer's backward is checked against numerical gradients in test_gradcheck.
 import numpy as np
 import pytest
 
-from kobai.layers import (Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss,
-                          Tanh)
+from kobai.layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
 
 
 def test_hand_worked_2_2_2_network():

@@ -1,4 +1,4 @@
-"""Layers with ``forward`` and ``backward`` side by side (the book's chapters 5–6, ``common/layers.py``).
+"""Layers with ``forward`` and ``backward`` side by side (chapters 5–6, ``common/layers.py``).
 
 Each layer caches in ``forward`` exactly what ``backward`` needs. ``backward(dout)`` returns the
 gradient with respect to the layer's input and stores parameter gradients on the layer

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import (CliError, add_net_arguments, build_net, non_negative_int, positive_float,
-                      positive_int, user_errors)
+from ._common import (
+    CliError,
+    add_net_arguments,
+    build_net,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    user_errors,
+)
 
 # Default learning rate per optimizer: SGD as in the book's train_neuralnet.py, the others
 # their usual defaults (the book's ch. 6 optimizer_compare_mnist.py).
