@@ -168,15 +168,13 @@ def test_unreadable_model_gets_one_line(tmp_path, capsys, command):
 def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
     from kobai.nets import MultiLayerNet
 
-    real_loss, calls = MultiLayerNet._loss, []
+    real_step, calls = MultiLayerNet._step, []
 
-    def loss_that_turns_nan(self, x, labels, train):  # NaN from the 50th mini-batch (epoch 2)
-        value = real_loss(self, x, labels, train)
-        if train:
-            calls.append(1)
-        return float("nan") if train and len(calls) >= 50 else value
+    def step_that_turns_nan(self, x, labels, optimizer):  # NaN from the 50th batch (epoch 2)
+        calls.append(1)
+        return float("nan") if len(calls) >= 50 else real_step(self, x, labels, optimizer)
 
-    monkeypatch.setattr(MultiLayerNet, "_loss", loss_that_turns_nan)
+    monkeypatch.setattr(MultiLayerNet, "_step", step_that_turns_nan)
     status, _, err = run(capsys, "train", "--epochs", "3", "--no-progress", "--out",
                          str(tmp_path))
     assert status == 1

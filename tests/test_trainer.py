@@ -93,14 +93,13 @@ def test_kobai_net_epochs_visit_every_sample_once(monkeypatch):
     x[:, 0] = np.arange(n)
     net = MultiLayerNet(4, [5], 3, rng=0)
     seen = []
-    step_loss = net._loss
+    real_step = net._step
 
-    def recording_loss(xb, labels, train):
-        if train:
-            seen.append(xb[:, 0].copy())
-        return step_loss(xb, labels, train)
+    def recording_step(xb, labels, optimizer):
+        seen.append(xb[:, 0].copy())
+        return real_step(xb, labels, optimizer)
 
-    monkeypatch.setattr(net, "_loss", recording_loss)
+    monkeypatch.setattr(net, "_step", recording_step)
     Trainer(net, x, t, x, t, epochs=2, mini_batch_size=20, rng=0, verbose=False).train()
     assert [len(b) for b in seen] == [20, 20, 17] * 2
     for e in range(2):
@@ -187,13 +186,13 @@ def test_nan_loss_stops_before_the_update_and_keeps_the_last_checkpoint(tmp_path
                       callbacks=[SaveCheckpoint(path),
                                  lambda tr, rec: saved_bytes.append(path.read_bytes())])
     calls = []
-    step_loss = net._loss
+    real_step = net._step
 
-    def poisoned(xb, labels, train):
+    def poisoned(xb, labels, optimizer):  # like _step on a NaN loss: no update
         calls.append(1)
-        return math.nan if len(calls) == 8 else step_loss(xb, labels, train)  # epoch 2, it. 3
+        return math.nan if len(calls) == 8 else real_step(xb, labels, optimizer)  # ep. 2, it. 3
 
-    monkeypatch.setattr(net, "_loss", poisoned)
+    monkeypatch.setattr(net, "_step", poisoned)
     after_last_update = {}
 
     def update_and_snapshot(*args):

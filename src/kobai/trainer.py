@@ -422,11 +422,11 @@ class Trainer:
         """One update; the loss is checked before the update is applied."""
         net = self.network
         if self._fast:
-            # Validated once in __init__, so skip the public methods' per-call checks.
-            loss = net._loss(xb, tb, True)
+            # Validated once in __init__, so skip the public methods' per-call checks;
+            # _step applies no update when the loss is not finite.
+            loss = net._step(xb, tb, self.optimizer)
             if not math.isfinite(loss):
                 raise self._diverged(epoch, i, loss, "the mini-batch loss")
-            self.optimizer.update(net.params, net._backward())
             return loss
         if hasattr(net, "train_step"):
             loss = float(net.train_step(xb, tb, self.optimizer))

@@ -1,0 +1,114 @@
+"""The training step of a plain MultiLayerNet with preallocated buffers (issue "fast").
+
+For nets without dropout or batch normalization, :class:`FastStep` runs the same maths as the
+layers (``kobai.layers``), operation for operation, so the gradients are the same numbers, but
+into buffers allocated once per batch size and with in-place ufuncs: no temporary arrays in
+the hot loop, the softmax-cross-entropy backward fused into the forward's buffer, and no
+gradient for the data (the first layer's input). ``tests/test_fast_step.py`` pins the equality
+with the layer-by-layer path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["FastStep", "supports"]
+
+
+def supports(net) -> bool:
+    """Whether ``net`` can use the buffered step (no dropout, no batch normalization)."""
+    return not (net.use_dropout or net.use_batchnorm)
+
+
+class FastStep:
+    """Forward, backward and the optimizer update of ``net`` for batches of ``batch_size``.
+
+    The returned gradients are buffers reused by the next call: the optimizer consumes them
+    within the step. The network's ``params`` are read on every call, so replacing an array in
+    the dict is seen.
+    """
+
+    def __init__(self, net, batch_size: int):
+        self.net = net
+        self.n = net.n_affine
+        self.act = net.activation
+        dt = net.dtype
+        sizes = [net.input_size, *net.hidden_size_list, net.output_size]
+        self.z = [np.empty((batch_size, s), dt) for s in sizes[1:]]       # layer outputs
+        self.g = [np.empty((batch_size, s), dt) for s in sizes[1:-1]]     # d loss / d output
+        self.tmp = [np.empty((batch_size, s), dt) for s in sizes[1:-1]]   # activation'
+        self.mask = [np.empty((batch_size, s), bool) for s in sizes[1:-1]]
+        self.grads = {}
+        for i in range(1, self.n + 1):
+            self.grads[f"W{i}"] = np.empty((sizes[i - 1], sizes[i]), dt)
+            self.grads[f"b{i}"] = np.empty(sizes[i], dt)
+        self.decay_tmp = [np.empty((sizes[i - 1], sizes[i]), dt) for i in range(1, self.n + 1)]
+        self.row_max = np.empty((batch_size, 1), dt)
+        self.row_sum = np.empty((batch_size, 1), dt)
+        self.rows = np.arange(batch_size)
+
+    def loss_and_grads(self, x: np.ndarray, labels: np.ndarray) -> float:
+        """Compute the loss (returned) and the gradients (into ``self.grads``)."""
+        p, n = self.net.params, self.n
+        h = x
+        for i in range(n):
+            z = self.z[i]
+            np.matmul(h, p[f"W{i + 1}"], out=z)
+            z += p[f"b{i + 1}"]
+            if i < n - 1:
+                self._activate(i, z)
+            h = z
+        # Softmax with loss, in place in the logits' buffer (as SoftmaxWithLoss.forward):
+        # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
+        z, rows = self.z[-1], self.rows
+        np.max(z, axis=1, keepdims=True, out=self.row_max)
+        z -= self.row_max
+        picked = z[rows, labels]
+        np.exp(z, out=z)
+        np.sum(z, axis=1, keepdims=True, out=self.row_sum)
+        loss = float(np.mean(np.log(self.row_sum[:, 0]) - picked))
+        z /= self.row_sum
+        # delta = (softmax(z) - onehot(t)) / batch_size
+        z[rows, labels] -= 1.0
+        z *= 1.0 / z.shape[0]
+        self._backward(x, z)
+        return loss + self.net._decay()
+
+    def _activate(self, i: int, z: np.ndarray) -> None:
+        if self.act == "relu":
+            np.maximum(z, 0, out=z)
+            np.greater(z, 0, out=self.mask[i])
+        elif self.act == "sigmoid":
+            np.negative(z, out=z)
+            with np.errstate(over="ignore"):
+                np.exp(z, out=z)
+            z += 1.0
+            np.reciprocal(z, out=z)
+        else:
+            np.tanh(z, out=z)
+
+    def _backward(self, x: np.ndarray, d: np.ndarray) -> None:
+        p, grads, lam = self.net.params, self.grads, self.net.weight_decay_lambda
+        for i in range(self.n, 0, -1):
+            h = x if i == 1 else self.z[i - 2]
+            W, dW = p[f"W{i}"], grads[f"W{i}"]
+            np.matmul(h.T, d, out=dW)
+            np.sum(d, axis=0, out=grads[f"b{i}"])
+            if lam:
+                dW += np.multiply(W, lam, out=self.decay_tmp[i - 1])
+            if i == 1:
+                break  # nothing needs the gradient with respect to the data
+            g = self.g[i - 2]
+            np.matmul(d, W.T, out=g)
+            self._activation_backward(i - 2, g, h)
+            d = g
+
+    def _activation_backward(self, i: int, g: np.ndarray, out: np.ndarray) -> None:
+        if self.act == "relu":
+            np.multiply(g, self.mask[i], out=g)
+        elif self.act == "sigmoid":  # dout · (1 - y) · y
+            g *= np.subtract(1.0, out, out=self.tmp[i])
+            g *= out
+        else:  # dout · (1 - y²)
+            t = np.multiply(out, out, out=self.tmp[i])
+            g *= np.subtract(1.0, t, out=t)
