@@ -58,7 +58,7 @@ def test_train_step_updates_like_the_book_and_reuses_buffers():
     net = TwoLayerNet(30, 7, 5, rng=0)
     ref = TwoLayerNet(30, 7, 5, rng=0)
     rng = np.random.default_rng(0)
-    for step in range(3):
+    for _ in range(3):
         x, labels = rng.standard_normal((8, 30)), rng.integers(0, 5, 8)
         grads = ref.gradient(x, labels)
         for key in ref.params:
