@@ -30,7 +30,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
-    """Mean cross-entropy of probabilities ``y`` (B, C) for integer labels ``t`` (B,) (book 4.2.4)."""
+    """Mean cross-entropy of probabilities ``y`` (B, C), integer labels ``t`` (B,) (book 4.2.4)."""
     batch_size = y.shape[0]
     return -np.sum(np.log(y[np.arange(batch_size), t] + 1e-7)) / batch_size
 

@@ -18,6 +18,8 @@ from .._validate import check_t, check_x, resolve_dtype, resolve_rng
 from ..functions import softmax
 from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
+from ._fast_step import FastStep
+from ._fast_step import supports as supports_fast_step
 
 __all__ = ["MultiLayerNet"]
 
@@ -122,6 +124,7 @@ class MultiLayerNet:
                 self.params[f"gamma{i}"] = np.ones(n_out, dtype=self.dtype)
                 self.params[f"beta{i}"] = np.zeros(n_out, dtype=self.dtype)
         self._build_layers(rng)
+        self._fast_engines: dict[int, FastStep] = {}
 
     # -- construction -----------------------------------------------------------------------
     def _build_layers(self, rng: np.random.Generator) -> None:
@@ -186,7 +189,7 @@ class MultiLayerNet:
                                for i in range(1, self.n_affine + 1))
 
     def _loss(self, x: np.ndarray, labels: np.ndarray, train: bool) -> float:
-        return self.last_layer.forward(self._forward(x, train), labels) + self._decay()
+        return self.last_layer.forward_labels(self._forward(x, train), labels) + self._decay()
 
     def _inputs(self, x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x2 = check_x(x, self.input_size, self.dtype)
@@ -264,26 +267,48 @@ class MultiLayerNet:
         """One training step: forward, backprop, ``optimizer.update(params, grads)``.
 
         Returns the mini-batch loss computed in this step's forward pass (before the update),
-        so no second forward pass is needed, unlike the book's ``train_neuralnet.py``.
+        so no second forward pass is needed, unlike the book's ``train_neuralnet.py``. When the
+        loss is not finite (NaN or inf) the update is skipped and that loss is returned.
+        Without dropout and batch normalization, the step runs on preallocated buffers
+        (``kobai.nets._fast_step``), with the same gradients as :meth:`gradient`.
         """
-        loss = self._loss(*self._inputs(x, t), True)
-        optimizer.update(self.params, self._backward())
+        return self._step(*self._inputs(x, t), optimizer)
+
+    def _step(self, x: np.ndarray, labels: np.ndarray, optimizer) -> float:
+        """:meth:`train_step` for validated input (the Trainer validates its data once)."""
+        if supports_fast_step(self):
+            engine = self._fast_engines.get(x.shape[0])
+            if engine is None:
+                if len(self._fast_engines) >= 4:  # e.g. a last, smaller batch per epoch
+                    self._fast_engines.clear()
+                engine = self._fast_engines[x.shape[0]] = FastStep(self, x.shape[0])
+            loss, grads = engine.loss_and_grads(x, labels), engine.grads
+        else:
+            loss = self._loss(x, labels, True)
+            grads = self._backward()
+        if math.isfinite(loss):
+            optimizer.update(self.params, grads)
         return loss
 
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray, h: float = 1e-4,
-                           method: str = "loop") -> dict[str, np.ndarray]:
+                           method: str = "fast") -> dict[str, np.ndarray]:
         """Gradient of ``loss(x, t, train=True)`` by central differences (§4.4).
 
         Dropout masks are held fixed and running statistics are left untouched meanwhile.
 
         Parameters
         ----------
-        method : {"loop"}
-            "loop": the book's algorithm, perturbing one element at a time.
+        method : {"fast", "loop"}
+            "fast": the same central differences, each perturbation followed only through the
+            part of the network it changes (``kobai.nets._numgrad_fast``, which states the
+            accuracy); "loop": the book's algorithm, perturbing one element at a time.
         """
-        if method != "loop":
-            raise ValueError(f"method must be 'loop', got {method!r}")
+        if method not in ("fast", "loop"):
+            raise ValueError(f"method must be one of 'fast', 'loop'; got {method!r}")
         x2, labels = self._inputs(x, t)
+        if method == "fast":
+            from ._numgrad_fast import numerical_gradient as fast
+            return fast(self, x2, labels, h)
         with self.frozen():
             def f(_: np.ndarray) -> float:
                 return self._loss(x2, labels, True)
@@ -295,13 +320,19 @@ class MultiLayerNet:
         """Hold dropout masks fixed and stop running-statistics updates inside the block."""
         layers = [layer for layer in self.layers.values() if hasattr(layer, "frozen")]
         before = [layer.frozen for layer in layers]
+        # A mask drawn inside the block must not advance the dropout rng: training after a
+        # gradient check continues exactly as it would have without it.
+        rng_states = [(layer.rng, layer.rng.bit_generator.state) for layer in layers
+                      if isinstance(layer, Dropout)]
         for layer in layers:
             layer.frozen = True
         try:
             yield self
         finally:
-            for layer, was in zip(layers, before):
+            for layer, was in zip(layers, before, strict=True):
                 layer.frozen = was
+            for rng, state in rng_states:
+                rng.bit_generator.state = state
 
     def _buffers(self) -> dict[str, np.ndarray]:
         out = {}
@@ -337,7 +368,11 @@ class MultiLayerNet:
     def astype(self, dtype: type | np.dtype | str) -> MultiLayerNet:
         """A deep copy of this network with parameters and buffers cast to ``dtype``."""
         dt = resolve_dtype(dtype)
-        clone = copy.deepcopy(self)
+        engines, self._fast_engines = self._fast_engines, {}
+        try:
+            clone = copy.deepcopy(self)
+        finally:
+            self._fast_engines = engines
         clone.dtype = dt
         clone.params = {key: arr.astype(dt) for key, arr in clone.params.items()}
         clone._bind()

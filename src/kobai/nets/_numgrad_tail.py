@@ -1,0 +1,76 @@
+"""Forward passes of many perturbed networks at once: the layers after a perturbation.
+
+Two layouts. A *stack* holds ``P`` perturbed copies of a layer's values, shape
+``(P, N, width)``; batch norm then normalizes each copy over its own batch (axis 1). Without
+batch norm the samples do not interact, so only the *rows* ``(perturbation, sample)`` whose
+values changed need a forward pass at all: shape ``(M, width)``, every other sample keeps its
+unperturbed loss bit for bit, as it does in the loop. The arithmetic is that of
+``kobai.layers``, in the same order; each layer is one matrix product for all rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._numgrad_forward import Stage, activate, batch_norm
+
+__all__ = ["stack_logits", "row_logits", "sample_losses", "mean_losses"]
+
+
+def _product(h: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``h · W`` over the last axis of a stack or rows, as one matrix product."""
+    return (h.reshape(-1, h.shape[-1]) @ W).reshape(*h.shape[:-1], W.shape[1])
+
+
+def stack_logits(stages: list[Stage], k: int, z: np.ndarray) -> np.ndarray:
+    """Logits (P, N, n_classes) of a stack whose stage-``k`` affine outputs are ``z`` (P, N, width).
+
+    ``z`` is overwritten.
+    """
+    for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
+        if st.gamma is not None:
+            z = st.gamma * batch_norm(z, st.eps, axis=1) + st.beta
+        h = activate(st.act, z)
+        if st.mask is not None:
+            h *= st.mask
+        z = _product(h, nxt.W)
+        z += nxt.b
+    return z
+
+
+def row_logits(stages: list[Stage], k: int, z: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Logits (M, n_classes) of rows whose stage-``k`` affine outputs are ``z`` (M, width).
+
+    ``samples`` (M,) gives each row's sample, for the dropout masks. No stage from ``k`` on may
+    use batch norm. ``z`` is overwritten.
+    """
+    for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
+        h = activate(st.act, z)
+        if st.mask is not None:
+            h *= st.mask[samples]
+        z = h @ nxt.W
+        z += nxt.b
+    return z
+
+
+def sample_losses(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cross-entropy of each row of logits ``z`` (..., n_classes), as ``SoftmaxWithLoss``.
+
+    ``labels`` has the shape of ``z`` without its last axis. ``z`` is overwritten.
+    """
+    # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
+    z -= z.max(axis=-1, keepdims=True)
+    picked = np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
+    s = np.exp(z, out=z).sum(axis=-1)
+    losses = np.log(s, out=s)
+    losses -= picked
+    return losses
+
+
+def mean_losses(per_sample: np.ndarray) -> np.ndarray:
+    """Mean over each row of (P, N) per-sample losses, summed as NumPy sums one sample axis.
+
+    The loop takes ``np.mean`` of a 1-D array (pairwise summation); a contiguous row of a 2-D
+    array is summed the same way.
+    """
+    return np.ascontiguousarray(per_sample).mean(axis=1)
