@@ -81,6 +81,21 @@ def test_two_layer_fast_equals_loop_with_one_hot_targets(activation):
     assert_fast_equals_loop(net, x, np.eye(5)[labels])
 
 
+@pytest.mark.parametrize("make", [
+    lambda: TwoLayerNet(7, 5, 4, weight_init_std=0.5, rng=0),
+    lambda: MultiLayerNet(7, [6, 5], 4, rng=0),  # relu: along fixed directions
+    lambda: MultiLayerNet(7, [6, 5], 4, activation="sigmoid", use_dropout=True, rng=0),
+], ids=["two_layer", "relu", "sigmoid_dropout"])
+def test_weights_of_an_input_that_is_always_zero_get_exactly_zero(make):
+    # Such a perturbation reaches no sample: the loop's L+ and L- are the same float, and the
+    # fast path keeps every per-sample loss bit-identical, so both differences are exactly 0.
+    net = make()
+    x, t = data(7, 4, 9, 0)
+    x[:, 2] = 0.0
+    fast, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    assert np.all(loop["W1"][2] == 0) and np.all(fast["W1"][2] == 0)
+
+
 def test_one_hot_and_label_targets_give_the_same_gradient():
     net = MultiLayerNet(7, [5], 4, use_batchnorm=True, rng=2)
     x, labels = data(7, 4, 6, 2)

@@ -55,8 +55,9 @@ from ._numgrad_tail import mean_losses, row_logits, sample_losses, stack_logits
 __all__ = ["numerical_gradient"]
 
 # Bytes of the widest stack (P, N, width) one chunk of perturbations may allocate; the chunk's
-# temporaries stay within a few times this (under 64 MB).
-_CHUNK_BYTES = 8 * 2**20
+# temporaries stay within a few times this. 1 MB keeps a chunk in the CPU caches (about twice as
+# fast as 8 MB for the layer-by-layer passes).
+_CHUNK_BYTES = 2**20
 
 
 def numerical_gradient(net, x: np.ndarray, labels: np.ndarray,

@@ -6,8 +6,8 @@ The net is read as a list of stages, one per ``Affine`` layer::
     z = a_in · W + b                                                      (last stage: logits)
 
 Every value is float64 (a float32 net is evaluated in float64 at its float32 parameters) and
-every operation repeats the arithmetic of ``kobai.layers`` in the same order, so that values the
-loop recomputes from unchanged inputs come out bit for bit the same here.
+every operation repeats the arithmetic of ``kobai.layers`` in the same order, so that for a
+float64 net the values the loop recomputes from unchanged inputs come out bit for bit the same.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 If a perturbation changes only ``h[:, j]`` of the last hidden layer, by ``u_n`` for sample
 ``n``, every logit row moves along that unit's outgoing weights, ``z'_n = z_n + u_n · V[j, :]``
-with ``V = W`` of the last layer. (Through relu layers that no input crosses 0, the direction
-depends on the sample too, ``V[n, j, :]``; see ``_numgrad_linear``.) With
+with ``V = W`` of the last layer. (For an earlier hidden layer followed only by relu layers,
+the same holds with a direction per sample, ``V[n, j, :]``, as long as no relu input crosses 0;
+see ``_numgrad_linear``.) With
 ``E_c = exp(z_c - max z)`` and ``w_c = V[j, c] - V[j, t]`` (relative to the target's logit, so
 the target's own change cancels)::
 
@@ -12,11 +13,12 @@ the target's own change cancels)::
 
 a power series in ``u`` whose coefficients (moments) depend only on ``n`` and ``j``. It is cut
 after the term ``k = K``; with ``r = |u| · max_c |w_c|`` the remainder is at most
-``r^(K+1) e^r / (K+1)! · Σ E_c`` (Taylor with Lagrange remainder, term by term) and the sum itself
-at least ``e^(-r) · Σ E_c``, so ``K`` is chosen per chunk with ``r^(K+1) e^(2r) / (K+1)! ≤ 2^-60``:
-the cut changes the sum by less than a sixtieth of one rounding. Per perturbation and sample
-this costs ``K`` multiply-adds and one log instead of ``n_classes`` exponentials. When ``r`` is
-too large for a short series (``K`` would exceed 24) the caller evaluates the logits directly.
+``r^(K+1) e^r / (K+1)! · Σ E_c`` (Taylor with Lagrange remainder, term by term) and the sum
+itself at least ``e^(-r) · Σ E_c``, so ``K`` is chosen per chunk with
+``r^(K+1) e^(2r) / (K+1)! ≤ 2^-60``: the cut changes the sum by less than 2^-60 relative, 1/128
+of one rounding. Per perturbation and sample this costs ``K`` multiply-adds and one log instead
+of ``n_classes`` exponentials. When ``r`` is too large for a short series (``K`` would exceed
+24) the caller evaluates the logits directly.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def series_terms(r: float) -> int | None:
 
 
 class RankOneLogits:
-    """Per-sample cross-entropy after a change of one last-hidden unit, from cached moments.
+    """Per-sample cross-entropy after a change of one hidden unit, from cached moments.
 
     Parameters
     ----------

@@ -25,7 +25,7 @@ def _product(h: np.ndarray, W: np.ndarray) -> np.ndarray:
 def stack_logits(stages: list[Stage], k: int, z: np.ndarray) -> np.ndarray:
     """Logits (P, N, n_classes) of a stack whose stage-``k`` affine outputs are ``z`` (P, N, width).
 
-    ``z`` is overwritten.
+    ``z`` may be overwritten.
     """
     for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
         if st.gamma is not None:
@@ -42,7 +42,7 @@ def row_logits(stages: list[Stage], k: int, z: np.ndarray, samples: np.ndarray) 
     """Logits (M, n_classes) of rows whose stage-``k`` affine outputs are ``z`` (M, width).
 
     ``samples`` (M,) gives each row's sample, for the dropout masks. No stage from ``k`` on may
-    use batch norm. ``z`` is overwritten.
+    use batch norm. ``z`` may be overwritten.
     """
     for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
         h = activate(st.act, z)
@@ -56,7 +56,7 @@ def row_logits(stages: list[Stage], k: int, z: np.ndarray, samples: np.ndarray) 
 def sample_losses(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Cross-entropy of each row of logits ``z`` (..., n_classes), as ``SoftmaxWithLoss``.
 
-    ``labels`` has the shape of ``z`` without its last axis. ``z`` is overwritten.
+    ``labels`` broadcasts against ``z`` without its last axis. ``z`` is overwritten.
     """
     # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
     z -= z.max(axis=-1, keepdims=True)
