@@ -10,7 +10,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_float_array", "check_x", "check_t", "resolve_rng", "resolve_dtype"]
+__all__ = ["as_float_array", "check_x", "check_t", "positive_int", "resolve_rng",
+           "resolve_dtype"]
 
 
 def _describe(obj: object) -> str:
@@ -150,3 +151,10 @@ def resolve_dtype(dtype: object) -> np.dtype:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return dt
+
+
+def positive_int(value: object, name: str) -> int:
+    """Return ``value`` as an int, refusing anything but an integer >= 1 (bools included)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)

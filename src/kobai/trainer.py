@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ._validate import check_t, check_x
+from ._validate import check_t, check_x, positive_int
 from .layers import Dropout, SoftmaxWithLoss
 from .nets import MultiLayerNet
 from .optimizers import get_optimizer
@@ -190,12 +190,6 @@ def _is_real(v: object) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
-def _positive_int(value: object, name: str) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class Trainer:
     """Train a network with mini-batch gradient descent (the book's ``common/trainer.py``).
 
@@ -267,10 +261,10 @@ class Trainer:
                                 f"accuracy(x, t) and gradient(x, t) or train_step(x, t, "
                                 f"optimizer); {type(network).__name__} lacks "
                                 f"{missing or ['gradient/train_step']}")
-        self.epochs = _positive_int(epochs, "epochs")
-        self.batch_size = _positive_int(mini_batch_size, "mini_batch_size")
+        self.epochs = positive_int(epochs, "epochs")
+        self.batch_size = positive_int(mini_batch_size, "mini_batch_size")
         self.evaluate_sample_num = (None if evaluate_sample_num_per_epoch is None else
-                                    _positive_int(evaluate_sample_num_per_epoch,
+                                    positive_int(evaluate_sample_num_per_epoch,
                                                   "evaluate_sample_num_per_epoch"))
         self.verbose = bool(verbose)
         self.progress = self.verbose if progress is None else bool(progress)

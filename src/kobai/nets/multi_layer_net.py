@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .._validate import check_t, check_x, resolve_dtype, resolve_rng
+from .._validate import check_t, check_x, positive_int, resolve_dtype, resolve_rng
 from ..functions import softmax
 from ..gradient import numerical_gradient as _numerical_gradient
 from ..layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
@@ -25,12 +25,6 @@ __all__ = ["MultiLayerNet"]
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
 _INIT_SCALE = {"relu": 2.0, "he": 2.0, "sigmoid": 1.0, "xavier": 1.0}
-
-
-def _positive_int(value: object, name: str) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class MultiLayerNet:
@@ -75,13 +69,13 @@ class MultiLayerNet:
                  dropout_ratio: float = 0.5, use_batchnorm: bool = False,
                  rng: np.random.Generator | int | None = None,
                  dtype: type | np.dtype | str = np.float64):
-        self.input_size = _positive_int(input_size, "input_size")
+        self.input_size = positive_int(input_size, "input_size")
         if isinstance(hidden_size_list, (str, bytes)) or not isinstance(hidden_size_list,
                                                                           Sequence):
             raise TypeError(f"hidden_size_list must be a list of layer widths such as [100, 100],"
                             f" got {hidden_size_list!r}")
-        self.hidden_size_list = [_positive_int(h, "each hidden size") for h in hidden_size_list]
-        self.output_size = _positive_int(output_size, "output_size")
+        self.hidden_size_list = [positive_int(h, "each hidden size") for h in hidden_size_list]
+        self.output_size = positive_int(output_size, "output_size")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got "
                              f"{activation!r}")
