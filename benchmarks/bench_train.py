@@ -4,7 +4,12 @@ A step is forward, backward and an SGD update (lr 0.1) on one fixed mini-batch w
 labels. The three implementations run in one process, round-robin (the order rotates every
 repeat), after warm-up, with the same initial weights, batch, dtype and thread count: BLAS
 threads set with ``threadpoolctl`` for NumPy, ``torch.set_num_threads`` for PyTorch. Each timed
-block runs a few steps back to back; the reported time is the median over the blocks.
+block runs a few steps back to back; the blocks are split into rounds and the reported time is
+the smallest per-round median ("min of medians": a round disturbed by other work on the machine
+does not count; the plain median is in the JSON too). With more than one thread, each block is
+preceded by a 0.15 s pause: OpenBLAS and OpenMP worker threads spin for about 0.1 s after
+their last job, and on a two-core machine that spinning made the *next* library's block up to
+3x slower in one process (and in separate processes alike).
 
 Ratios compare samples per second: ``kobai/torch = 1.5`` means kobai trains 1.5× as many
 samples per second as PyTorch. The GEMM column is the step's matrix-product FLOPs (forward
@@ -77,11 +82,13 @@ CONFIGS = (
 
 # -- the three steps --------------------------------------------------------------------------
 def make_kobai_step(cfg: Config, params: dict, x: np.ndarray, t: np.ndarray,
-                    kind: str = "gradient") -> tuple[Callable[[], None], dict]:
+                    kind: str = "train_step") -> tuple[Callable[[], None], dict]:
     """kobai's training step; the one place to change when kobai's fast path changes.
 
-    ``kind="gradient"``: ``grads = net.gradient(x, t)`` then ``SGD.update`` (the book's loop);
-    ``kind="train_step"``: ``net.train_step(x, t, optimizer)``.
+    ``kind="train_step"`` (default): ``net.train_step(x, t, optimizer, check_inputs=False)``,
+    the step :class:`kobai.trainer.Trainer` runs (it validates the data once, not per step);
+    ``kind="checked"``: ``net.train_step(x, t, optimizer)``, validating every batch;
+    ``kind="gradient"``: ``grads = net.gradient(x, t)`` then ``SGD.update`` (the book's loop).
     """
     from kobai.nets import MultiLayerNet
     from kobai.optimizers import SGD
@@ -95,6 +102,11 @@ def make_kobai_step(cfg: Config, params: dict, x: np.ndarray, t: np.ndarray,
     opt = SGD(lr=LR)
 
     if kind == "train_step":
+        t = np.ascontiguousarray(t, dtype=np.int64)
+
+        def step() -> None:
+            net.train_step(x, t, opt, check_inputs=False)
+    elif kind == "checked":
         def step() -> None:
             net.train_step(x, t, opt)
     else:
@@ -176,14 +188,21 @@ class Threads:
     """Set the BLAS thread count of NumPy (threadpoolctl) and PyTorch's intra-op threads."""
 
     def __init__(self, torch) -> None:
-        from threadpoolctl import ThreadpoolController
-        self.controller = ThreadpoolController()
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            print("note: threadpoolctl is not installed (pip install threadpoolctl); NumPy's "
+                  "BLAS threads are left as they are")
+            self.controller = None
+        else:
+            self.controller = ThreadpoolController()
         self.torch = torch
         self._limit = None
 
     def set(self, n: int) -> None:
         self.release()
-        self._limit = self.controller.limit(limits=n, user_api="blas")
+        if self.controller is not None:
+            self._limit = self.controller.limit(limits=n, user_api="blas")
         if self.torch is not None:
             self.torch.set_num_threads(n)
 
@@ -193,20 +212,26 @@ class Threads:
             self._limit = None
 
     def blas_info(self) -> list[dict]:
-        return [{k: lib.info()[k] for k in ("internal_api", "version", "architecture",
-                                             "num_threads", "prefix") if k in lib.info()}
+        if self.controller is None:
+            return []
+        keys = ("internal_api", "version", "architecture", "num_threads", "prefix")
+        return [{k: lib.info()[k] for k in keys if k in lib.info()}
                 for lib in self.controller.lib_controllers if lib.user_api == "blas"]
 
 
-def cpu_busy_seconds() -> float | None:
-    """CPU seconds used by all processes since boot (Linux /proc/stat), None elsewhere."""
+def cpu_seconds() -> tuple[float, float] | None:
+    """``(busy, steal)`` CPU seconds of the whole machine since boot (Linux), None elsewhere.
+
+    busy: used by all processes (everything but idle, iowait and steal); steal: taken by the
+    hypervisor for other virtual machines.
+    """
     try:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     except OSError:
         return None
-    ticks = [int(v) for v in fields]
-    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # all but idle and iowait
-    return busy / os.sysconf("SC_CLK_TCK")
+    ticks = [int(v) for v in fields[:8]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks[:7]) - ticks[3] - ticks[4]) / hz, ticks[7] / hz
 
 
 def gemm_rate(n: int, repeats: int) -> float:
@@ -226,8 +251,14 @@ def gemm_rate(n: int, repeats: int) -> float:
 
 # -- timing -------------------------------------------------------------------------------
 def time_round_robin(steps: dict[str, Callable[[], None]], repeats: int, block_seconds: float,
-                     warmup: int) -> dict[str, dict]:
-    """Median seconds per step of each callable, timed in rotating round-robin blocks."""
+                     warmup: int, gap: float = 0.0, rounds: int = 3) -> dict[str, dict]:
+    """Seconds per step of each callable, timed in rotating round-robin blocks.
+
+    The ``repeats`` blocks per callable are split into ``rounds``; the result ``seconds`` is
+    the smallest of the per-round medians (a round during which other work ran on the machine
+    does not count), ``median_seconds`` the median over all blocks. ``gap`` seconds of sleep
+    before each block let the worker threads of the previous block's library stop spinning.
+    """
     inner = {}
     for name, step in steps.items():
         for _ in range(warmup):
@@ -236,14 +267,17 @@ def time_round_robin(steps: dict[str, Callable[[], None]], repeats: int, block_s
         step()
         once = time.perf_counter() - start
         inner[name] = max(1, round(block_seconds / max(once, 1e-9)))
-    per_step = {name: [] for name in steps}
-    cpu = {name: 0.0 for name in steps}
-    wall = {name: 0.0 for name in steps}
+    per_step: dict[str, list[float]] = {name: [] for name in steps}
+    cpu = dict.fromkeys(steps, 0.0)
+    wall = dict.fromkeys(steps, 0.0)
     names = list(steps)
     gc.collect()
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
             step, m = steps[name], inner[name]
+            if gap:
+                time.sleep(gap)
+                step()  # untimed: re-warm caches after the pause
             c0, t0 = time.process_time(), time.perf_counter()
             for _ in range(m):
                 step()
@@ -251,10 +285,14 @@ def time_round_robin(steps: dict[str, Callable[[], None]], repeats: int, block_s
             cpu[name] += time.process_time() - c0
             wall[name] += dt
             per_step[name].append(dt / m)
-    return {name: {"seconds": float(np.median(v)), "min_seconds": float(np.min(v)),
-                   "steps_per_block": inner[name], "blocks": len(v),
-                   "cpu_per_wall": cpu[name] / wall[name]}
-            for name, v in per_step.items()}
+    out = {}
+    for name, v in per_step.items():
+        chunks = np.array_split(np.asarray(v), max(1, min(rounds, len(v))))
+        out[name] = {"seconds": float(min(np.median(c) for c in chunks)),
+                     "median_seconds": float(np.median(v)), "min_seconds": float(np.min(v)),
+                     "steps_per_block": inner[name], "blocks": len(v),
+                     "cpu_per_wall": cpu[name] / wall[name]}
+    return out
 
 
 def max_relative_difference(a: dict, b: dict) -> float:
@@ -273,7 +311,7 @@ def data(cfg: Config, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
     return x, t, params
 
 
-def bench_config(cfg: Config, impls: dict[str, Callable], args) -> dict:
+def bench_config(cfg: Config, impls: dict[str, Callable], args, threads: int) -> dict:
     """Check that the implementations agree after 2 steps, then time them."""
     x, t, params = data(cfg)
     reference_after = None
@@ -290,7 +328,8 @@ def bench_config(cfg: Config, impls: dict[str, Callable], args) -> dict:
         steps[name], _ = factory(cfg, params, x, t)  # fresh copy for timing
     diffs = {name: max_relative_difference(got, reference_after)
              for name, got in agreement.items() if name != "reference"}
-    timing = time_round_robin(steps, args.repeats, args.block, args.warmup)
+    gap = args.gap if args.gap is not None else (0.15 if threads > 1 else 0.0)
+    timing = time_round_robin(steps, args.repeats, args.block, args.warmup, gap, args.rounds)
     return {"timing": timing, "max_rel_diff_vs_reference_after_2_steps": diffs}
 
 
@@ -310,8 +349,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block", type=float, default=None,
                         help="seconds per timed block (default 0.03; --quick: 0.005)")
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps (default 5)")
-    parser.add_argument("--kobai-step", choices=("gradient", "train_step"), default="gradient",
-                        help="kobai step: gradient()+SGD.update (default) or net.train_step")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="the reported time is the smallest of the per-round medians")
+    parser.add_argument("--gap", type=float, default=None,
+                        help="seconds of sleep before each timed block (default 0 at one "
+                             "thread, 0.15 at more: idle BLAS/OpenMP workers spin ~0.1 s after "
+                             "their last job and would slow the next library's block)")
+    parser.add_argument("--kobai-step", choices=("train_step", "checked", "gradient"),
+                        default="train_step",
+                        help="kobai step: net.train_step on validated data, as the Trainer "
+                             "runs it (default); 'checked': validating every batch; "
+                             "'gradient': net.gradient() + SGD.update, the book's loop")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--quick", action="store_true",
@@ -357,28 +405,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {key}={env[key]} is set; it slows a current numpy "
                   f"(run with `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE`)")
 
-    busy0, wall0, self0 = cpu_busy_seconds(), time.perf_counter(), _self_cpu()
+    cpu0, wall0, self0 = cpu_seconds(), time.perf_counter(), _self_cpu()
     results, gemm = [], {}
     try:
         for n in args.threads:
             threads.set(n)
             gemm[n] = gemm_rate(256 if quick else 1000, 3 if quick else 10)
             for cfg in configs:
-                out = bench_config(cfg, impls, args)
+                out = bench_config(cfg, impls, args, n)
                 results.append(_summarise(cfg, n, out, gemm[n]))
     finally:
         threads.release()
-    other = None
-    if busy0 is not None:
+    other = steal = None
+    if cpu0 is not None:
         wall = time.perf_counter() - wall0
-        other = max(0.0, (cpu_busy_seconds() - busy0) - (_self_cpu() - self0)) / wall
+        busy, stolen = (b - a for a, b in zip(cpu0, cpu_seconds(), strict=True))
+        other = max(0.0, busy - (_self_cpu() - self0)) / wall
+        steal = stolen / wall
     machine["gemm_gflops"] = {str(n): g for n, g in gemm.items()}
     machine["other_processes_cpu_cores"] = other
+    machine["hypervisor_steal_cpu_cores"] = steal
 
     print_table(results, gemm, quick)
     if other is not None:
-        print(f"other processes used {other:.2f} cores on average while this ran"
-              + (" — the machine was busy; rerun when idle" if other > 0.1 else ""))
+        print(f"other processes used {other:.2f} cores and the hypervisor stole {steal:.2f} on "
+              f"average while this ran"
+              + (" — the machine was busy; rerun when idle" if other + steal > 0.1 else ""))
     if args.json is not None:
         args.json.write_text(json.dumps({"machine": machine, "results": results}, indent=1))
         print(f"wrote {args.json}")
@@ -439,6 +491,9 @@ def print_table(results: list[dict], gemm: dict[int, float], quick: bool) -> Non
     if worst is not None:
         print(f"same network check: after 2 steps the weights differ from the reference by at "
               f"most {worst[2]:.1e} (relative, {worst[1]} at {worst[0]})")
+        if worst[2] > 1e-4:
+            print("warning: that is more than float32 rounding; the implementations do not "
+                  "train the same network")
 
 
 def _self_cpu() -> float:

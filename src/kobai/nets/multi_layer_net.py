@@ -257,7 +257,8 @@ class MultiLayerNet:
         self._loss(*self._inputs(x, t), True)
         return self._backward()
 
-    def train_step(self, x: np.ndarray, t: np.ndarray, optimizer) -> float:
+    def train_step(self, x: np.ndarray, t: np.ndarray, optimizer, *,
+                   check_inputs: bool = True) -> float:
         """One training step: forward, backprop, ``optimizer.update(params, grads)``.
 
         Returns the mini-batch loss computed in this step's forward pass (before the update),
@@ -265,7 +266,20 @@ class MultiLayerNet:
         loss is not finite (NaN or inf) the update is skipped and that loss is returned.
         Without dropout and batch normalization, the step runs on preallocated buffers
         (``kobai.nets._fast_step``), with the same gradients as :meth:`gradient`.
+
+        Parameters
+        ----------
+        x : ndarray of shape (batch_size, input_size)
+        t : ndarray of shape (batch_size,) or (batch_size, output_size)
+        optimizer : kobai optimizer
+            Anything with ``update(params, grads)``.
+        check_inputs : bool
+            False skips validating ``x`` and ``t`` (about 30 µs at batch 100), for data checked
+            once beforehand, as :class:`kobai.trainer.Trainer` does: ``x`` must then be a
+            C-contiguous 2-D array of the net's dtype, finite, and ``t`` int64 labels in range.
         """
+        if not check_inputs:
+            return self._step(x, t, optimizer)
         return self._step(*self._inputs(x, t), optimizer)
 
     def _step(self, x: np.ndarray, labels: np.ndarray, optimizer) -> float:
