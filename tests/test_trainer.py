@@ -358,3 +358,32 @@ def test_non_finite_parameters_after_the_last_update_stop_before_callbacks():
         trainer.train()
     assert (info.value.epoch, info.value.iteration) == (2, None)
     assert ran == [1] and trainer.history.epoch == 1
+
+
+def test_blas_thread_policy_one_thread_for_small_products():
+    from kobai._threads import auto_blas_threads
+
+    assert auto_blas_threads([784, 50, 10], 100) == 1
+    assert auto_blas_threads([784, 100, 100, 10], 100) == 1
+    assert auto_blas_threads([784, 1000, 10], 100) is None
+    assert auto_blas_threads([784, 1000, 1000, 10], 1000) is None
+
+
+def test_trainer_limits_blas_threads_while_training(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    net = MultiLayerNet(4, [5], 3, rng=0)
+    real_step = net._step
+
+    def recording_step(xb, labels, optimizer):
+        seen.append({lib["num_threads"] for lib in threadpool_info()
+                     if lib["user_api"] == "blas"})
+        return real_step(xb, labels, optimizer)
+
+    monkeypatch.setattr(net, "_step", recording_step)
+    x, t = blobs(40, n_features=4)
+    Trainer(net, x, t, x, t, epochs=1, mini_batch_size=20, rng=0, verbose=False).train()
+    assert seen and all(s <= {1} for s in seen)
+    with pytest.raises(ValueError, match="blas_threads must be"):
+        Trainer(net, x, t, x, t, blas_threads=0, verbose=False)

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from ._threads import auto_blas_threads, blas_threads
 from ._validate import check_t, check_x, positive_int
 from .layers import Dropout, SoftmaxWithLoss
 from .nets import MultiLayerNet
@@ -230,6 +231,10 @@ class Trainer:
         ``history.epoch + 1`` and appends to it.
     progress : bool, optional
         Show the progress bar; default: ``verbose``.
+    blas_threads : "auto", int or None
+        BLAS threads during training: "auto" uses one thread for networks whose largest matrix
+        product per step is small (``kobai._threads`` explains why), an int sets the number,
+        None leaves the BLAS default.
 
     Attributes
     ----------
@@ -250,7 +255,7 @@ class Trainer:
                  evaluate_sample_num_per_epoch: int | None = None, verbose: bool = True,
                  rng: np.random.Generator | int | None = None,
                  callbacks: Iterable[Any] = (), *, history: History | None = None,
-                 progress: bool | None = None):
+                 progress: bool | None = None, blas_threads: int | str | None = "auto"):
         self.network = network
         self._fast = isinstance(network, MultiLayerNet)
         if not self._fast:
@@ -268,6 +273,12 @@ class Trainer:
                                                   "evaluate_sample_num_per_epoch"))
         self.verbose = bool(verbose)
         self.progress = self.verbose if progress is None else bool(progress)
+        if not (blas_threads in ("auto", None) or (isinstance(blas_threads, int)
+                                                    and not isinstance(blas_threads, bool)
+                                                    and blas_threads >= 1)):
+            raise ValueError(f"blas_threads must be 'auto', None or a positive integer, got "
+                             f"{blas_threads!r}")
+        self.blas_threads = blas_threads
         self.optimizer = self._make_optimizer(optimizer, optimizer_param)
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
@@ -360,6 +371,20 @@ class Trainer:
             return self.history
         bar = tqdm(total=(self.epochs - start) * self.iter_per_epoch, disable=not self.progress,
                    unit="batch", dynamic_ncols=True, desc=f"epoch {start + 1}/{self.epochs}")
+        with blas_threads(self._blas_threads()):
+            self._train_epochs(start, bar)
+        return self.history
+
+    def _blas_threads(self) -> int | None:
+        if self.blas_threads != "auto":
+            return self.blas_threads
+        net = self.network
+        if not self._fast:
+            return None
+        sizes = [net.input_size, *net.hidden_size_list, net.output_size]
+        return auto_blas_threads(sizes, self.batch_size)
+
+    def _train_epochs(self, start: int, bar: Any) -> None:
         try:
             if self.verbose:
                 tqdm.write(_TABLE_HEADER)
@@ -374,7 +399,6 @@ class Trainer:
                     (hook if callable(hook) else cb)(self, record)
         finally:
             bar.close()
-        return self.history
 
     def _train_epoch(self, epoch: int, bar: Any) -> EpochRecord:
         t0 = time.perf_counter()
