@@ -78,13 +78,15 @@ class FastStep:
         np.take(flat_z, self.flat, out=self.picked)
         np.exp(z, out=z)
         np.dot(z, self.ones_classes, out=self.row_sum)
-        loss = float(np.mean(np.log(self.row_sum) - self.picked))
         z /= self.row_sum[:, None]
+        np.log(self.row_sum, out=self.row_sum)
+        self.row_sum -= self.picked
+        loss = float(np.mean(self.row_sum))
         # delta = (softmax(z) - onehot(t)) / batch_size
         flat_z[self.flat] -= 1.0
         z *= 1.0 / z.shape[0]
         self._backward(x, z)
-        return loss + self.net._decay()
+        return loss + self.net._decay() if self.net.weight_decay_lambda else loss
 
     def _activate(self, i: int, z: np.ndarray) -> None:
         if self.act == "relu":
