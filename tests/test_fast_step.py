@@ -94,3 +94,18 @@ def test_fast_step_sees_replaced_param_arrays():
     net.params["W2"] = np.zeros((3, 2))
     loss = engine.loss_and_grads(np.ones((2, 4)), np.array([0, 1]))
     assert loss == pytest.approx(np.log(2))
+
+
+def test_float32_training_reaches_the_float64_accuracy_on_the_sample():
+    from kobai.datasets import load_mnist
+    from kobai.trainer import Trainer
+
+    accuracies = {}
+    for dtype in (np.float32, np.float64):
+        (x, t), (xt, tt) = load_mnist(dtype=dtype)
+        net = TwoLayerNet(784, 50, 10, activation="relu", rng=0, dtype=dtype)
+        history = Trainer(net, x, t, xt, tt, epochs=5, optimizer="SGD",
+                          optimizer_param={"lr": 0.1}, rng=0, verbose=False).train()
+        accuracies[dtype] = history.test_acc_list[-1]
+    assert accuracies[np.float64] > 0.85
+    assert abs(accuracies[np.float32] - accuracies[np.float64]) <= 0.005
