@@ -209,10 +209,10 @@ def kink_distance(net, x):
     return smallest
 
 
-@pytest.mark.parametrize("activation, config", itertools.product(
+@pytest.mark.parametrize("activation, config", list(itertools.product(
     ["relu", "sigmoid", "tanh"],
     [dict(), dict(use_batchnorm=True, weight_decay_lambda=0.1),
-     dict(use_dropout=True, dropout_ratio=0.2)]))
+     dict(use_dropout=True, dropout_ratio=0.2)])))
 def test_fast_path_agrees_with_backprop(activation, config):
     net = MultiLayerNet(10, [8, 6], 5, activation=activation, rng=14, **config)
     x, t = data(10, 5, 16, 14, zeros=False)
