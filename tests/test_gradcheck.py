@@ -577,3 +577,18 @@ def test_bad_arguments_are_named():
         check_layer(object(), x)
     with pytest.raises(ValueError, match=r"dout has shape \(3,\) but forward\(x\) returned"):
         check_layer(Relu(), x, dout=np.zeros(3))
+
+
+def test_full_mode_uses_the_structured_numerical_gradient_only_when_exact():
+    rng = np.random.default_rng(0)
+    x, t = rng.random((4, 6)), np.array([0, 1, 2, 1])
+    sigmoid_net = TwoLayerNet(6, 5, 3, weight_init_std=0.5, rng=0)
+    report = check_gradients(sigmoid_net, x, t)
+    assert report.passed and any("structured" in note for note in report.notes)
+    relu_net = TwoLayerNet(6, 5, 3, activation="relu", weight_init_std=0.5, rng=0)
+    assert not any("structured" in note for note in check_gradients(relu_net, x, t).notes)
+    # A patched forward is what the loss computes, so the element loop must be used.
+    layer = sigmoid_net.layers["Sigmoid1"]
+    real_forward = layer.forward
+    layer.forward = lambda z: real_forward(z) * 1.0
+    assert not any("structured" in n for n in check_gradients(sigmoid_net, x, t).notes)
