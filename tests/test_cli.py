@@ -184,3 +184,38 @@ def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, capsys,
 
     checkpoint = load(tmp_path / "model.npz")
     assert [r["epoch"] for r in checkpoint.history["epochs"]] == [1]
+
+
+def test_gradcheck_prints_the_books_lines_and_the_report(capsys):
+    status, out, _ = run(capsys, "gradcheck", "--hidden", "10", "--batch", "2")
+    assert status == 0
+    for key in ("W1", "b1", "W2", "b2"):
+        assert f"{key}: mean |diff|" in out
+    assert "PASSED" in out and "max rel err" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["--net", "mlp", "--hidden", "6", "5", "--activation", "tanh", "--batchnorm",
+     "--dropout", "0.2", "--weight-decay", "0.01", "--data", "random", "--mode", "fast"],
+    ["--net", "mlp", "--hidden", "6", "--activation", "relu", "--data", "random"],
+])
+def test_gradcheck_options(capsys, argv):
+    status, out, _ = run(capsys, "gradcheck", *argv)
+    assert status == 0, out
+    assert "PASSED" in out
+
+
+def test_gradcheck_exits_1_when_backprop_is_wrong(capsys, monkeypatch):
+    from kobai.layers import Affine
+
+    real_backward = Affine.backward
+
+    def doubled(self, dout):  # a planted bug: dW twice too large
+        dx = real_backward(self, dout)
+        self.dW = 2 * self.dW
+        return dx
+
+    monkeypatch.setattr(Affine, "backward", doubled)
+    status, out, _ = run(capsys, "gradcheck", "--hidden", "4", "--batch", "2", "--mode", "fast")
+    assert status == 1
+    assert "FAILED" in out and "W1" in out

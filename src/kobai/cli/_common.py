@@ -71,6 +71,11 @@ def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str) -
 def build_net(args: argparse.Namespace, *, input_size: int = 784, output_size: int = 10,
               dtype: object = np.float64, rng: object = None):
     """A TwoLayerNet or MultiLayerNet from the parsed --net/--hidden/... options."""
+    with user_errors("cannot build the network"):
+        return _build_net(args, input_size, output_size, dtype, rng)
+
+
+def _build_net(args, input_size, output_size, dtype, rng):
     from ..nets import MultiLayerNet, TwoLayerNet
 
     if args.net == "two-layer":

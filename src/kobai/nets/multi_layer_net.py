@@ -24,7 +24,7 @@ from ._fast_step import supports as supports_fast_step
 __all__ = ["MultiLayerNet"]
 
 ACTIVATIONS = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
-_INIT_SCALE = {"relu": 2.0, "he": 2.0, "sigmoid": 1.0, "xavier": 1.0}
+_INIT_SCALE = {"relu": 2.0, "he": 2.0, "sigmoid": 1.0, "tanh": 1.0, "xavier": 1.0}
 
 
 class MultiLayerNet:
@@ -39,8 +39,9 @@ class MultiLayerNet:
     output_size : int
         Number of classes.
     activation : {"relu", "sigmoid", "tanh"}
-    weight_init_std : {"relu", "he", "sigmoid", "xavier"} or float
-        "relu"/"he": ``sqrt(2 / n_in)`` (He); "sigmoid"/"xavier": ``sqrt(1 / n_in)`` (Xavier);
+    weight_init_std : {"relu", "he", "sigmoid", "tanh", "xavier"} or float
+        "relu"/"he": ``sqrt(2 / n_in)`` (He); "sigmoid"/"tanh"/"xavier": ``sqrt(1 / n_in)``
+        (Xavier);
         a number: that standard deviation for every layer.
     weight_decay_lambda : float
         L2 penalty: the loss gains ``0.5 · λ · Σ W²`` over all weight matrices.
