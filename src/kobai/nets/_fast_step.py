@@ -54,34 +54,38 @@ class FastStep:
         self.row_max = np.empty(batch_size, dt)
         self.row_sum = np.empty(batch_size, dt)
         self.picked = np.empty(batch_size, dt)
+        # Views made once: indexing and reshaping cost microseconds per call at these sizes.
+        self.keys = [(f"W{i}", f"b{i}") for i in range(1, self.n + 1)]
+        self.logits = self.z[-1]
+        self.flat_logits = self.logits.reshape(-1)
+        self.row_max_column = self.row_max[:, None]
+        self.row_sum_column = self.row_sum[:, None]
 
     def loss_and_grads(self, x: np.ndarray, labels: np.ndarray) -> float:
         """Compute the loss (returned) and the gradients (into ``self.grads``)."""
-        p, n = self.net.params, self.n
+        p = self.net.params
         h = x
-        for i in range(n):
-            z = self.z[i]
-            np.matmul(h, p[f"W{i + 1}"], out=z)
-            z += p[f"b{i + 1}"]
-            if i < n - 1:
+        for i, ((w_key, b_key), z) in enumerate(zip(self.keys, self.z, strict=True)):
+            np.matmul(h, p[w_key], out=z)
+            z += p[b_key]
+            if i < self.n - 1:
                 self._activate(i, z)
             h = z
         # Softmax with loss, in place in the logits' buffer (as SoftmaxWithLoss.forward):
         # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
-        z = self.z[-1]
-        flat_z = z.reshape(-1)
+        z, flat_z = self.logits, self.flat_logits
         np.argmax(z, axis=1, out=self.argmax)
         self.argmax += self.row_start
         np.take(flat_z, self.argmax, out=self.row_max)
-        z -= self.row_max[:, None]
+        z -= self.row_max_column
         np.add(self.row_start, labels, out=self.flat)
         np.take(flat_z, self.flat, out=self.picked)
         np.exp(z, out=z)
         np.dot(z, self.ones_classes, out=self.row_sum)
-        z /= self.row_sum[:, None]
+        z /= self.row_sum_column
         np.log(self.row_sum, out=self.row_sum)
         self.row_sum -= self.picked
-        loss = float(np.mean(self.row_sum))
+        loss = float(np.dot(self.row_sum, self.ones_batch)) / z.shape[0]  # the batch mean
         # delta = (softmax(z) - onehot(t)) / batch_size
         flat_z[self.flat] -= 1.0
         z *= 1.0 / z.shape[0]
@@ -105,9 +109,10 @@ class FastStep:
         p, grads, lam = self.net.params, self.grads, self.net.weight_decay_lambda
         for i in range(self.n, 0, -1):
             h = x if i == 1 else self.z[i - 2]
-            W, dW = p[f"W{i}"], grads[f"W{i}"]
+            w_key, b_key = self.keys[i - 1]
+            W, dW = p[w_key], grads[w_key]
             np.matmul(h.T, d, out=dW)
-            np.dot(self.ones_batch, d, out=grads[f"b{i}"])  # Σ over the batch
+            np.dot(self.ones_batch, d, out=grads[b_key])  # Σ over the batch
             if lam:
                 dW += np.multiply(W, lam, out=self.decay_tmp[i - 1])
             if i == 1:
