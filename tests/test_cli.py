@@ -111,7 +111,8 @@ def test_evaluate_prints_accuracy_metrics_and_writes_confusion_png(trained_run, 
     status, out, _ = run(capsys, "evaluate", str(trained_run / "model.npz"), "--out",
                          str(tmp_path))
     assert status == 0
-    assert "accuracy 0." in out and "precision" in out and "recall" in out
+    assert "accuracy: 0." in out and "precision" in out and "recall" in out
+    assert "true\\pred" in out
     assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -24,20 +24,10 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def format_confusion(cm: np.ndarray) -> str:
-    """The confusion matrix as text: rows are true classes, columns predicted ones."""
-    n = cm.shape[0]
-    width = max(5, len(str(int(cm.max()))) + 1)
-    lines = ["true\\pred" + "".join(f"{j:>{width}}" for j in range(n))]
-    for i in range(n):
-        lines.append(f"{i:>9}" + "".join(f"{int(v):>{width}}" for v in cm[i]))
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     from ..datasets import load_mnist
     from ..io import load_net
-    from ..metrics import confusion_matrix, per_class_metrics
+    from ..metrics import classification_report, confusion_matrix, format_confusion_matrix
     from ..plot import plot_confusion
 
     with user_errors(f"cannot load {args.model}"):
@@ -49,17 +39,11 @@ def run(args: argparse.Namespace) -> int:
         scores = np.concatenate([net.predict(x_test[i:i + 1000])
                                  for i in range(0, len(x_test), 1000)])
     pred = scores.argmax(axis=1)
-    n_classes = net.output_size
-    cm = confusion_matrix(t_test, pred, n_classes)
-    precision, recall = per_class_metrics(cm)
+    cm = confusion_matrix(t_test, pred, net.output_size)
     print(f"{net!r} on the {args.dataset} test set ({len(t_test)} images)")
-    print(f"accuracy {np.mean(pred == t_test):.4f}")
+    print(classification_report(cm))
     print()
-    print("class  precision  recall  support")
-    for c in range(n_classes):
-        print(f"{c:>5}  {precision[c]:9.4f}  {recall[c]:6.4f}  {int(cm[c].sum()):7d}")
-    print()
-    print(format_confusion(cm))
+    print(format_confusion_matrix(cm))
     out_dir = args.out or args.model.parent
     with user_errors(f"cannot write into {out_dir}"):
         out_dir.mkdir(parents=True, exist_ok=True)
