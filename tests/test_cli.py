@@ -220,3 +220,12 @@ def test_gradcheck_exits_1_when_backprop_is_wrong(capsys, monkeypatch):
     status, out, _ = run(capsys, "gradcheck", "--hidden", "4", "--batch", "2", "--mode", "fast")
     assert status == 1
     assert "FAILED" in out and "W1" in out
+
+
+def test_predict_without_pillow_says_how_to_install_it(trained_run, tmp_path, capsys,
+                                                       monkeypatch):
+    image = _digit_png(tmp_path / "three.png", 3)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # `import PIL` now raises ImportError
+    status, _, err = run(capsys, "predict", str(trained_run / "model.npz"), str(image))
+    assert status == 2
+    assert "pip install 'kobai[images]'" in err and len(err.strip().splitlines()) == 1

@@ -23,7 +23,7 @@ def user_errors(what: str = "") -> Iterator[None]:
     """Turn the library's ValueError/TypeError/OSError into a one-line CliError."""
     try:
         yield
-    except (ValueError, TypeError, OSError, KeyError) as exc:
+    except (ValueError, TypeError, OSError, KeyError, ImportError) as exc:
         prefix = f"{what}: " if what else ""
         raise CliError(f"{prefix}{exc}") from None
 
