@@ -212,3 +212,21 @@ def test_bad_constructor_arguments_are_named():
         MultiLayerNet(4, [3], 2, weight_init_std="glorot")
     with pytest.raises(TypeError, match="rng must be"):
         MultiLayerNet(4, [3], 2, rng="seed")
+
+
+def test_numerical_gradient_falls_back_to_the_loop_for_an_unknown_layer():
+    class Square:  # a user-written activation the fast path does not know
+        def forward(self, x):
+            self.x = x
+            return x * x
+
+        def backward(self, dout):
+            return 2 * self.x * dout
+
+    net = MultiLayerNet(4, [3], 2, rng=0)
+    net.layers["Relu1"] = Square()
+    x, t = np.random.default_rng(0).standard_normal((5, 4)), [0, 1, 1, 0, 1]
+    fast, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    for key in loop:
+        np.testing.assert_array_equal(fast[key], loop[key])
+    assert max_rel(net.gradient(x, t)["W1"], loop["W1"]) < 1e-7

@@ -23,6 +23,10 @@ __all__ = ["Stage", "read_stages", "activate", "batch_norm"]
 _ACTIVATIONS = {Relu: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
 
 
+class UnsupportedNetwork(ValueError):
+    """The network's layers are not the structure the fast path follows (the loop still works)."""
+
+
 @dataclass(eq=False)
 class Stage:
     """One ``Affine → [BatchNorm] → activation → [Dropout]`` block and its cached forward values.
@@ -113,11 +117,11 @@ def read_stages(net, x: np.ndarray) -> tuple[list[Stage], dict[str, tuple[int, s
         elif isinstance(layer, Dropout) and stages:
             stages[-1].mask = np.asarray(layer.mask, f64)
         else:
-            raise NotImplementedError(f"the fast numerical gradient does not know layer {name!r} "
-                                      f"({type(layer).__name__}); use method='loop'")
+            raise UnsupportedNetwork(f"the fast numerical gradient does not know layer "
+                                     f"{name!r} ({type(layer).__name__})")
     if stages[-1].act is not None or any(st.act is None for st in stages[:-1]):
-        raise NotImplementedError("the fast numerical gradient expects (Affine → [BatchNorm] → "
-                                  "activation → [Dropout]) × n → Affine; use method='loop'")
+        raise UnsupportedNetwork("the fast numerical gradient expects (Affine → [BatchNorm] → "
+                                 "activation → [Dropout]) × n → Affine")
     a = np.asarray(x, f64)
     for st in stages:
         if st.mask is not None and st.mask.shape != (a.shape[0], st.W.shape[1]):

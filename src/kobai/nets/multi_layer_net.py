@@ -143,8 +143,6 @@ class MultiLayerNet:
                 self.layers[f"Dropout{i}"] = Dropout(self.dropout_ratio, rng=rng)
         self.layers["Affine1"].compute_dx = False  # nothing needs d(loss)/d(data)
         self.last_layer = SoftmaxWithLoss()
-        self._train_aware = [(layer, isinstance(layer, (Dropout, BatchNormalization)))
-                             for layer in self.layers.values()]
 
     def _bind(self) -> None:
         """Re-wire the layers to ``self.params`` if a caller replaced an array in the dict."""
@@ -172,8 +170,11 @@ class MultiLayerNet:
     # -- forward ------------------------------------------------------------------------------
     def _forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self._bind()
-        for layer, train_aware in self._train_aware:
-            x = layer.forward(x, train) if train_aware else layer.forward(x)
+        for layer in self.layers.values():  # (read each time: a user may replace a layer)
+            if isinstance(layer, (Dropout, BatchNormalization)):
+                x = layer.forward(x, train)
+            else:
+                x = layer.forward(x)
         return x
 
     def _decay(self) -> float:
@@ -317,7 +318,12 @@ class MultiLayerNet:
         x2, labels = self._inputs(x, t)
         if method == "fast":
             from ._numgrad_fast import numerical_gradient as fast
-            return fast(self, x2, labels, h)
+            from ._numgrad_forward import UnsupportedNetwork
+
+            try:
+                return fast(self, x2, labels, h)
+            except UnsupportedNetwork:  # e.g. a layer replaced by the user: the plain loop
+                pass
         with self.frozen():
             def f(_: np.ndarray) -> float:
                 return self._loss(x2, labels, True)

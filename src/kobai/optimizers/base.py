@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -37,7 +38,7 @@ def _names(keys: Any) -> str:
     return ", ".join(repr(k) for k in keys)
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Common machinery: hyperparameter checks, per-name state, in-place update, state_dict.
 
     Subclasses declare their hyperparameters (``_hyper``), their slot arrays (``slot_names``),
@@ -154,13 +155,15 @@ class Optimizer:
         bufs = self._bufs[key] = (*slots, *scratch)
         return bufs
 
+    @abstractmethod
     def _coefficients(self) -> tuple[float, ...]:
-        raise NotImplementedError
+        """The step's scalar factors (computed once per update, e.g. Adam's bias correction)."""
 
+    @abstractmethod
     def _step(
         self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...], coef: tuple
     ) -> None:
-        raise NotImplementedError
+        """Update one parameter in place from its gradient, slots and scratch ``bufs``."""
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: ``{"name", "hyper", "step", "slots"}``.
