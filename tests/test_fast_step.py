@@ -109,3 +109,10 @@ def test_float32_training_reaches_the_float64_accuracy_on_the_sample():
         accuracies[dtype] = history.test_acc_list[-1]
     assert accuracies[np.float64] > 0.85
     assert abs(accuracies[np.float32] - accuracies[np.float64]) <= 0.005
+
+
+def test_a_replaced_layer_is_trained_as_it_is():
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    assert supports(net)
+    net.layers["Sigmoid1"].forward = lambda x: x  # the user's change must be honoured
+    assert not supports(net)

@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..layers import Affine, Relu, Sigmoid, Tanh
+
 __all__ = ["FastStep", "supports"]
+
+_KNOWN = (Affine, Relu, Sigmoid, Tanh)
 
 
 def supports(net) -> bool:
-    """Whether ``net`` can use the buffered step (no dropout, no batch normalization)."""
-    return not (net.use_dropout or net.use_batchnorm)
+    """Whether ``net`` can use the buffered step: no dropout, no batch normalization, and its
+    layers still the library's own (a layer a user replaced or patched is run as it is, by
+    the layer-by-layer path)."""
+    if net.use_dropout or net.use_batchnorm:
+        return False
+    return all(type(layer) in _KNOWN and "forward" not in vars(layer)
+               and "backward" not in vars(layer) for layer in net.layers.values())
 
 
 class FastStep:
