@@ -586,9 +586,87 @@ def test_full_mode_uses_the_structured_numerical_gradient_only_when_exact():
     report = check_gradients(sigmoid_net, x, t)
     assert report.passed and any("structured" in note for note in report.notes)
     relu_net = TwoLayerNet(6, 5, 3, activation="relu", weight_init_std=0.5, rng=0)
-    assert not any("structured" in note for note in check_gradients(relu_net, x, t).notes)
+    report = check_gradients(relu_net, x, t)
+    assert report.passed and any("structured" in note for note in report.notes)
     # A patched forward is what the loss computes, so the element loop must be used.
     layer = sigmoid_net.layers["Sigmoid1"]
     real_forward = layer.forward
     layer.forward = lambda z: real_forward(z) * 1.0
     assert not any("structured" in n for n in check_gradients(sigmoid_net, x, t).notes)
+
+
+def check_by_the_loop(monkeypatch, net, x, t, **kwargs):
+    """check_gradients with the element loop instead of the structured numerical gradient."""
+    from kobai.gradcheck import network
+
+    with monkeypatch.context() as patch:
+        patch.setattr(network, "_structured_numerical", lambda *args, **kw: {})
+        report = check_gradients(net, x, t, **kwargs)
+    assert not any("structured" in note for note in report.notes)
+    return report
+
+
+def shifted_to_a_kink(net, x, offset):
+    """``net`` with the first relu input of sample 1 moved to ``offset`` (to rounding)."""
+    a = x
+    with net.frozen():
+        for layer in net.layers.values():
+            if isinstance(layer, Relu):
+                break
+            a = (layer.forward(a, train=True) if isinstance(layer, (BatchNormalization, Dropout))
+                 else layer.forward(a))
+    net.params["beta1" if "beta1" in net.params else "b1"][0] += offset - a[1, 0]
+    return net
+
+
+@pytest.mark.parametrize("case", [c for c in _net_cases() if "relu" in c and "[]" not in c])
+@pytest.mark.parametrize("offset", [None, 0.0, 4e-6])
+def test_relu_nets_get_the_loops_statuses_and_kinks_from_the_structured_path(
+        monkeypatch, case, offset):
+    cls, args, kwargs = _net_cases()[case]
+    rng = np.random.default_rng(5)
+    net = randomize_biases(cls(*args, rng=6, **kwargs), rng)
+    x, t = data(rng)
+    x[0] = 0.0  # relu inputs of sample 0 are the first biases (without batch norm)
+    if offset is not None:
+        net = shifted_to_a_kink(net, x, offset)
+    expected = check_by_the_loop(monkeypatch, net, x, t)
+    report = check_gradients(net, x, t)
+    assert any("structured" in note for note in report.notes)
+    assert report.passed == expected.passed and report.n_kinks == expected.n_kinks
+    for key, r in report.results.items():
+        e = expected.results[key]
+        assert (r.status, r.n_kinks, r.n_bad, r.n_checked) == (
+            e.status, e.n_kinks, e.n_bad, e.n_checked), key
+        assert r.kink_indices == e.kink_indices, key
+        np.testing.assert_allclose(r.numerical_grad, e.numerical_grad, rtol=1e-7, atol=1e-9)
+    if offset is not None:
+        assert report.n_kinks > 0
+
+
+@pytest.mark.parametrize("b1", [0.0, [3e-6, 0.5], [-1e-5, 2e-5]])
+def test_kink_net_statuses_are_the_loops(monkeypatch, b1):
+    net, x, t = kink_net(b1)
+    expected = check_by_the_loop(monkeypatch, net, x, t)
+    report = check_gradients(net, x, t)
+    assert any("structured" in note for note in report.notes)
+    assert [(r.status, r.kink_indices) for r in report.results.values()] == [
+        (r.status, r.kink_indices) for r in expected.results.values()]
+
+
+def test_planted_relu_bug_fails_on_the_structured_path_as_in_the_loop(monkeypatch):
+    rng = np.random.default_rng(7)
+    net = randomize_biases(MultiLayerNet(6, [5, 4], 4, activation="relu", rng=8), rng)
+    x, t = data(rng)
+    real_backward = net._backward
+
+    def halved_w2():
+        grads = real_backward()
+        grads["W2"] = grads["W2"] * 0.5
+        return grads
+    net._backward = halved_w2
+    report, expected = check_gradients(net, x, t), check_by_the_loop(monkeypatch, net, x, t)
+    assert any("structured" in note for note in report.notes)
+    assert report.results["W2"].status == expected.results["W2"].status == "FAIL"
+    assert [r.status for r in report.results.values()] == [
+        r.status for r in expected.results.values()]

@@ -252,3 +252,94 @@ def test_books_sizes_fast_equals_loop_on_sampled_elements(make):
                 flat[i] = saved
                 loop = (plus - minus) / (2 * H)
                 assert abs(fast[key].reshape(-1)[i] - loop) <= 1e-10 * abs(loop) + floor, key
+
+
+# -- kinks: which elements' ±h move a relu input across 0 --------------------------------------
+
+def loop_kinks(net, x, t, h):
+    """The element loop of kobai.gradcheck: relu masks (kink_state) after θ+h and θ-h differ."""
+    from kobai.gradcheck.probe import _full, kink_probes
+
+    probes = kink_probes(list(net.layers.values()))
+    with net.frozen():
+        net.loss(x, t)
+
+        def evaluate():
+            return net.loss(x, t), tuple(probe() for probe in probes)
+        return {key: _full(arr, evaluate, h)[1] for key, arr in net.params.items()}
+
+
+def relu_net_near_kinks(hidden, config, seed, scale):
+    """A relu net on inputs with exact zeros (sample 0 entirely), half of its biases exactly 0,
+    and the first relu input of sample 1 shifted to 0 (to rounding): many relu inputs are
+    exactly 0 or within h of it."""
+    rng = np.random.default_rng(seed)
+    net = MultiLayerNet(6, hidden, 4, activation="relu", rng=seed, **config)
+    for key, arr in net.params.items():
+        if key.startswith("b"):
+            arr[...] = rng.normal(0.0, 0.3, arr.shape) * (rng.random(arr.shape) < 0.5)
+    x, t = data(6, 4, 7, seed)
+    x[0] = 0.0
+    x *= scale
+    a = x
+    with net.frozen():
+        for layer in net.layers.values():
+            if isinstance(layer, Relu):
+                break
+            a = (layer.forward(a, train=True) if isinstance(layer, (BatchNormalization, Dropout))
+                 else layer.forward(a))
+    net.params["beta1" if "beta1" in net.params else "b1"][0] -= a[1, 0]
+    return net, x, t
+
+
+KINK_CONFIGS = [dict(), dict(weight_decay_lambda=0.3), dict(use_dropout=True, dropout_ratio=0.3),
+                dict(use_batchnorm=True), dict(use_batchnorm=True, use_dropout=True)]
+
+
+@pytest.mark.parametrize("hidden", [[5], [5, 4], [3, 6, 2, 4]], ids=lambda h: f"depth{len(h)}")
+@pytest.mark.parametrize("config", KINK_CONFIGS, ids=lambda c: "-".join(c) or "plain")
+@pytest.mark.parametrize("h", [1e-5, 0.3])
+def test_kinks_equal_the_loops_element_by_element(hidden, config, h):
+    # h = 0.3 on inputs of size ~10 crosses relu kinks in later layers too (rows recomputed)
+    seed = len(hidden) + 10 * KINK_CONFIGS.index(config)
+    net, x, t = relu_net_near_kinks(hidden, config, seed, 1.0 if h < 0.01 else 10.0)
+    grads, kinks = _numgrad_fast.numerical_gradient_and_kinks(net, x, t, h)
+    expected = loop_kinks(net, x, t, h)
+    assert list(kinks) == list(grads) == list(net.params)
+    for key, crossed in kinks.items():
+        assert crossed.dtype == bool and crossed.shape == net.params[key].shape
+        np.testing.assert_array_equal(crossed, expected[key], err_msg=key)
+        np.testing.assert_array_equal(grads[key], net.numerical_gradient(x, t, h=h)[key])
+    assert sum(crossed.sum() for crossed in kinks.values()) > 0
+
+
+def test_kinks_do_not_depend_on_the_chunk_size_or_the_linear_bound(monkeypatch):
+    from kobai.nets import _numgrad_linear
+
+    net, x, t = relu_net_near_kinks([5, 4, 3], dict(use_dropout=True), 3, 10.0)
+    expected = loop_kinks(net, x, t, 0.3)
+    monkeypatch.setattr(_numgrad_fast, "_CHUNK_BYTES", 1)  # one element per chunk
+    monkeypatch.setattr(_numgrad_linear, "_MAX_BYTES", 0)  # every changed row recomputed
+    _, kinks = _numgrad_fast.numerical_gradient_and_kinks(net, x, t, 0.3)
+    for key in kinks:
+        np.testing.assert_array_equal(kinks[key], expected[key], err_msg=key)
+
+
+def test_a_relu_input_of_exactly_zero_is_a_kink_only_when_the_step_moves_it():
+    # Sample 0 is all zeros, so its relu inputs are exactly b1: only b1's own steps move them.
+    net = MultiLayerNet(2, [2], 2, activation="relu")
+    net.params["W1"][...] = [[1.0, -1.0], [2.0, 3.0]]
+    net.params["W2"][...] = [[1.0, 2.0], [3.0, -1.0]]
+    x, t = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1])
+    _, kinks = _numgrad_fast.numerical_gradient_and_kinks(net, x, t, 1e-5)
+    assert kinks["b1"].tolist() == [True, True]
+    assert not any(kinks[key].any() for key in ("W1", "W2", "b2"))
+
+
+def test_nets_without_relu_have_no_kinks():
+    net = MultiLayerNet(7, [6, 5], 4, activation="tanh", use_batchnorm=True, rng=12)
+    x, t = data(7, 4, 9, 12)
+    grads, kinks = _numgrad_fast.numerical_gradient_and_kinks(net, x, t, H)
+    assert not any(crossed.any() for crossed in kinks.values())
+    for key, grad in net.numerical_gradient(x, t).items():
+        np.testing.assert_array_equal(grads[key], grad)

@@ -218,7 +218,7 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
     try:
         with frozen(target, layers):
             analytic = _analytic(target.gradient(x, t), params, report)
-            numerical = _structured_numerical(target, x, t, mode, eps, probes, report)
+            numerical = _structured_numerical(target, x, t, mode, eps, report)
             for key, arr in params.items():
                 if key in analytic:
                     report.results[key] = check_array(
@@ -236,29 +236,37 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
 
 
 def _structured_numerical(net: object, x: np.ndarray, t: np.ndarray, mode: str, eps: float,
-                          probes: list, report: GradCheckReport) -> dict[str, np.ndarray]:
-    """Full mode on a kobai net without ReLU kinks: the net's fast numerical gradient.
+                          report: GradCheckReport
+                          ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Full mode on a kobai net: the net's fast numerical gradient and its kinks, per param.
 
-    ``net.numerical_gradient(x, t, h=eps)`` perturbs every element by the same ±eps as the
-    element loop, but follows each perturbation only through the part of the network it
-    changes (tens to hundreds of times faster; equal to the loop to rounding, see
-    ``kobai.nets._numgrad_fast``). With ReLU layers the loop runs instead, because it also
-    records which perturbations cross a kink.
+    ``kobai.nets._numgrad_fast`` perturbs every element by the same ±eps as the element loop,
+    but follows each perturbation only through the part of the network it changes (tens to
+    hundreds of times faster; equal to the loop to rounding). It also reports which elements'
+    ±eps moved a ReLU input across 0 (the masks ``z > 0`` at θ+eps and θ-eps differ), as the
+    loop's ``kink_state()`` comparison does. Returns {} when the loop has to run.
     """
-    from ..layers import Affine, BatchNormalization, Dropout, Sigmoid, Tanh
+    from ..layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, Tanh
     from ..nets import MultiLayerNet, TwoLayerNet
+    from ..nets._numgrad_fast import numerical_gradient_and_kinks
+    from ..nets._numgrad_forward import UnsupportedNetwork
 
     # Only the library's own classes, unmodified: the structured path repeats their forward
     # arithmetic, so a subclass or a patched forward would not be what it differentiates.
-    known = (Affine, BatchNormalization, Dropout, Sigmoid, Tanh)
-    if (mode != "full" or probes or type(net) not in (MultiLayerNet, TwoLayerNet)
+    known = (Affine, BatchNormalization, Dropout, Relu, Sigmoid, Tanh)
+    if (mode != "full" or type(net) not in (MultiLayerNet, TwoLayerNet)
             or any(type(layer) not in known or "forward" in vars(layer)
-                   for layer in [*net.layers.values()])
-            or "loss" in vars(net) or "_loss" in vars(net)):
+                   or "kink_state" in vars(layer) for layer in [*net.layers.values()])
+            or "loss" in vars(net) or "_loss" in vars(net) or "_inputs" in vars(net)):
+        return {}
+    x2, labels = net._inputs(x, t)
+    try:
+        numerical, kinks = numerical_gradient_and_kinks(net, x2, labels, eps)
+    except UnsupportedNetwork:
         return {}
     report.notes.append("numerical gradients by the net's structured central differences "
                         "(the same ±eps per element as the loop, kobai.nets._numgrad_fast)")
-    return net.numerical_gradient(x, t, h=eps)
+    return {key: (numerical[key], kinks[key]) for key in numerical}
 
 
 def _check_deterministic(evaluate, report: GradCheckReport) -> None:

@@ -92,11 +92,14 @@ def _directional(arr: np.ndarray, analytic: np.ndarray, evaluate: Evaluate, eps:
 
 def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Evaluate, *,
                 mode: str, eps: float, rtol: float, atol: float, rng: np.random.Generator,
-                notes: list[str], numerical: np.ndarray | None = None) -> ParamResult:
+                notes: list[str],
+                numerical: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None
+                ) -> ParamResult:
     """Check ``analytic`` (backprop) against central differences of ``evaluate`` in ``arr``.
 
     ``arr`` is perturbed in place and restored bit for bit (in "full" mode, ``numerical``
-    may instead be given, already computed). In "fast" mode, one random unit
+    may instead be given, already computed, alone or as ``(numerical, kinks)`` with the bool
+    array of elements whose ±eps crossed a ReLU kink). In "fast" mode, one random unit
     direction is checked first (two evaluations; four when the first crosses a ReLU kink and a
     second is tried with ``eps / 10``); only if it disagrees, or both cross a kink, is every
     element checked, to locate the bad ones.
@@ -131,7 +134,9 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
                                                           " (the direction's error was noise)"))
         notes.append(f"{name}: {why}, so every element was checked: {verdict}")
     elif numerical is not None:  # computed by the net's structured central differences
-        result = compare(name, analytic, numerical, np.zeros(arr.shape, dtype=bool), rtol, atol)
+        numerical, kinks = (numerical if isinstance(numerical, tuple)
+                            else (numerical, np.zeros(arr.shape, dtype=bool)))
+        result = compare(name, analytic, numerical, kinks, rtol, atol)
     else:
         numerical, kinks = _full(arr, evaluate, eps)
         result = compare(name, analytic, numerical, kinks, rtol, atol)

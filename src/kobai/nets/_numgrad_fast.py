@@ -20,6 +20,8 @@ rounded to the parameter's dtype exactly as the loop stores it. Only the work di
   without batch norm the same holds per sample, as long as no relu input crosses 0
   (``_numgrad_linear``); the rows where one would are recomputed.
 * The weight-decay term ``0.5·λ·Σ W²`` changes by ``0.5·λ·((w ± h)² - w²)`` for a weight.
+* On request (``numerical_gradient_and_kinks``), the relu masks that the recomputed values
+  show at ``θ + h·e_i`` and ``θ - h·e_i`` are compared as well (``_numgrad_kinks``).
 
 Every value is float64 (float32 nets are evaluated in float64 at their float32 parameters).
 
@@ -48,11 +50,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._numgrad_forward import Stage, activate, batch_norm, read_stages
+from ._numgrad_kinks import column_crossings, row_crossings, stack_crossings
 from ._numgrad_linear import relu_directions
 from ._numgrad_rank1 import RankOneLogits
 from ._numgrad_tail import mean_losses, row_logits, sample_losses, stack_logits
 
-__all__ = ["numerical_gradient"]
+__all__ = ["numerical_gradient", "numerical_gradient_and_kinks"]
 
 # Bytes of the widest stack (P, N, width) one chunk of perturbations may allocate; the chunk's
 # temporaries stay within a few times this. 1 MB keeps a chunk in the CPU caches (about twice as
@@ -76,19 +79,40 @@ def numerical_gradient(net, x: np.ndarray, labels: np.ndarray,
     dict of str to ndarray
         Same keys, order, shapes and dtype as ``net.params``.
     """
+    return _central_differences(net, x, labels, h, kinks=False)[0]
+
+
+def numerical_gradient_and_kinks(net, x: np.ndarray, labels: np.ndarray, h: float = 1e-4
+                                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``numerical_gradient``, and per parameter which elements' differences cross a relu kink.
+
+    Returns
+    -------
+    grads : dict of str to ndarray
+        As ``numerical_gradient`` returns it.
+    kinks : dict of str to bool ndarray
+        Same keys and shapes: True where some relu input is ``> 0`` at ``θ + h·e_i`` but not at
+        ``θ - h·e_i`` or the other way round (``kobai.gradcheck``'s KINK elements).
+    """
+    return _central_differences(net, x, labels, h, kinks=True)
+
+
+def _central_differences(net, x: np.ndarray, labels: np.ndarray, h: float, kinks: bool):
     if not (np.isfinite(h) and h != 0):
         raise ValueError(f"h must be a finite, nonzero step, got {h!r}")
     with net.frozen():
         # The loop's first pass draws the dropout masks if none fits; so does this one.
         net.loss(x, labels, train=True)
-        model = _PerturbedLosses(net, x, labels)
-        return {key: model.gradient(key, arr, h) for key, arr in net.params.items()}
+        model = _PerturbedLosses(net, x, labels, kinks)
+        results = {key: model.gradient(key, arr, h) for key, arr in net.params.items()}
+    return ({key: grad for key, (grad, _) in results.items()},
+            {key: crossed for key, (_, crossed) in results.items()})
 
 
 class _PerturbedLosses:
     """The losses ``L(θ ± h·e_i)`` of one net, one chunk of elements of one parameter at a time."""
 
-    def __init__(self, net, x: np.ndarray, labels: np.ndarray):
+    def __init__(self, net, x: np.ndarray, labels: np.ndarray, kinks: bool = False):
         self.stages, self.slots = read_stages(net, x)
         self.labels = labels
         self.lam = net.weight_decay_lambda
@@ -99,6 +123,16 @@ class _PerturbedLosses:
         self.independent = [all(st.gamma is None for st in self.stages[k:])
                             for k in range(len(self.stages))]
         self.base_losses = sample_losses(self.stages[-1].h.copy(), labels)
+        # relu_after[s]: kinks are asked for and a relu layer follows stage s
+        self.kinks = kinks
+        self.relu_after = [kinks and any(st.act == "relu" for st in self.stages[s + 1:])
+                           for s in range(len(self.stages))]
+        # base_signs[k]: the unperturbed masks z > 0 (N, Σ width) of the relu stages from k on,
+        # which recomputed rows are compared with (no batch norm there, so z is their input)
+        self.base_signs = {k: np.concatenate([st.z > 0 for st in self.stages[k:]
+                                              if st.act == "relu"], axis=1)
+                           for k in range(1, len(self.stages))
+                           if self.relu_after[k - 1] and self.independent[k]}
         # stage → (power series of the logits, bound on |du| or None); see _numgrad_rank1
         last, self.series = len(self.stages) - 1, {}
         for s in range(last):
@@ -108,17 +142,23 @@ class _PerturbedLosses:
                 self.series[s] = (RankOneLogits(self.stages[-1].h, labels, directions), tau)
 
     # -- chunks ---------------------------------------------------------------------------------
-    def gradient(self, key: str, arr: np.ndarray, h: float) -> np.ndarray:
+    def gradient(self, key: str, arr: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+        """Central differences of ``arr``'s elements, and which of them cross a relu kink
+        (all False unless kinks were asked for)."""
         s, kind = self.slots[key]
         flat = arr.reshape(-1)
         # θ_i ± h rounded to the parameter's dtype, as the loop writes them into the array
         plus, minus = (flat + h).astype(np.float64), (flat - h).astype(np.float64)
-        grad = np.empty(flat.size)
+        grad, kinks = np.empty(flat.size), np.zeros(flat.size, dtype=bool)
         for idx, j, rows in self._chunks(s, kind, arr.shape):
             n = idx.size
-            losses = self._losses(s, kind, j, rows, np.concatenate([plus[idx], minus[idx]]))
+            crossed = np.zeros(n, dtype=bool)
+            losses = self._losses(s, kind, j, rows, np.concatenate([plus[idx], minus[idx]]),
+                                  crossed)
             grad[idx] = (losses[:n] - losses[n:]) / (2 * h)
-        return grad.reshape(arr.shape).astype(arr.dtype, copy=False)
+            kinks[idx] = crossed
+        return (grad.reshape(arr.shape).astype(arr.dtype, copy=False),
+                kinks.reshape(arr.shape))
 
     def _chunks(self, s: int, kind: str, shape: tuple[int, ...]):
         """Yield (flat indices, column(s), rows of W or None) per chunk of elements."""
@@ -144,19 +184,28 @@ class _PerturbedLosses:
         return max(st.W.shape[1] for st in self.stages[s + 1:] or self.stages[-1:])
 
     # -- losses ---------------------------------------------------------------------------------
-    def _losses(self, s: int, kind: str, j, rows, vals: np.ndarray) -> np.ndarray:
-        """``L`` for each perturbed value in ``vals`` (P,) of the chunk's elements."""
+    def _losses(self, s: int, kind: str, j, rows, vals: np.ndarray,
+                crossed: np.ndarray) -> np.ndarray:
+        """``L`` for each perturbed value in ``vals`` (P,) of the chunk's elements: first the
+        values ``+h``, then ``-h``. Elements whose two perturbations cross a relu kink are set
+        True in ``crossed`` (P/2,) when kinks are asked for."""
         if s == len(self.stages) - 1:
             z = self._perturbed_logits(kind, j, rows, vals)
             per_sample = sample_losses(z, self.labels[None, :])
         else:
-            u, cols = self._column_change(self.stages[s], kind, j, rows, vals)
-            per_sample = self._series_losses(s, kind, j, cols, u)
+            st = self.stages[s]
+            u, cols, z = self._column_change(st, kind, j, rows, vals)
+            if self.kinks and st.act == "relu":
+                crossed |= column_crossings(z)
+            if not self.relu_after[s]:
+                crossed = None
+            per_sample = self._series_losses(s, kind, j, cols, u, crossed)
             if per_sample is None:
-                per_sample = self._tail_losses(s, kind, j, cols, u.T)
+                per_sample = self._tail_losses(s, kind, j, cols, u.T, crossed)
         return mean_losses(per_sample) + self._decay(s, kind, j, rows, vals)
 
-    def _series_losses(self, s: int, kind: str, j, cols, u: np.ndarray) -> np.ndarray | None:
+    def _series_losses(self, s: int, kind: str, j, cols, u: np.ndarray,
+                       crossed: np.ndarray | None) -> np.ndarray | None:
         """Per-sample losses (P, N) by the logits' power series, where it applies."""
         if s not in self.series:
             return None
@@ -166,43 +215,60 @@ class _PerturbedLosses:
             return None
         per_sample = per_sample.T
         if tau is not None:  # rows where a later relu input would cross 0: layer by layer
+            # Every other row keeps each later relu input's sign, hence its unperturbed mask.
             n, p = np.nonzero((np.abs(u) >= tau[:, cols]) & (u != 0))
             if n.size:
-                per_sample[p, n] = self._row_losses(s, kind, j, cols, u[n, p], p, n)
+                per_sample[p, n] = self._row_losses(s, kind, j, cols, u[n, p], p, n, crossed)
         return per_sample
 
-    def _tail_losses(self, s: int, kind: str, j, cols, du: np.ndarray) -> np.ndarray:
+    def _tail_losses(self, s: int, kind: str, j, cols, du: np.ndarray,
+                     crossed: np.ndarray | None) -> np.ndarray:
         """Per-sample losses (P, N) when stage ``s``'s output changes by ``du[p, n]`` in column
         ``j`` (or ``cols[p]``): the next affine output becomes ``z + du ⊗ W[j, :]``."""
         if self.independent[s + 1]:  # only the changed (perturbation, sample) rows
             p, n = np.nonzero(du)
             per_sample = np.repeat(self.base_losses[None, :], du.shape[0], axis=0)
-            per_sample[p, n] = self._row_losses(s, kind, j, cols, du[p, n], p, n)
+            per_sample[p, n] = self._row_losses(s, kind, j, cols, du[p, n], p, n, crossed)
             return per_sample
         nxt, n_samples, du = self.stages[s + 1], du.shape[1], np.ascontiguousarray(du)
         w = nxt.W[j][None, :] if kind == "W" else nxt.W[cols]  # (1 or P, width)
         per_sample = np.empty(du.shape)
+        packed = []  # bit-packed relu masks of each perturbation, when kinks are asked for
         step = max(1, _CHUNK_BYTES // (8 * n_samples * self._width(s)))
         for p in range(0, du.shape[0], step):
             piece = slice(p, p + step)
             z = du[piece, :, None] * w[piece if w.shape[0] > 1 else slice(None), None, :]
             z += nxt.z  # (pieces of P, N, width)
-            per_sample[piece] = sample_losses(stack_logits(self.stages, s + 1, z),
+            signs = None if crossed is None else []
+            per_sample[piece] = sample_losses(stack_logits(self.stages, s + 1, z, signs),
                                               self.labels[None, :])
+            if signs:
+                pos = np.concatenate([m.reshape(m.shape[0], -1) for m in signs], axis=1)
+                packed.append(np.packbits(pos, axis=1))
+        if packed:
+            crossed |= stack_crossings(np.concatenate(packed))
         return per_sample
 
     def _row_losses(self, s: int, kind: str, j, cols, du: np.ndarray, p: np.ndarray,
-                    n: np.ndarray) -> np.ndarray:
+                    n: np.ndarray, crossed: np.ndarray | None = None) -> np.ndarray:
         """Losses of the rows (perturbation ``p``, sample ``n``) whose stage-``s`` output
-        changes by ``du`` (M,), recomputed layer by layer (no batch norm after stage ``s``)."""
+        changes by ``du`` (M,), recomputed layer by layer (no batch norm after stage ``s``);
+        with ``crossed``, their relu masks are compared too."""
         nxt, out = self.stages[s + 1], np.empty(du.size)
+        pos = [] if crossed is not None else None  # relu masks (M, Σ width), piece by piece
         step = max(1, _CHUNK_BYTES // (8 * self._width(s)))
         for m in range(0, du.size, step):
             rows = slice(m, m + step)
             z = du[rows, None] * (nxt.W[j] if kind == "W" else nxt.W[cols[p[rows]]])
             z += nxt.z[n[rows]]
-            out[rows] = sample_losses(row_logits(self.stages, s + 1, z, n[rows]),
+            signs = None if pos is None else []
+            out[rows] = sample_losses(row_logits(self.stages, s + 1, z, n[rows], signs),
                                       self.labels[n[rows]])
+            if signs:
+                pos.append(np.concatenate(signs, axis=1))
+        if pos:
+            crossed |= row_crossings(crossed.size, p, n, np.concatenate(pos),
+                                     self.base_signs[s + 1])
         return out
 
     def _perturbed_logits(self, kind: str, j, rows, vals: np.ndarray) -> np.ndarray:
@@ -229,7 +295,8 @@ class _PerturbedLosses:
         return np.ascontiguousarray(st.xw[:, np.tile(j, 2)] + vals)  # b'[j]
 
     def _column_change(self, st: Stage, kind: str, j, rows, vals: np.ndarray):
-        """``u = h'[:, j] - h[:, j]`` (N, P) of a hidden stage, and the column selector."""
+        """``u = h'[:, j] - h[:, j]`` (N, P) of a hidden stage, the column selector, and the
+        activation's input (N, P)."""
         cols = slice(j, j + 1) if kind == "W" else np.tile(j, 2)
         if kind in ("W", "b"):
             z = self._column_product(st, kind, j, rows, vals)
@@ -243,7 +310,7 @@ class _PerturbedLosses:
         if st.mask is not None:
             out *= st.mask[:, cols]
         out -= st.h[:, cols]
-        return out, cols
+        return out, cols, z
 
     def _decay(self, s: int, kind: str, j, rows, vals: np.ndarray):
         """``0.5·λ·Σ_k Σ W_k²`` for each perturbed value, summed in the loop's order."""

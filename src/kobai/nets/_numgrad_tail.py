@@ -22,14 +22,18 @@ def _product(h: np.ndarray, W: np.ndarray) -> np.ndarray:
     return (h.reshape(-1, h.shape[-1]) @ W).reshape(*h.shape[:-1], W.shape[1])
 
 
-def stack_logits(stages: list[Stage], k: int, z: np.ndarray) -> np.ndarray:
+def stack_logits(stages: list[Stage], k: int, z: np.ndarray,
+                 signs: list[np.ndarray] | None = None) -> np.ndarray:
     """Logits (P, N, n_classes) of a stack whose stage-``k`` affine outputs are ``z`` (P, N, width).
 
-    ``z`` may be overwritten.
+    ``z`` may be overwritten. If ``signs`` is a list, each relu layer's mask ``input > 0``
+    (P, N, width) is appended to it.
     """
     for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
         if st.gamma is not None:
             z = st.gamma * batch_norm(z, st.eps, axis=1) + st.beta
+        if signs is not None and st.act == "relu":
+            signs.append(z > 0)
         h = activate(st.act, z)
         if st.mask is not None:
             h *= st.mask
@@ -38,13 +42,17 @@ def stack_logits(stages: list[Stage], k: int, z: np.ndarray) -> np.ndarray:
     return z
 
 
-def row_logits(stages: list[Stage], k: int, z: np.ndarray, samples: np.ndarray) -> np.ndarray:
+def row_logits(stages: list[Stage], k: int, z: np.ndarray, samples: np.ndarray,
+               signs: list[np.ndarray] | None = None) -> np.ndarray:
     """Logits (M, n_classes) of rows whose stage-``k`` affine outputs are ``z`` (M, width).
 
     ``samples`` (M,) gives each row's sample, for the dropout masks. No stage from ``k`` on may
-    use batch norm. ``z`` may be overwritten.
+    use batch norm. ``z`` may be overwritten. If ``signs`` is a list, each relu layer's mask
+    ``z > 0`` (M, width) is appended to it.
     """
     for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
+        if signs is not None and st.act == "relu":
+            signs.append(z > 0)
         h = activate(st.act, z)
         if st.mask is not None:
             h *= st.mask[samples]
