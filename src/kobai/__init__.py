@@ -6,4 +6,10 @@ with the book's names: ``kobai.functions``, ``kobai.gradient``, ``kobai.layers``
 ``kobai.trainer``, ``kobai.io``.
 """
 
+import logging
+
 __version__ = "0.1.0"
+
+# A library logs, an application decides where it goes: silent unless configured
+# (the kobai command shows download progress on stderr).
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -6,6 +6,7 @@ Bad arguments and bad files get one line on stderr and exit status 2, never a tr
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kobai`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
     parser = build_parser()
+    _show_library_messages()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -55,6 +57,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. kobai evaluate ... | head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each message."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ sets it; always use sys.stderr
+        pass
+
+
+def _show_library_messages() -> None:
+    """Show kobai's log messages (e.g. "downloading ...") on stderr, once per process."""
+    logger = logging.getLogger("kobai")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("kobai: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 if __name__ == "__main__":  # pragma: no cover
