@@ -116,3 +116,10 @@ def test_a_replaced_layer_is_trained_as_it_is():
     assert supports(net)
     net.layers["Sigmoid1"].forward = lambda x: x  # the user's change must be honoured
     assert not supports(net)
+
+
+def test_a_replaced_param_of_the_wrong_shape_is_named():
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    net.params["W1"] = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=r"params\['W1'\] was replaced.*\(4, 3\)"):
+        net.train_step(np.ones((2, 4)), [0, 1], SGD())

@@ -72,6 +72,7 @@ class FastStep:
 
     def loss_and_grads(self, x: np.ndarray, labels: np.ndarray) -> float:
         """Compute the loss (returned) and the gradients (into ``self.grads``)."""
+        self.net._bind()  # a replaced params array: checked (shape) and used, as by the layers
         p = self.net.params
         h = x
         for i, ((w_key, b_key), z) in enumerate(zip(self.keys, self.z, strict=True)):
