@@ -33,6 +33,7 @@ from typing import IO, Any
 import numpy as np
 
 from . import __version__
+from ._validate import positive_int
 from .nets import MultiLayerNet, TwoLayerNet
 from .optimizers import get_optimizer
 
@@ -424,9 +425,7 @@ class SaveCheckpoint:
     """
 
     def __init__(self, path: str | os.PathLike[str], every: int = 1):
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
-        self.path, self.every = Path(path), every
+        self.path, self.every = Path(path), positive_int(every, "every")
 
     def on_epoch_end(self, trainer: Any, record: Any) -> None:
         if record.epoch % self.every == 0:

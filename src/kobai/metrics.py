@@ -11,6 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._validate import positive_int
+
 __all__ = ["ClassMetrics", "confusion_matrix", "per_class_metrics", "format_confusion_matrix",
            "classification_report"]
 
@@ -45,9 +47,7 @@ def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] |
         ``cm[i, j]`` = number of samples of class ``i`` predicted as ``j``; the diagonal holds
         the correct predictions.
     """
-    if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool) \
-            or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    n_classes = positive_int(n_classes, "n_classes")
     t = _labels_array(y_true, "y_true", n_classes)
     p = _labels_array(y_pred, "y_pred", n_classes)
     if t.shape != p.shape:

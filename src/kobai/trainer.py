@@ -475,7 +475,7 @@ class Trainer:
             for s in range(0, n, EVAL_BATCH_SIZE):
                 xc, tc = x[s:s + EVAL_BATCH_SIZE], t[s:s + EVAL_BATCH_SIZE]
                 logits = net._forward(xc, False)
-                total += ce.forward(logits, tc) * xc.shape[0]
+                total += ce.forward_labels(logits, tc) * xc.shape[0]  # checked once
                 correct += int(np.count_nonzero(logits.argmax(axis=1) == tc))
             return total / n + net._decay(), correct / n
         loss_kw = _eval_kwargs(net.loss)
