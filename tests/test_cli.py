@@ -169,13 +169,13 @@ def test_unreadable_model_gets_one_line(tmp_path, capsys, command):
 def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
     from kobai.nets import MultiLayerNet
 
-    real_step, calls = MultiLayerNet._step, []
+    real_step, calls = MultiLayerNet.train_step, []
 
-    def step_that_turns_nan(self, x, labels, optimizer):  # NaN from the 50th batch (epoch 2)
+    def step_that_turns_nan(self, x, t, optimizer, **kwargs):  # NaN from the 50th batch
         calls.append(1)
-        return float("nan") if len(calls) >= 50 else real_step(self, x, labels, optimizer)
+        return float("nan") if len(calls) >= 50 else real_step(self, x, t, optimizer, **kwargs)
 
-    monkeypatch.setattr(MultiLayerNet, "_step", step_that_turns_nan)
+    monkeypatch.setattr(MultiLayerNet, "train_step", step_that_turns_nan)
     status, _, err = run(capsys, "train", "--epochs", "3", "--no-progress", "--out",
                          str(tmp_path))
     assert status == 1

@@ -1,10 +1,10 @@
 """kobai.gradcheck: every layer and network passes, and planted bugs are found and located."""
 
 import re
-from collections import OrderedDict
 
 import numpy as np
 import pytest
+from conftest import BookNet, data, move_first_relu_input
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,10 +19,6 @@ def randomize_biases(net, rng):
         if key.startswith("b"):
             arr[...] = rng.normal(0.0, 0.5, arr.shape)
     return net
-
-
-def data(rng, batch=6, n_in=6, n_out=4):
-    return rng.standard_normal((batch, n_in)), rng.integers(0, n_out, batch)
 
 
 def assert_exact_pass(report, max_rel=1e-6):
@@ -68,35 +64,9 @@ BUGS = {
 }
 
 
-class BookNet:
-    """The book's ``TwoLayerNet`` (§5.7) pattern on kobai's layers, any depth: only params,
-    layers, loss and gradient, no frozen() or astype(). Layer ``bug_layer`` can be planted."""
-
-    def __init__(self, sizes, activation=Relu, bug=None, bug_layer=2, rng=0,
-                 dtype=np.float64):
-        rng = np.random.default_rng(rng)
-        self.params, self.layers = {}, OrderedDict()
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), 1):
-            W = self.params[f"W{i}"] = rng.standard_normal((n_in, n_out)).astype(dtype)
-            b = self.params[f"b{i}"] = rng.normal(0.0, 0.5, n_out).astype(dtype)
-            planted = bug is not None and i == bug_layer
-            self.layers[f"Affine{i}"] = PlantedAffine(W, b, bug) if planted else Affine(W, b)
-            if i < len(sizes) - 1:
-                self.layers[f"Act{i}"] = activation()
-        self.last_layer = SoftmaxWithLoss()
-
-    def loss(self, x, t):
-        for layer in self.layers.values():
-            x = layer.forward(x)
-        return self.last_layer.forward(x, t)
-
-    def gradient(self, x, t):
-        self.loss(x, t)
-        dout = self.last_layer.backward(1.0)
-        for layer in reversed(self.layers.values()):
-            dout = layer.backward(dout)
-        return {key: getattr(self.layers[f"Affine{key[1:]}"], "d" + key[0])
-                for key in self.params}
+def planted(bug, layer):
+    """A ``BookNet`` ``affine`` that builds the ``layer``-th Affine as a ``PlantedAffine``."""
+    return lambda i, W, b: PlantedAffine(W, b, bug) if i == layer else Affine(W, b)
 
 
 class MinimalNet:
@@ -368,7 +338,7 @@ def test_book_style_net_on_kobai_layers_passes(activation):
 def test_check_gradients_catches_planted_bugs_and_names_the_worst_element(bug, mode):
     damage, param, pattern = BUGS[bug]
     rng = np.random.default_rng(0)
-    net = BookNet([6, 4, 4, 3], bug=damage, bug_layer=2)  # W2 is square, for the transpose
+    net = BookNet([6, 4, 4, 3], affine=planted(damage, layer=2))  # W2 square, to transpose
     x, t = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
     report = check_gradients(net, x, t, mode=mode, rng=1)
     name = f"{param}2"
@@ -606,19 +576,6 @@ def check_by_the_loop(monkeypatch, net, x, t, **kwargs):
     return report
 
 
-def shifted_to_a_kink(net, x, offset):
-    """``net`` with the first relu input of sample 1 moved to ``offset`` (to rounding)."""
-    a = x
-    with net.frozen():
-        for layer in net.layers.values():
-            if isinstance(layer, Relu):
-                break
-            a = (layer.forward(a, train=True) if isinstance(layer, (BatchNormalization, Dropout))
-                 else layer.forward(a))
-    net.params["beta1" if "beta1" in net.params else "b1"][0] += offset - a[1, 0]
-    return net
-
-
 @pytest.mark.parametrize("case", [c for c in _net_cases() if "relu" in c and "[]" not in c])
 @pytest.mark.parametrize("offset", [None, 0.0, 4e-6])
 def test_relu_nets_get_the_loops_statuses_and_kinks_from_the_structured_path(
@@ -629,7 +586,7 @@ def test_relu_nets_get_the_loops_statuses_and_kinks_from_the_structured_path(
     x, t = data(rng)
     x[0] = 0.0  # relu inputs of sample 0 are the first biases (without batch norm)
     if offset is not None:
-        net = shifted_to_a_kink(net, x, offset)
+        net = move_first_relu_input(net, x, offset)
     expected = check_by_the_loop(monkeypatch, net, x, t)
     report = check_gradients(net, x, t)
     assert any("structured" in note for note in report.notes)

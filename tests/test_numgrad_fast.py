@@ -1,6 +1,6 @@
 """The fast numerical gradient equals the book's element loop, element by element.
 
-Criterion (see ``kobai.nets._numgrad_fast``): the loop's central difference carries rounding
+Criterion (see ``kobai.nets.numgrad``): the loop's central difference carries rounding
 noise of about ``ε·|L|/h`` (``L`` the loss; ε = 2^-52), which no other evaluation can reproduce
 unless it is bit-identical. So, with ``floor = 8·ε·|L|/h`` (four times the largest difference
 observed over several hundred small random configurations, ``2.0·ε·|L|/h``):
@@ -12,22 +12,22 @@ observed over several hundred small random configurations, ``2.0·ε·|L|/h``):
 
 import itertools
 
+import conftest
 import numpy as np
 import pytest
+from conftest import kink_distance, move_first_relu_input
 
-from kobai.layers import BatchNormalization, Dropout, Relu
-from kobai.nets import MultiLayerNet, TwoLayerNet, _numgrad_fast
+from kobai.nets import MultiLayerNet, TwoLayerNet
+from kobai.nets.numgrad import central, linear
 
 EPS = np.finfo(np.float64).eps
 H = 1e-4
 
 
 def data(n_in, n_out, batch, seed, zeros=True):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, n_in))
-    if zeros:  # exact zeros, as in MNIST's borders: unchanged samples must stay bit-identical
-        x[rng.random(x.shape) < 0.3] = 0.0
-    return x, rng.integers(0, n_out, batch)
+    """``conftest.data`` in this file's argument order. ``zeros``: 30% exact zeros, as in MNIST's
+    borders (unchanged samples must stay bit-identical)."""
+    return conftest.data(seed, batch, n_in, n_out, zero_fraction=0.3 if zeros else 0.0)
 
 
 def assert_fast_equals_loop(net, x, t, h=H):
@@ -132,7 +132,7 @@ def test_results_do_not_depend_on_the_chunk_size(monkeypatch):
     net = MultiLayerNet(7, [6, 5], 4, use_dropout=True, rng=7)
     x, t = data(7, 4, 9, 7)
     whole = net.numerical_gradient(x, t)
-    monkeypatch.setattr(_numgrad_fast, "_CHUNK_BYTES", 1)  # one element per chunk
+    monkeypatch.setattr(central, "CHUNK_BYTES", 1)  # one element per chunk
     pieces = net.numerical_gradient(x, t)
     with net.frozen():
         floor = 8 * EPS * abs(net.loss(x, t)) / H
@@ -196,17 +196,6 @@ def test_invalid_method_names_the_valid_ones():
     net = TwoLayerNet(4, 3, 2, rng=0)
     with pytest.raises(ValueError, match="'fast', 'loop'.*'book'"):
         net.numerical_gradient(np.ones(4), 1, method="book")
-
-
-def kink_distance(net, x):
-    """Smallest |input| of any relu in a training-mode forward pass (frozen masks)."""
-    a, smallest = x, np.inf
-    for layer in net.layers.values():
-        if isinstance(layer, Relu):
-            smallest = min(smallest, np.abs(a).min())
-        train_aware = isinstance(layer, (Dropout, BatchNormalization))
-        a = layer.forward(a, True) if train_aware else layer.forward(a)
-    return smallest
 
 
 @pytest.mark.parametrize("activation, config", list(itertools.product(
@@ -281,15 +270,7 @@ def relu_net_near_kinks(hidden, config, seed, scale):
     x, t = data(6, 4, 7, seed)
     x[0] = 0.0
     x *= scale
-    a = x
-    with net.frozen():
-        for layer in net.layers.values():
-            if isinstance(layer, Relu):
-                break
-            a = (layer.forward(a, train=True) if isinstance(layer, (BatchNormalization, Dropout))
-                 else layer.forward(a))
-    net.params["beta1" if "beta1" in net.params else "b1"][0] -= a[1, 0]
-    return net, x, t
+    return move_first_relu_input(net, x, 0.0), x, t
 
 
 KINK_CONFIGS = [dict(), dict(weight_decay_lambda=0.3), dict(use_dropout=True, dropout_ratio=0.3),
@@ -303,7 +284,7 @@ def test_kinks_equal_the_loops_element_by_element(hidden, config, h):
     # h = 0.3 on inputs of size ~10 crosses relu kinks in later layers too (rows recomputed)
     seed = len(hidden) + 10 * KINK_CONFIGS.index(config)
     net, x, t = relu_net_near_kinks(hidden, config, seed, 1.0 if h < 0.01 else 10.0)
-    grads, kinks = _numgrad_fast.numerical_gradient_and_kinks(net, x, t, h)
+    grads, kinks = net.numerical_gradient_and_kinks(x, t, h)
     expected = loop_kinks(net, x, t, h)
     assert list(kinks) == list(grads) == list(net.params)
     for key, crossed in kinks.items():
@@ -314,13 +295,11 @@ def test_kinks_equal_the_loops_element_by_element(hidden, config, h):
 
 
 def test_kinks_do_not_depend_on_the_chunk_size_or_the_linear_bound(monkeypatch):
-    from kobai.nets import _numgrad_linear
-
     net, x, t = relu_net_near_kinks([5, 4, 3], dict(use_dropout=True), 3, 10.0)
     expected = loop_kinks(net, x, t, 0.3)
-    monkeypatch.setattr(_numgrad_fast, "_CHUNK_BYTES", 1)  # one element per chunk
-    monkeypatch.setattr(_numgrad_linear, "_MAX_BYTES", 0)  # every changed row recomputed
-    _, kinks = _numgrad_fast.numerical_gradient_and_kinks(net, x, t, 0.3)
+    monkeypatch.setattr(central, "CHUNK_BYTES", 1)  # one element per chunk
+    monkeypatch.setattr(linear, "MAX_BYTES", 0)  # every changed row recomputed
+    _, kinks = net.numerical_gradient_and_kinks(x, t, 0.3)
     for key in kinks:
         np.testing.assert_array_equal(kinks[key], expected[key], err_msg=key)
 
@@ -331,7 +310,7 @@ def test_a_relu_input_of_exactly_zero_is_a_kink_only_when_the_step_moves_it():
     net.params["W1"][...] = [[1.0, -1.0], [2.0, 3.0]]
     net.params["W2"][...] = [[1.0, 2.0], [3.0, -1.0]]
     x, t = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1])
-    _, kinks = _numgrad_fast.numerical_gradient_and_kinks(net, x, t, 1e-5)
+    _, kinks = net.numerical_gradient_and_kinks(x, t, 1e-5)
     assert kinks["b1"].tolist() == [True, True]
     assert not any(kinks[key].any() for key in ("W1", "W2", "b2"))
 
@@ -339,7 +318,7 @@ def test_a_relu_input_of_exactly_zero_is_a_kink_only_when_the_step_moves_it():
 def test_nets_without_relu_have_no_kinks():
     net = MultiLayerNet(7, [6, 5], 4, activation="tanh", use_batchnorm=True, rng=12)
     x, t = data(7, 4, 9, 12)
-    grads, kinks = _numgrad_fast.numerical_gradient_and_kinks(net, x, t, H)
+    grads, kinks = net.numerical_gradient_and_kinks(x, t, H)
     assert not any(crossed.any() for crossed in kinks.values())
     for key, grad in net.numerical_gradient(x, t).items():
         np.testing.assert_array_equal(grads[key], grad)

@@ -109,12 +109,18 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns():
 
 
 def test_per_class_metrics_hand_worked():
+    # y_true = [0, 0, 1, 1, 1, 2], y_pred = [0, 1, 1, 1, 2, 2]:
+    # class 0 is predicted once, rightly (precision 1/1), and found in 1 of its 2 samples;
+    # class 1 is predicted 3 times, 2 rightly (2/3), and found in 2 of its 3 samples;
+    # class 2 is predicted twice, 1 rightly (1/2), and found in its only sample.
     cm = np.array([[1, 1, 0], [0, 2, 1], [0, 0, 1]])
-    precision, recall = per_class_metrics(cm)
-    # precision = diag / column sums, recall = diag / row sums
-    np.testing.assert_allclose(precision, [1 / 1, 2 / 3, 1 / 2])
-    np.testing.assert_allclose(recall, [1 / 2, 2 / 3, 1 / 1])
-    assert per_class_metrics(cm).recall is not None
+    metrics = per_class_metrics(cm)
+    np.testing.assert_allclose(metrics.precision, [1 / 1, 2 / 3, 1 / 2])
+    np.testing.assert_allclose(metrics.recall, [1 / 2, 2 / 3, 1 / 1])
+    assert metrics.precision.dtype == metrics.recall.dtype == np.float64
+    precision, recall = metrics  # unpacks in that order
+    np.testing.assert_array_equal(precision, metrics.precision)
+    np.testing.assert_array_equal(recall, metrics.recall)
 
 
 def test_per_class_metrics_are_zero_where_undefined():

@@ -2,19 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import SEED_DW, SEED_LOSS, SEED_P, SEED_T, SEED_W, SEED_X
 
 from kobai.functions import cross_entropy_error, softmax, softmax_cross_entropy
 from kobai.gradient import numerical_gradient
 from kobai.nets import SimpleNet, simpleNet
-
-SEED_W = np.array([[-0.78425015, 1.35311457, 0.17493891],
-                   [-0.44785118, -0.55581795, 0.26695799]])
-SEED_X = np.array([0.6, 0.9])
-SEED_T = np.array([0, 0, 1])
-SEED_P = np.array([-0.87361615, 0.31163259, 0.34522553])
-SEED_LOSS = 0.8164866875612973
-SEED_DW = np.array([[0.07838251, 0.25642842, -0.33481093],
-                    [0.11757377, 0.38464263, -0.5022164]])
 
 
 @pytest.fixture

@@ -5,20 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import BookNet, blobs
 
-import kobai.nets.multi_layer_net as mln
+import kobai.nets.network as network
 from kobai.io import SaveCheckpoint, load
 from kobai.nets import MultiLayerNet, TwoLayerNet
 from kobai.optimizers import SGD
 from kobai.trainer import EpochRecord, History, Trainer, TrainingDivergedError
-
-
-def blobs(n=300, n_features=6, n_classes=3, seed=0):
-    """Separable Gaussian blobs: x of shape (n, n_features), int labels of shape (n,)."""
-    rng = np.random.default_rng(seed)
-    t = rng.integers(0, n_classes, n)
-    centers = 3.0 * rng.standard_normal((n_classes, n_features))
-    return centers[t] + rng.standard_normal((n, n_features)), t
 
 
 def mnist_sample():
@@ -28,36 +21,6 @@ def mnist_sample():
         return load_mnist()
     except Exception as exc:  # noqa: BLE001 - any failure means the sample is unavailable
         pytest.skip(f"the bundled MNIST sample is not available: {exc}")
-
-
-class BookNet:
-    """Softmax regression written the book's way (params, loss, gradient, accuracy), which
-    records every batch it is given."""
-
-    def __init__(self, n_features, n_classes, eval_sizes=None):
-        self.params = {"W": np.zeros((n_features, n_classes)), "b": np.zeros(n_classes)}
-        self.batches = []
-        self.eval_sizes = eval_sizes if eval_sizes is not None else []
-
-    def _proba(self, x):
-        a = x @ self.params["W"] + self.params["b"]
-        e = np.exp(a - a.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    def loss(self, x, t):
-        y = self._proba(x)
-        return float(-np.mean(np.log(y[np.arange(len(t)), t] + 1e-7)))
-
-    def gradient(self, x, t):
-        self.batches.append(x[:, 0].copy())
-        d = self._proba(x)
-        d[np.arange(len(t)), t] -= 1
-        d /= len(t)
-        return {"W": x.T @ d, "b": d.sum(axis=0)}
-
-    def accuracy(self, x, t):
-        self.eval_sizes.append(len(x))
-        return float(np.mean(self._proba(x).argmax(axis=1) == t))
 
 
 def test_loss_decreases_on_mnist_sample_within_three_epochs():
@@ -76,7 +39,7 @@ def test_every_epoch_visits_every_sample_exactly_once_including_a_partial_batch(
     n, bs = 103, 10
     x, t = blobs(n)
     x[:, 0] = np.arange(n)  # the sample id travels in the first feature
-    net = BookNet(x.shape[1], 3)
+    net = BookNet([x.shape[1], 3])
     trainer = Trainer(net, x, t, x, t, epochs=3, mini_batch_size=bs, rng=1, verbose=False)
     assert trainer.iter_per_epoch == 11
     trainer.train()
@@ -93,13 +56,13 @@ def test_kobai_net_epochs_visit_every_sample_once(monkeypatch):
     x[:, 0] = np.arange(n)
     net = MultiLayerNet(4, [5], 3, rng=0)
     seen = []
-    real_step = net._step
+    real_step = net.train_step
 
-    def recording_step(xb, labels, optimizer):
+    def recording_step(xb, labels, optimizer, **kwargs):
         seen.append(xb[:, 0].copy())
-        return real_step(xb, labels, optimizer)
+        return real_step(xb, labels, optimizer, **kwargs)
 
-    monkeypatch.setattr(net, "_step", recording_step)
+    monkeypatch.setattr(net, "train_step", recording_step)
     Trainer(net, x, t, x, t, epochs=2, mini_batch_size=20, rng=0, verbose=False).train()
     assert [len(b) for b in seen] == [20, 20, 17] * 2
     for e in range(2):
@@ -112,8 +75,8 @@ def test_data_is_validated_once_not_per_step(monkeypatch):
     net = MultiLayerNet(6, [8], 3, use_batchnorm=True, rng=0)
     trainer = Trainer(net, x, t, x, t, epochs=2, mini_batch_size=10, rng=0, verbose=False)
     calls = []
-    real = mln.check_x
-    monkeypatch.setattr(mln, "check_x", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = network.check_x
+    monkeypatch.setattr(network, "check_x", lambda *a, **k: calls.append(1) or real(*a, **k))
     trainer.train()
     assert calls == []
     assert trainer.x_train.dtype == net.dtype and trainer.t_train.dtype == np.int64
@@ -161,16 +124,15 @@ def test_epoch_records_are_in_evaluation_mode_with_weight_decay():
 
 def test_evaluate_sample_num_uses_the_first_samples():
     x, t = blobs(300)
-    sizes = []
-    net = BookNet(6, 3, eval_sizes=sizes)
+    net = BookNet([6, 3])
     Trainer(net, x, t, x[:250], t[:250], epochs=2, evaluate_sample_num_per_epoch=120,
             rng=0, verbose=False).train()
-    assert sizes == [120, 120, 120, 120]
+    assert net.eval_sizes == [120, 120, 120, 120]
 
 
 def test_book_style_net_trains():
     x, t = blobs(300, seed=2)
-    history = Trainer(BookNet(6, 3), x, t, x, t, epochs=5, mini_batch_size=30,
+    history = Trainer(BookNet([6, 3]), x, t, x, t, epochs=5, mini_batch_size=30,
                       optimizer_param={"lr": 0.1}, rng=0, verbose=False).train()
     assert history.epochs[-1].train_loss < history.epochs[0].train_loss
     assert history.test_acc_list[-1] > 0.9
@@ -186,13 +148,14 @@ def test_nan_loss_stops_before_the_update_and_keeps_the_last_checkpoint(tmp_path
                       callbacks=[SaveCheckpoint(path),
                                  lambda tr, rec: saved_bytes.append(path.read_bytes())])
     calls = []
-    real_step = net._step
+    real_step = net.train_step
 
-    def poisoned(xb, labels, optimizer):  # like _step on a NaN loss: no update
+    def poisoned(xb, labels, optimizer, **kwargs):  # like train_step on a NaN loss: no update
         calls.append(1)
-        return math.nan if len(calls) == 8 else real_step(xb, labels, optimizer)  # ep. 2, it. 3
+        return (math.nan if len(calls) == 8  # epoch 2, iteration 3
+                else real_step(xb, labels, optimizer, **kwargs))
 
-    monkeypatch.setattr(net, "_step", poisoned)
+    monkeypatch.setattr(net, "train_step", poisoned)
     after_last_update = {}
 
     def update_and_snapshot(*args):
@@ -336,7 +299,7 @@ def test_book_style_net_with_train_step_uses_it():
             return loss
 
     x, t = blobs(90)
-    net = StepNet(6, 3)
+    net = StepNet([6, 3])
     history = Trainer(net, x, t, x, t, epochs=2, mini_batch_size=30, rng=0,
                       verbose=False).train()
     assert net.steps == 6 and len(history.train_loss_list) == 6
@@ -363,10 +326,13 @@ def test_non_finite_parameters_after_the_last_update_stop_before_callbacks():
 def test_blas_thread_policy_one_thread_for_small_products():
     from kobai._threads import auto_blas_threads
 
-    assert auto_blas_threads([784, 50, 10], 100) == 1
-    assert auto_blas_threads([784, 100, 100, 10], 100) == 1
-    assert auto_blas_threads([784, 1000, 10], 100) is None
-    assert auto_blas_threads([784, 1000, 1000, 10], 1000) is None
+    def params(*hidden):
+        return MultiLayerNet(784, list(hidden), 10, rng=0).params.values()
+
+    assert auto_blas_threads(params(50), 100) == 1
+    assert auto_blas_threads(params(100, 100), 100) == 1
+    assert auto_blas_threads(params(1000), 100) is None
+    assert auto_blas_threads(params(1000, 1000), 1000) is None
 
 
 def test_trainer_limits_blas_threads_while_training(monkeypatch):
@@ -374,14 +340,14 @@ def test_trainer_limits_blas_threads_while_training(monkeypatch):
 
     seen = []
     net = MultiLayerNet(4, [5], 3, rng=0)
-    real_step = net._step
+    real_step = net.train_step
 
-    def recording_step(xb, labels, optimizer):
+    def recording_step(xb, labels, optimizer, **kwargs):
         seen.append({lib["num_threads"] for lib in threadpool_info()
                      if lib["user_api"] == "blas"})
-        return real_step(xb, labels, optimizer)
+        return real_step(xb, labels, optimizer, **kwargs)
 
-    monkeypatch.setattr(net, "_step", recording_step)
+    monkeypatch.setattr(net, "train_step", recording_step)
     x, t = blobs(40, n_features=4)
     Trainer(net, x, t, x, t, epochs=1, mini_batch_size=20, rng=0, verbose=False).train()
     assert seen and all(s <= {1} for s in seen)

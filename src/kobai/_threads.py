@@ -13,15 +13,21 @@ once around the whole training run, not per step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+
+import numpy as np
 
 SMALL_PRODUCT = 2**23  # multiply-adds
 
 
-def auto_blas_threads(layer_sizes: list[int], batch_size: int) -> int | None:
-    """1 for networks whose largest product is small, else None (keep the BLAS default)."""
-    largest = max(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
+def auto_blas_threads(params: Iterable[np.ndarray], batch_size: int) -> int | None:
+    """1 for networks whose largest product is small, else None (keep the BLAS default).
+
+    The largest product of a step is taken as ``batch_size`` times the largest parameter
+    array (a weight matrix: ``x · W`` costs ``batch_size · W.size`` multiply-adds).
+    """
+    largest = max((arr.size for arr in params), default=0)
     return 1 if largest * batch_size < SMALL_PRODUCT else None
 
 
@@ -32,7 +38,8 @@ def blas_threads(n: int | None) -> Iterator[None]:
         with nullcontext():
             yield
         return
-    from threadpoolctl import threadpool_limits
+    # threadpoolctl ships no type information (no py.typed, no stubs package)
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     with threadpool_limits(limits=n, user_api="blas"):
         yield

@@ -7,8 +7,10 @@ was wrong and what was expected, instead of a NumPy broadcasting error from deep
 from __future__ import annotations
 
 import numbers
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["as_float_array", "check_x", "check_t", "positive_int", "resolve_rng",
            "resolve_dtype"]
@@ -20,7 +22,7 @@ def _describe(obj: object) -> str:
     return f"{type(obj).__name__} {obj!r}"[:80]
 
 
-def as_float_array(x: object, name: str = "x", dtype: np.dtype | None = None) -> np.ndarray:
+def as_float_array(x: object, name: str = "x", dtype: npt.DTypeLike | None = None) -> np.ndarray:
     """Return ``x`` as a floating-point ndarray, refusing non-numeric input.
 
     Integer and boolean input is converted to ``dtype`` (default float64); float input keeps its
@@ -79,11 +81,13 @@ def check_x(x: object, n_features: int, dtype: np.dtype | type = np.float64,
     elif arr.ndim > 2:
         arr = arr.reshape(arr.shape[0], -1)
     if arr.shape[1] != n_features:
-        shape = np.shape(x)
+        # as_float_array accepted x, so it is array-like
+        shape = np.shape(cast("npt.ArrayLike", x))
         raise ValueError(f"{name} has {arr.shape[1]} features per sample (shape {shape}) but the "
                          f"network expects {n_features} (shape (batch_size, {n_features}))")
     if arr.shape[0] == 0:
-        raise ValueError(f"{name} is an empty batch (shape {np.shape(x)}); expected at least one "
+        shape = np.shape(cast("npt.ArrayLike", x))
+        raise ValueError(f"{name} is an empty batch (shape {shape}); expected at least one "
                          "sample")
     check_finite(arr, name)
     return arr
@@ -137,18 +141,19 @@ def resolve_rng(rng: object) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
+        return np.random.default_rng(None if rng is None else int(rng))
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got "
                     f"{_describe(rng)}")
 
 
 def resolve_dtype(dtype: object) -> np.dtype:
     """Return ``dtype`` as ``np.float32`` or ``np.float64``, refusing anything else."""
+    dt: np.dtype | None
     try:
-        dt = np.dtype(dtype)
+        dt = np.dtype(cast("npt.DTypeLike | None", dtype))  # anything else raises TypeError
     except TypeError:
         dt = None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return dt
 

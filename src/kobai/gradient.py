@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]
 
@@ -22,7 +23,7 @@ def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> fl
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
-def _scalar(value: object, where: str) -> float:
+def _scalar(value: npt.ArrayLike, where: str) -> float:
     if np.ndim(value) != 0:
         raise ValueError(f"f must return a scalar loss, but returned an array of shape "
                          f"{np.shape(value)} {where}")
@@ -85,7 +86,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     return grad
 
 
-def _numerical_gradient_vectorized(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+def _numerical_gradient_vectorized(f: Callable[[np.ndarray], npt.ArrayLike], x: np.ndarray,
                                    h: float) -> np.ndarray:
     n = x.size
     flat = x.reshape(-1)

@@ -13,8 +13,9 @@ loaded. A kobai checkpoint is a plain NumPy ``.npz`` archive read with
   hyperparameters, step and slot names, and the training history.
 
 Files are written atomically (:func:`atomic_write`): a crash while saving leaves the previous
-file as it was. The network class is looked up in :data:`NET_CLASSES`, never imported by a
-name read from the file.
+file as it was. The network class is looked up in :data:`NET_CLASSES`, and the layers of a
+generic :class:`~kobai.nets.Network` in ``kobai.layers.LAYERS``, never imported by a name read
+from the file.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 
 from . import __version__
 from ._validate import positive_int
-from .nets import MultiLayerNet, TwoLayerNet
+from .nets import NETWORKS, Network
 from .optimizers import get_optimizer
 
 __all__ = ["NET_CLASSES", "FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointError",
@@ -42,7 +43,8 @@ __all__ = ["NET_CLASSES", "FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointE
 
 FORMAT = "kobai.checkpoint"
 FORMAT_VERSION = 1
-NET_CLASSES: dict[str, type] = {"TwoLayerNet": TwoLayerNet, "MultiLayerNet": MultiLayerNet}
+#: the network classes a checkpoint may name: ``kobai.nets.NETWORKS`` (the same dict)
+NET_CLASSES: dict[str, type[Network]] = NETWORKS
 
 _META = "meta"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # local file header; empty archive
@@ -72,7 +74,7 @@ class Checkpoint:
         The whole JSON metadata (``kobai_version``, ``class``, ``config``, ``dtype``, ...).
     """
 
-    net: MultiLayerNet
+    net: Network
     optimizer: Any
     history: dict | None
     meta: dict
@@ -132,13 +134,15 @@ def _fsync_directory(directory: Path) -> None:
 
 
 # -- save -------------------------------------------------------------------------------------
-def save(net: MultiLayerNet, path: str | os.PathLike[str], *, optimizer: Any = None,
+def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
          history: Any = None) -> Path:
     """Save ``net`` (and optionally its optimizer and history) to ``path``, atomically.
 
     Parameters
     ----------
-    net : TwoLayerNet or MultiLayerNet
+    net : Network
+        A network of :data:`NET_CLASSES` (TwoLayerNet, MultiLayerNet, SimpleNet, or a
+        Network of registered layers).
     path : str or path-like
         Written exactly as given (no ``.npz`` is appended); conventionally ``model.npz``.
     optimizer : kobai.optimizers.Optimizer, optional
@@ -161,13 +165,14 @@ def save(net: MultiLayerNet, path: str | os.PathLike[str], *, optimizer: Any = N
     """
     name = type(net).__name__
     if NET_CLASSES.get(name) is not type(net):
-        raise TypeError(f"kobai.io.save can save {' and '.join(NET_CLASSES)} networks, got "
+        raise TypeError(f"kobai.io.save can save {', '.join(NET_CLASSES)} networks, got "
                         f"{type(net).__module__}.{type(net).__qualname__}")
+    config = net.get_config()  # refuses unregistered layers
     state = net.state_dict()
     arrays = {f"param/{key}": arr for key, arr in state.items()}
     meta: dict[str, Any] = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "kobai_version": __version__,
-        "class": name, "config": net.get_config(), "dtype": net.dtype.name,
+        "class": name, "config": config, "dtype": net.dtype.name,
         "optimizer": None, "history": None,
     }
     if optimizer is not None:
@@ -188,7 +193,7 @@ def save(net: MultiLayerNet, path: str | os.PathLike[str], *, optimizer: Any = N
     return path
 
 
-def _optimizer_entries(optimizer: Any, net: MultiLayerNet) -> tuple[dict, dict]:
+def _optimizer_entries(optimizer: Any, net: Network) -> tuple[dict, dict]:
     if not callable(getattr(optimizer, "state_dict", None)):
         raise TypeError(f"optimizer must be a kobai optimizer (with state_dict()), got "
                         f"{type(optimizer).__name__}")
@@ -252,7 +257,7 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{where}: is truncated or corrupted ({exc})") from None
 
 
-def load_net(path: str | os.PathLike[str]) -> MultiLayerNet:
+def load_net(path: str | os.PathLike[str]) -> Network:
     """Load only the network of a checkpoint: ``load(path).net``."""
     return load(path).net
 
@@ -359,7 +364,7 @@ def _read_meta(rd: _Reader) -> dict:
     return meta
 
 
-def _build_net(rd: _Reader, meta: dict) -> MultiLayerNet:
+def _build_net(rd: _Reader, meta: dict) -> Network:
     name = meta.get("class")
     cls = NET_CLASSES.get(name) if isinstance(name, str) else None
     if cls is None:
@@ -369,11 +374,11 @@ def _build_net(rd: _Reader, meta: dict) -> MultiLayerNet:
     if not isinstance(config, dict):
         raise rd.error(f"its metadata 'config' must be a dict of {name} constructor "
                        f"arguments, got {type(config).__name__}")
-    if config.get("dtype") != meta.get("dtype"):
+    if "dtype" in config and config.get("dtype") != meta.get("dtype"):
         raise rd.error(f"its metadata says dtype {meta.get('dtype')!r} but the constructor "
                        f"arguments say {config.get('dtype')!r}")
     try:
-        return cls(**config)
+        return cls.from_config(config)
     except (TypeError, ValueError, OverflowError) as exc:
         raise rd.error(f"its constructor arguments do not build a {name}: {exc}") from None
     except MemoryError:
@@ -381,7 +386,7 @@ def _build_net(rd: _Reader, meta: dict) -> MultiLayerNet:
                        f"{config}") from None
 
 
-def _build_optimizer(rd: _Reader, opt_meta: dict, net: MultiLayerNet) -> Any:
+def _build_optimizer(rd: _Reader, opt_meta: dict, net: Network) -> Any:
     hyper = opt_meta.get("hyper")
     try:
         optimizer = get_optimizer(opt_meta.get("name"), **(hyper if isinstance(hyper, dict)

@@ -39,8 +39,7 @@ from tqdm import tqdm
 
 from ._threads import auto_blas_threads, blas_threads
 from ._validate import check_t, check_x, positive_int
-from .layers import Dropout, SoftmaxWithLoss
-from .nets import MultiLayerNet
+from .nets import Network
 from .optimizers import get_optimizer
 
 __all__ = ["EVAL_BATCH_SIZE", "EpochRecord", "History", "Trainer", "TrainingDivergedError"]
@@ -257,8 +256,8 @@ class Trainer:
                  callbacks: Iterable[Any] = (), *, history: History | None = None,
                  progress: bool | None = None, blas_threads: int | str | None = "auto"):
         self.network = network
-        self._fast = isinstance(network, MultiLayerNet)
-        if not self._fast:
+        self._kobai = isinstance(network, Network)
+        if not self._kobai:
             needed = ["params", "loss", "accuracy"]
             missing = [a for a in needed if not hasattr(network, a)]
             if missing or not (hasattr(network, "train_step") or hasattr(network, "gradient")):
@@ -328,6 +327,9 @@ class Trainer:
         if n_features is None:
             n_features = getattr(net, "input_size", None) or int(np.prod(shape[1:]))
         x2 = np.ascontiguousarray(check_x(x, n_features, dtype, name=x_name))
+        input_shape = getattr(net, "input_shape", None)
+        if self._kobai and len(input_shape) > 1:  # e.g. (1, 28, 28) for a convolutional net
+            x2 = x2.reshape(x2.shape[0], *input_shape)
         n_classes = getattr(net, "output_size", None)
         if n_classes is None:  # a book-style net: take the number of classes from the targets
             t_arr = np.asarray(t)
@@ -378,11 +380,9 @@ class Trainer:
     def _blas_threads(self) -> int | None:
         if self.blas_threads != "auto":
             return self.blas_threads
-        net = self.network
-        if not self._fast:
+        if not self._kobai:
             return None
-        sizes = [net.input_size, *net.hidden_size_list, net.output_size]
-        return auto_blas_threads(sizes, self.batch_size)
+        return auto_blas_threads(self.network.params.values(), self.batch_size)
 
     def _train_epochs(self, start: int, bar: Any) -> None:
         try:
@@ -430,19 +430,21 @@ class Trainer:
                            lr=float(lr) if _is_real(lr) else None)
 
     def _reseed_dropout(self, epoch: int) -> None:
-        if not self._fast:
+        if not self._kobai:
             return
-        drops = [layer for layer in self.network.layers.values() if isinstance(layer, Dropout)]
-        for i, layer in enumerate(drops, start=1):
+        # every layer that draws random numbers (the layer protocol's ``rng``)
+        drawing = [layer for layer in self.network.layers.values()
+                   if isinstance(getattr(layer, "rng", None), np.random.Generator)]
+        for i, layer in enumerate(drawing, start=1):
             layer.rng = self._epoch_rng(epoch, _STREAM_ORDER + i)
 
     def _step(self, xb: np.ndarray, tb: np.ndarray, epoch: int, i: int) -> float:
         """One update; the loss is checked before the update is applied."""
         net = self.network
-        if self._fast:
-            # Validated once in __init__, so skip the public methods' per-call checks;
-            # _step applies no update when the loss is not finite.
-            loss = net._step(xb, tb, self.optimizer)
+        if self._kobai:
+            # Validated once in __init__, so skip the per-call checks; train_step applies no
+            # update when the loss is not finite.
+            loss = net.train_step(xb, tb, self.optimizer, check_inputs=False)
             if not math.isfinite(loss):
                 raise self._diverged(epoch, i, loss, "the mini-batch loss")
             return loss
@@ -469,15 +471,9 @@ class Trainer:
     def _evaluate(self, x: np.ndarray, t: np.ndarray) -> tuple[float, float]:
         """Mean loss and accuracy in evaluation mode, EVAL_BATCH_SIZE rows at a time."""
         net, n = self.network, x.shape[0]
-        total, correct = 0.0, 0
-        if self._fast:
-            ce = SoftmaxWithLoss()
-            for s in range(0, n, EVAL_BATCH_SIZE):
-                xc, tc = x[s:s + EVAL_BATCH_SIZE], t[s:s + EVAL_BATCH_SIZE]
-                logits = net._forward(xc, False)
-                total += ce.forward_labels(logits, tc) * xc.shape[0]  # checked once
-                correct += int(np.count_nonzero(logits.argmax(axis=1) == tc))
-            return total / n + net._decay(), correct / n
+        total, correct = 0.0, 0.0
+        if self._kobai:  # checked once in __init__
+            return net.evaluate(x, t, EVAL_BATCH_SIZE, check_inputs=False)
         loss_kw = _eval_kwargs(net.loss)
         for s in range(0, n, EVAL_BATCH_SIZE):
             xc, tc = x[s:s + EVAL_BATCH_SIZE], t[s:s + EVAL_BATCH_SIZE]

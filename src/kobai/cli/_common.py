@@ -50,15 +50,22 @@ non_negative_float = _number(float, "a number >= 0", lambda v: v >= 0 and math.i
 ratio = _number(float, "a ratio in [0, 1)", lambda v: 0 <= v < 1)
 
 
+#: --net choices: name -> (network class in kobai.nets, help)
+NETS = {"two-layer": ("TwoLayerNet", "TwoLayerNet (the book's ch. 4-5)"),
+        "mlp": ("MultiLayerNet", "MultiLayerNet (ch. 6)")}
+
+
 def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str) -> None:
     """The options that describe a network: --net, --hidden, --activation, ..."""
+    from ..layers import ACTIVATIONS
+
     g = parser.add_argument_group("network")
-    g.add_argument("--net", choices=["two-layer", "mlp"], default="two-layer",
-                   help="TwoLayerNet (the book's ch. 4-5) or MultiLayerNet (ch. 6); "
-                        "default: two-layer")
+    g.add_argument("--net", choices=list(NETS), default="two-layer",
+                   help="; ".join(f"{name}: {text}" for name, (_, text) in NETS.items())
+                        + " (default: two-layer)")
     g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
                    help=f"hidden layer sizes (default: {hidden_default})")
-    g.add_argument("--activation", choices=["sigmoid", "relu", "tanh"],
+    g.add_argument("--activation", choices=sorted(ACTIVATIONS),
                    help="default: sigmoid for two-layer, relu for mlp")
     g.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="LAMBDA",
                    help="L2 weight decay λ (mlp only; default 0)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.mnist import SOURCES
 from ._common import user_errors
 
 
@@ -16,7 +17,7 @@ def add_parser(sub) -> None:
                                    "per-class precision and recall, a text confusion matrix, "
                                    "and confusion.png.")
     p.add_argument("model", type=Path, metavar="MODEL", help="a model.npz from kobai train")
-    p.add_argument("--dataset", choices=["sample", "mnist", "fashion-mnist"], default="sample",
+    p.add_argument("--dataset", choices=list(SOURCES), default="sample",
                    help="default: sample")
     p.add_argument("--data-dir", type=Path, help="folder of the four IDX .gz files")
     p.add_argument("--out", type=Path,

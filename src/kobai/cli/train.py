@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.mnist import SOURCES
+from ..optimizers import OPTIMIZERS
 from ._common import (
     CliError,
     add_net_arguments,
@@ -25,6 +27,16 @@ DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
 DEFAULT_EPOCHS = 50
 
 
+def default_lr(name: str) -> float:
+    """``DEFAULT_LR[name]``, or for an optimizer added to the registry since, its own default."""
+    if name in DEFAULT_LR:
+        return DEFAULT_LR[name]
+    import inspect
+
+    default = inspect.signature(OPTIMIZERS[name]).parameters["lr"].default
+    return float(default)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "train", help="train a network on MNIST (default: the bundled sample)",
@@ -34,7 +46,7 @@ def add_parser(sub) -> None:
                     "learning_curve.png into --out.")
     add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp")
     g = p.add_argument_group("training")
-    g.add_argument("--optimizer", type=str.lower, default="sgd", choices=sorted(DEFAULT_LR),
+    g.add_argument("--optimizer", type=str.lower, default="sgd", choices=list(OPTIMIZERS),
                    help="default: sgd")
     g.add_argument("--lr", type=positive_float,
                    help="learning rate (default: 0.1 for sgd, 0.01 for momentum, nesterov and "
@@ -51,7 +63,7 @@ def add_parser(sub) -> None:
     g.add_argument("--resume", metavar="MODEL", type=Path,
                    help="continue training from a model.npz written by kobai train")
     d = p.add_argument_group("data and output")
-    d.add_argument("--dataset", choices=["sample", "mnist", "fashion-mnist"], default="sample",
+    d.add_argument("--dataset", choices=list(SOURCES), default="sample",
                    help="sample: bundled with kobai; mnist / fashion-mnist: the full sets, "
                         "downloaded into --data-dir when missing (default: sample)")
     d.add_argument("--data-dir", type=Path,
@@ -67,7 +79,7 @@ def _net_and_optimizer(args: argparse.Namespace):
     if args.resume is None:
         net = build_net(args, rng=0 if args.seed is None else args.seed,
                         dtype=np.dtype(args.dtype))
-        lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+        lr = args.lr if args.lr is not None else default_lr(args.optimizer)
         from ..optimizers import get_optimizer
 
         return net, get_optimizer(args.optimizer, lr=lr), None

@@ -10,7 +10,7 @@ from kobai.datasets.download import download, sha256_file
 from kobai.datasets.errors import DatasetError, DownloadError
 from kobai.datasets.fetch import fetch_mnist
 from kobai.datasets.idx import parse_idx, read_idx, write_idx
-from kobai.datasets.mnist import load_mnist
+from kobai.datasets.mnist import SOURCES, load_mnist
 from kobai.datasets.sources import (
     DEFAULT_MIRRORS,
     MIRRORS_ENV,
@@ -25,6 +25,7 @@ __all__ = [
     "MIRRORS_ENV",
     "MNIST_FILES",
     "SHA256",
+    "SOURCES",
     "DatasetError",
     "DownloadError",
     "default_data_dir",

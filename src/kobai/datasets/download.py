@@ -90,6 +90,7 @@ def download(filename: str, data_dir: str | os.PathLike[str], mirrors: Iterable[
 
 def _try_mirror(url: str, target: Path, expected: str, timeout: float) -> str | None:
     """Download ``url`` to ``target``; return None on success, else what went wrong."""
+    tmp: str | None  # the temporary file, None once renamed into place
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         digest, size = hashlib.sha256(), 0

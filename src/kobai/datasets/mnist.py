@@ -17,9 +17,11 @@ from numpy.typing import DTypeLike
 from kobai.datasets.errors import DatasetError
 from kobai.datasets.fetch import fetch_mnist
 from kobai.datasets.idx import read_idx
-from kobai.datasets.sources import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
+from kobai.datasets.sources import SHA256, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
 
-SOURCES = ("sample", "mnist", "fashion-mnist")
+#: what ``load_mnist(source=...)`` and ``--dataset`` accept: the bundled sample and every data
+#: set with checksums in ``kobai.datasets.sources.SHA256`` (the registry of downloadable sets)
+SOURCES = ("sample", *SHA256)
 SAMPLE = "data/mnist_sample.npz"
 N_CLASSES = 10
 IMAGE_SHAPE = (28, 28)

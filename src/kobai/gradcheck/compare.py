@@ -17,7 +17,8 @@ def within(a: float | np.ndarray, n: float | np.ndarray, rtol: float, atol: floa
     return np.abs(a - n) <= atol + rtol * np.abs(n)
 
 
-def _rel_error(diff: np.ndarray, a: np.ndarray, n: np.ndarray, atol: float) -> np.ndarray:
+def _rel_error(diff: np.ndarray | np.float64, a: np.ndarray | np.float64,
+               n: np.ndarray | np.float64, atol: float) -> np.ndarray:
     # |a - n| / max(|a|, |n|), and 0 where both are zero to within atol: below atol the sign
     # and size of a value are rounding noise (a bias before batch normalization has true
     # gradient 0, but its central difference is ~1e-11, not 0).
@@ -87,6 +88,8 @@ def compare_scalar(name: str, shape: tuple[int, ...], a: float, n: float, rtol: 
 def is_zero_gradient(result: ParamResult, atol: float) -> bool:
     """Both gradients are zero to within ``atol`` everywhere (e.g. a bias before batch norm)."""
     if result.analytic_grad is not None:
+        # compare() sets both full gradients together; only directional results lack them
+        assert result.numerical_grad is not None
         return bool(np.all(np.abs(result.analytic_grad) <= atol)
                     and np.all(np.abs(result.numerical_grad) <= atol))
     return result.directional is not None and max(map(abs, result.directional)) <= atol
@@ -97,18 +100,19 @@ def diagnose(a: np.ndarray, n: np.ndarray, bad: np.ndarray, rtol: float, atol: f
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
         return "non-finite values (NaN or inf) in the " + (
             "backprop gradient" if not np.all(np.isfinite(a)) else "numerical gradient")
-    loose = {"rtol": max(10 * rtol, 1e-6), "atol": 10 * atol}
+    loose_rtol, loose_atol = max(10 * rtol, 1e-6), 10 * atol
     if not np.any(a):
         return ("backprop gradient is all zeros: it is not computed, not stored, or not "
                 "propagated to this array")
     if np.all(np.abs(n) <= atol):
         return ("numerical gradient is zero: the loss does not depend on this array (is the "
                 "forward pass using a copy of it?)")
-    if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and np.allclose(a.T, n, **loose):
+    if (a.ndim == 2 and a.shape[0] == a.shape[1] > 1
+            and np.allclose(a.T, n, rtol=loose_rtol, atol=loose_atol)):
         return "backprop gradient is the transpose of the numerical one"
     nn = float(np.vdot(n, n))
     c = float(np.vdot(a, n)) / nn
-    if np.allclose(a, c * n, **loose):
+    if np.allclose(a, c * n, rtol=loose_rtol, atol=loose_atol):
         if abs(c + 1) < 1e-6:
             return "backprop gradient has the wrong sign"
         return (f"backprop = {c:.6g} x numerical everywhere (a constant factor, e.g. a missing or "

@@ -7,6 +7,7 @@ import copy
 import numbers
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -235,37 +236,38 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
     return report
 
 
-def _structured_numerical(net: object, x: np.ndarray, t: np.ndarray, mode: str, eps: float,
+def _structured_numerical(net: Any, x: np.ndarray, t: np.ndarray, mode: str, eps: float,
                           report: GradCheckReport
                           ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Full mode on a kobai net: the net's fast numerical gradient and its kinks, per param.
+    """Full mode on a kobai :class:`~kobai.nets.Network`: its structured numerical gradient
+    and kinks, per param.
 
-    ``kobai.nets._numgrad_fast`` perturbs every element by the same ±eps as the element loop,
-    but follows each perturbation only through the part of the network it changes (tens to
-    hundreds of times faster; equal to the loop to rounding). It also reports which elements'
-    ±eps moved a ReLU input across 0 (the masks ``z > 0`` at θ+eps and θ-eps differ), as the
-    loop's ``kink_state()`` comparison does. Returns {} when the loop has to run.
+    ``Network.numerical_gradient_and_kinks`` perturbs every element by the same ±eps as the
+    element loop, but follows each perturbation only through the part of the network it
+    changes (tens to hundreds of times faster; equal to the loop to rounding). It also reports
+    which elements' ±eps moved a ReLU input across 0, as the loop's ``kink_state()``
+    comparison does. Returns {} when the loop has to run, saying why in the report.
     """
-    from ..layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, Tanh
-    from ..nets import MultiLayerNet, TwoLayerNet
-    from ..nets._numgrad_fast import numerical_gradient_and_kinks
-    from ..nets._numgrad_forward import UnsupportedNetwork
+    from ..nets import Network, UnsupportedNetwork
 
-    # Only the library's own classes, unmodified: the structured path repeats their forward
-    # arithmetic, so a subclass or a patched forward would not be what it differentiates.
-    known = (Affine, BatchNormalization, Dropout, Relu, Sigmoid, Tanh)
-    if (mode != "full" or type(net) not in (MultiLayerNet, TwoLayerNet)
-            or any(type(layer) not in known or "forward" in vars(layer)
-                   or "kink_state" in vars(layer) for layer in [*net.layers.values()])
-            or "loss" in vars(net) or "_loss" in vars(net) or "_inputs" in vars(net)):
+    if mode != "full" or not isinstance(net, Network):
         return {}
-    x2, labels = net._inputs(x, t)
+    # The structured path differentiates Network.loss: a loss or gradient overridden in a
+    # subclass or replaced on the instance is checked by the loop, which calls it.
+    patched = [name for name in ("loss", "gradient") if name in vars(net)
+               or getattr(type(net), name) is not getattr(Network, name)]
+    if patched:
+        report.notes.append(f"the net overrides {', '.join(patched)}: numerical gradients by "
+                            "the element loop (the generic path)")
+        return {}
     try:
-        numerical, kinks = numerical_gradient_and_kinks(net, x2, labels, eps)
-    except UnsupportedNetwork:
+        numerical, kinks = net.numerical_gradient_and_kinks(x, t, eps)
+    except UnsupportedNetwork as exc:
+        report.notes.append(f"numerical gradients by the element loop (the generic path, "
+                            f"slower): {exc}")
         return {}
     report.notes.append("numerical gradients by the net's structured central differences "
-                        "(the same ±eps per element as the loop, kobai.nets._numgrad_fast)")
+                        "(the same ±eps per element as the loop, kobai.nets.numgrad)")
     return {key: (numerical[key], kinks[key]) for key in numerical}
 
 

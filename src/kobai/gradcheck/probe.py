@@ -5,6 +5,7 @@ every element when the direction disagrees or crosses a kink."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,12 @@ DEFAULT_EPS = 1e-5
 Evaluate = Callable[[], tuple[float, tuple[np.ndarray, ...]]]
 
 
+class _Masked(Protocol):
+    """A book-style ``Relu``: its ``mask`` marks the inputs that were ``<= 0``."""
+
+    mask: np.ndarray
+
+
 def kink_probes(layers: Sequence[object]) -> list[Callable[[], np.ndarray]]:
     """Functions returning each ReLU-like layer's kink state after its last forward.
 
@@ -40,8 +47,13 @@ def kink_probes(layers: Sequence[object]) -> list[Callable[[], np.ndarray]]:
         if callable(state):
             probes.append(state)
         elif "relu" in type(layer).__name__.lower() and hasattr(layer, "mask"):
-            probes.append(lambda layer=layer: np.array(layer.mask, dtype=bool))
+            probes.append(_mask_probe(layer))
     return probes
+
+
+def _mask_probe(layer: _Masked) -> Callable[[], np.ndarray]:
+    """A function returning a copy of ``layer.mask`` as a bool array."""
+    return lambda: np.array(layer.mask, dtype=bool)
 
 
 def crossed(up: tuple[np.ndarray, ...], down: tuple[np.ndarray, ...]) -> bool:
@@ -141,6 +153,8 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
         numerical, kinks = _full(arr, evaluate, eps)
         result = compare(name, analytic, numerical, kinks, rtol, atol)
     if result.passed and arr.size and is_zero_gradient(result, atol):
+        # result comes from compare() here, which always stores both full gradients
+        assert result.analytic_grad is not None and result.numerical_grad is not None
         largest = max(float(np.max(np.abs(result.analytic_grad))),
                       float(np.max(np.abs(result.numerical_grad))))
         notes.append(_zero_note(name, largest, "gradients"))

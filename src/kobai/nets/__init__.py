@@ -1,8 +1,19 @@
-"""Networks of the book: ``SimpleNet`` (§4.4.2), ``TwoLayerNet`` (§4.5, §5.7) and
-``MultiLayerNet`` (§6.1–6.4, the book's ``MultiLayerNet`` and ``MultiLayerNetExtend`` in one)."""
+"""Networks of the book, built from layers: ``SimpleNet`` (§4.4.2), ``TwoLayerNet`` (§4.5, §5.7)
+and ``MultiLayerNet`` (§6.1–6.4, the book's ``MultiLayerNet`` and ``MultiLayerNetExtend`` in
+one), all thin builders of the generic :class:`Network`.
+
+:data:`NETWORKS` is the registry of network classes that checkpoints can rebuild.
+"""
 
 from .multi_layer_net import MultiLayerNet
+from .network import Network, UnsupportedNetwork
 from .simple_net import SimpleNet, simpleNet
 from .two_layer_net import TwoLayerNet
 
-__all__ = ["SimpleNet", "simpleNet", "TwoLayerNet", "MultiLayerNet"]
+__all__ = ["Network", "UnsupportedNetwork", "SimpleNet", "simpleNet", "TwoLayerNet",
+           "MultiLayerNet", "NETWORKS"]
+
+#: class name -> network class, for checkpoints (``kobai.io``)
+NETWORKS: dict[str, type[Network]] = {
+    cls.__name__: cls for cls in (Network, TwoLayerNet, MultiLayerNet, SimpleNet)
+}

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .._validate import as_float_array, check_t, check_x, resolve_rng
-from ..functions import cross_entropy_error, softmax
+from .._validate import as_float_array, resolve_rng
+from ..layers import Affine, SoftmaxWithLoss
+from .network import Network
 
 __all__ = ["SimpleNet", "simpleNet"]
 
 
-class SimpleNet:
+class SimpleNet(Network):
     """The seed notebook's ``simpleNet``: ``predict(x) = x · W``, loss = cross-entropy of softmax.
+
+    A :class:`Network` of one bias-free ``Affine`` and a ``SoftmaxWithLoss`` that keeps the
+    book's ``1e-7`` guard (``guard=1e-7``), so the seed's printed losses come out the same.
+    Its one parameter is ``W`` (``params["W1"]``).
 
     Parameters
     ----------
@@ -21,28 +28,30 @@ class SimpleNet:
         Source of randomness (or a seed): the same seed gives the same ``W``.
     """
 
-    def __init__(self, W: np.ndarray | None = None,
-                 rng: np.random.Generator | int | None = None):
+    def __init__(self, W: Any = None, rng: np.random.Generator | int | None = None):
         if W is None:
-            self.W = resolve_rng(rng).standard_normal((2, 3))
+            W_arr = resolve_rng(rng).standard_normal((2, 3))
         else:
             W_arr = as_float_array(W, "W")
             if W_arr.shape != (2, 3):
                 raise ValueError(f"W has shape {W_arr.shape}; simpleNet expects shape (2, 3)")
-            self.W = np.array(W_arr, dtype=np.float64)
+            W_arr = np.array(W_arr, dtype=np.float64)
+        super().__init__({"Affine": Affine(W_arr)}, SoftmaxWithLoss(guard=1e-7))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Scores ``x · W``: shape (3,) for one sample of shape (2,), else (batch_size, 3)."""
-        x2 = check_x(x, 2, np.float64)
-        out = x2 @ self.W
-        return out[0] if np.ndim(x) == 1 else out
+    @property
+    def W(self) -> np.ndarray:
+        """The 2×3 weights (``params["W1"]``); perturbing them in place changes the loss."""
+        return self.params["W1"]
 
-    def loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        """Cross-entropy (with the book's ``1e-7`` guard) of ``softmax(predict(x))``."""
-        y = softmax(self.predict(x))
-        y2 = y.reshape(1, -1) if y.ndim == 1 else y
-        check_t(t, y2.shape[0], 3)
-        return cross_entropy_error(y, t)
+    @W.setter
+    def W(self, value: np.ndarray) -> None:
+        self.params["W1"] = value
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    def __repr__(self) -> str:
+        return "SimpleNet(2-3)"
 
 
 simpleNet = SimpleNet

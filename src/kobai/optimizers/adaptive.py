@@ -9,7 +9,8 @@ import numpy as np
 from .base import _EPS, Optimizer, _check_lr, _check_unit
 
 
-def _scaled_step(param, grad, h, s, t, lr):
+def _scaled_step(param: np.ndarray, grad: np.ndarray, h: np.ndarray, s: np.ndarray,
+                 t: np.ndarray, lr: float) -> None:
     """W <- W - lr * g / (sqrt(h) + 1e-7), with (lr * g) rounded before the division."""
     np.multiply(grad, lr, out=s)
     np.sqrt(h, out=t)
@@ -38,6 +39,7 @@ class AdaGrad(Optimizer):
     slot_names = ("h",)
     _hyper = {"lr": _check_lr}
     _n_scratch = 2
+    lr: float  # set by Optimizer.__init__ from _hyper
 
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr=lr)
@@ -45,7 +47,8 @@ class AdaGrad(Optimizer):
     def _coefficients(self) -> tuple[float, ...]:
         return (self.lr,)
 
-    def _step(self, param, grad, bufs, coef):
+    def _step(self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...],
+              coef: tuple[float, ...]) -> None:
         h, s, t = bufs
         (lr,) = coef
         np.multiply(grad, grad, out=s)
@@ -75,6 +78,8 @@ class RMSprop(Optimizer):
     slot_names = ("h",)
     _hyper = {"lr": _check_lr, "decay_rate": _check_unit}
     _n_scratch = 2
+    lr: float  # set by Optimizer.__init__ from _hyper
+    decay_rate: float
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
         super().__init__(lr=lr, decay_rate=decay_rate)
@@ -82,7 +87,8 @@ class RMSprop(Optimizer):
     def _coefficients(self) -> tuple[float, ...]:
         return (self.decay_rate, 1 - self.decay_rate, self.lr)
 
-    def _step(self, param, grad, bufs, coef):
+    def _step(self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...],
+              coef: tuple[float, ...]) -> None:
         h, s, t = bufs
         decay, one_minus_decay, lr = coef
         h *= decay
@@ -124,6 +130,9 @@ class Adam(Optimizer):
     slot_names = ("m", "v")
     _hyper = {"lr": _check_lr, "beta1": _check_unit, "beta2": _check_unit}
     _n_scratch = 2
+    lr: float  # set by Optimizer.__init__ from _hyper
+    beta1: float
+    beta2: float
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         super().__init__(lr=lr, beta1=beta1, beta2=beta2)
@@ -133,7 +142,8 @@ class Adam(Optimizer):
         lr_t = self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
         return (1.0 - self.beta1, 1.0 - self.beta2, lr_t)
 
-    def _step(self, param, grad, bufs, coef):
+    def _step(self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...],
+              coef: tuple[float, ...]) -> None:
         m, v, s, t = bufs
         one_minus_beta1, one_minus_beta2, lr_t = coef
         np.subtract(grad, m, out=s)

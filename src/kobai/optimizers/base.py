@@ -161,7 +161,8 @@ class Optimizer(ABC):
 
     @abstractmethod
     def _step(
-        self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...], coef: tuple
+        self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...],
+        coef: tuple[float, ...],
     ) -> None:
         """Update one parameter in place from its gradient, slots and scratch ``bufs``."""
 

@@ -25,6 +25,7 @@ class SGD(Optimizer):
     name = "SGD"
     _hyper = {"lr": _check_lr}
     _n_scratch = 1
+    lr: float  # set by Optimizer.__init__ from _hyper
 
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr=lr)
@@ -32,7 +33,8 @@ class SGD(Optimizer):
     def _coefficients(self) -> tuple[float, ...]:
         return (self.lr,)
 
-    def _step(self, param, grad, bufs, coef):
+    def _step(self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...],
+              coef: tuple[float, ...]) -> None:
         (s,) = bufs
         (lr,) = coef
         np.multiply(grad, lr, out=s)
@@ -61,6 +63,8 @@ class Momentum(Optimizer):
     slot_names = ("v",)
     _hyper = {"lr": _check_lr, "momentum": _check_unit}
     _n_scratch = 1
+    lr: float  # set by Optimizer.__init__ from _hyper
+    momentum: float
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr=lr, momentum=momentum)
@@ -68,7 +72,8 @@ class Momentum(Optimizer):
     def _coefficients(self) -> tuple[float, ...]:
         return (self.momentum, self.lr)
 
-    def _step(self, param, grad, bufs, coef):
+    def _step(self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...],
+              coef: tuple[float, ...]) -> None:
         v, s = bufs
         momentum, lr = coef
         v *= momentum
@@ -100,6 +105,8 @@ class Nesterov(Optimizer):
     slot_names = ("v",)
     _hyper = {"lr": _check_lr, "momentum": _check_unit}
     _n_scratch = 1
+    lr: float  # set by Optimizer.__init__ from _hyper
+    momentum: float
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr=lr, momentum=momentum)
@@ -108,7 +115,8 @@ class Nesterov(Optimizer):
         m, lr = self.momentum, self.lr
         return (m, lr, m * m, (1 + m) * lr)
 
-    def _step(self, param, grad, bufs, coef):
+    def _step(self, param: np.ndarray, grad: np.ndarray, bufs: tuple[np.ndarray, ...],
+              coef: tuple[float, ...]) -> None:
         v, s = bufs
         momentum, lr, momentum2, lookahead_lr = coef
         v *= momentum

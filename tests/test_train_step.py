@@ -1,18 +1,19 @@
-"""The buffered training step computes exactly what the layer-by-layer path computes."""
+"""The training step (the layer loop on the layers' reused buffers) computes exactly what
+``gradient`` computes, and honours every change a user makes to a layer."""
 
 import numpy as np
 import pytest
 
 from kobai.nets import MultiLayerNet, TwoLayerNet
-from kobai.nets._fast_step import FastStep, supports
 from kobai.optimizers import SGD, Adam
 
 
 class Capture:
-    """An 'optimizer' that records copies of the gradients it is given."""
+    """An 'optimizer' that records copies of the gradients it is given (and their arrays)."""
 
     def update(self, params, grads):
         self.grads = {k: v.copy() for k, v in grads.items()}
+        self.arrays = dict(grads)
 
 
 NETS = [
@@ -26,9 +27,8 @@ NETS = [
 
 @pytest.mark.parametrize("make", NETS)
 @pytest.mark.parametrize("batch", [1, 13])
-def test_fast_step_gradients_equal_the_layer_path(make, batch):
+def test_train_step_gradients_equal_gradient(make, batch):
     net = make(np.float64)
-    assert supports(net)
     rng = np.random.default_rng(batch)
     x, labels = rng.standard_normal((batch, 30)), rng.integers(0, 5, batch)
     captured = Capture()
@@ -42,7 +42,7 @@ def test_fast_step_gradients_equal_the_layer_path(make, batch):
 
 
 @pytest.mark.parametrize("make", NETS)
-def test_float32_fast_step_stays_float32_and_matches(make):
+def test_float32_train_step_stays_float32_and_matches(make):
     net = make(np.float32)
     rng = np.random.default_rng(0)
     x, labels = rng.random((10, 30), dtype=np.float32), rng.integers(0, 5, 10)
@@ -66,7 +66,18 @@ def test_train_step_updates_like_the_book_and_reuses_buffers():
         net.train_step(x, labels, SGD(lr=0.1))
     for key in net.params:
         np.testing.assert_allclose(net.params[key], ref.params[key], rtol=1e-12)
-    assert len(net._fast_engines) == 1
+
+
+def test_train_step_reuses_its_gradient_arrays_for_a_batch_shape():
+    net = TwoLayerNet(30, 7, 5, rng=0)
+    rng = np.random.default_rng(0)
+    first, second = Capture(), Capture()
+    net.train_step(rng.standard_normal((8, 30)), rng.integers(0, 5, 8), first)
+    net.train_step(rng.standard_normal((8, 30)), rng.integers(0, 5, 8), second)
+    assert all(first.arrays[k] is second.arrays[k] for k in net.params)
+    assert not np.array_equal(first.grads["W1"], second.grads["W1"])
+    returned = net.gradient(rng.standard_normal((8, 30)), rng.integers(0, 5, 8))
+    assert all(returned[k] is not second.arrays[k] for k in net.params)  # gradient(): copies
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
@@ -80,19 +91,23 @@ def test_non_finite_loss_skips_the_update():
         np.testing.assert_array_equal(net.params[key], before[key])
 
 
-def test_dropout_and_batchnorm_use_the_layer_path():
-    assert not supports(MultiLayerNet(4, [3], 2, use_dropout=True))
-    assert not supports(MultiLayerNet(4, [3], 2, use_batchnorm=True))
-    net = MultiLayerNet(4, [3], 2, use_batchnorm=True, rng=0)
-    net.train_step(np.random.default_rng(0).random((5, 4)), [0, 1, 0, 1, 1], SGD())
-    assert net._fast_engines == {}
+@pytest.mark.parametrize("config", [{"use_dropout": True}, {"use_batchnorm": True}])
+def test_dropout_and_batchnorm_train_step_equals_gradient(config):
+    rng = np.random.default_rng(0)
+    x, labels = rng.random((5, 4)), np.array([0, 1, 0, 1, 1])
+    net = MultiLayerNet(4, [3], 2, rng=0, **config)
+    twin = MultiLayerNet(4, [3], 2, rng=0, **config)
+    captured = Capture()
+    net.train_step(x, labels, captured)
+    plain = twin.gradient(x, labels)
+    for key in plain:
+        np.testing.assert_allclose(captured.grads[key], plain[key], rtol=1e-12, atol=1e-300)
 
 
-def test_fast_step_sees_replaced_param_arrays():
+def test_train_step_sees_replaced_param_arrays():
     net = TwoLayerNet(4, 3, 2, rng=0)
-    engine = FastStep(net, 2)
     net.params["W2"] = np.zeros((3, 2))
-    loss = engine.loss_and_grads(np.ones((2, 4)), np.array([0, 1]))
+    loss = net.train_step(np.ones((2, 4)), np.array([0, 1]), Capture())
     assert loss == pytest.approx(np.log(2))
 
 
@@ -111,11 +126,49 @@ def test_float32_training_reaches_the_float64_accuracy_on_the_sample():
     assert abs(accuracies[np.float32] - accuracies[np.float64]) <= 0.005
 
 
-def test_a_replaced_layer_is_trained_as_it_is():
-    net = TwoLayerNet(4, 3, 2, rng=0)
-    assert supports(net)
+def test_a_layer_replaced_on_the_instance_is_trained_as_it_is():
+    net, ref = TwoLayerNet(4, 3, 2, rng=0), TwoLayerNet(4, 3, 2, rng=0)
     net.layers["Sigmoid1"].forward = lambda x: x  # the user's change must be honoured
-    assert not supports(net)
+    net.layers["Sigmoid1"].backward = lambda dout: dout
+    ref.layers["Sigmoid1"] = Identity()
+    x, labels = np.random.default_rng(0).random((5, 4)), np.array([0, 1, 0, 1, 1])
+    a, b = Capture(), Capture()
+    net.train_step(x, labels, a)
+    ref.train_step(x, labels, b)
+    assert not np.allclose(a.grads["W2"], TwoLayerNet(4, 3, 2, rng=0).gradient(x, labels)["W2"])
+    for key in a.grads:
+        np.testing.assert_array_equal(a.grads[key], b.grads[key])
+
+
+class Identity:
+    """A book-style layer (no train keyword): forward(x) and backward(dout)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+def test_patching_a_layer_class_changes_train_step_and_gradient_alike(monkeypatch):
+    from kobai.layers import Affine
+
+    real_backward = Affine.backward
+
+    def halved(self, dout):
+        dx = real_backward(self, dout)
+        self.dW = 0.5 * self.dW
+        return dx
+
+    monkeypatch.setattr(Affine, "backward", halved)
+    x, labels = np.random.default_rng(0).random((5, 4)), np.array([0, 1, 0, 1, 1])
+    stepped, manual = TwoLayerNet(4, 3, 2, rng=0), TwoLayerNet(4, 3, 2, rng=0)
+    stepped.train_step(x, labels, SGD(lr=0.1))
+    grads = manual.gradient(x, labels)
+    for key in manual.params:
+        manual.params[key] -= 0.1 * grads[key]
+    for key in manual.params:
+        np.testing.assert_array_equal(stepped.params[key], manual.params[key])
 
 
 def test_a_replaced_param_of_the_wrong_shape_is_named():

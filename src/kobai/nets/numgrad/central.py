@@ -1,5 +1,6 @@
-"""Fast numerical gradient of a :class:`MultiLayerNet`: the book's central differences (§4.4),
-computed for all elements at once by following each perturbation through the network.
+"""Structured numerical gradient of a :class:`~kobai.nets.Network`: the book's central
+differences (§4.4), computed for all elements at once by following each perturbation through
+the network.
 
 For every parameter element ``θ_i`` the result is ``(L(θ + h·e_i) - L(θ - h·e_i)) / 2h``, where
 ``L`` is ``net.loss(x, t, train=True)`` with the dropout masks held fixed and ``θ_i ± h`` is
@@ -12,16 +13,16 @@ rounded to the parameter's dtype exactly as the loop stores it. Only the work di
   ``j`` up to the hidden output: ``u = h'[:, j] - h[:, j]`` (N values per perturbation).
 * The next layer's product then changes by a rank-1 term, ``a_in'·W = a_in·W + u ⊗ W[j, :]``.
   From there the forward is recomputed in full for many perturbations at once
-  (``_numgrad_tail``), in chunks of bounded memory; without batch norm the samples are
+  (``tail``), in chunks of bounded memory; without batch norm the samples are
   independent and only the (perturbation, sample) rows with ``u ≠ 0`` are recomputed.
 * When layer ``k`` is the last hidden layer, the rank-1 term lands on the logits, and the
   per-sample losses follow from a few moments of the softmax per sample and unit
-  (``_numgrad_rank1``), a power series cut far below one rounding. Through later relu layers
+  (``rank1``), a power series cut far below one rounding. Through later relu layers
   without batch norm the same holds per sample, as long as no relu input crosses 0
-  (``_numgrad_linear``); the rows where one would are recomputed.
+  (``linear``); the rows where one would are recomputed.
 * The weight-decay term ``0.5·λ·Σ W²`` changes by ``0.5·λ·((w ± h)² - w²)`` for a weight.
 * On request (``numerical_gradient_and_kinks``), the relu masks that the recomputed values
-  show at ``θ + h·e_i`` and ``θ - h·e_i`` are compared as well (``_numgrad_kinks``).
+  show at ``θ + h·e_i`` and ``θ - h·e_i`` are compared as well (``kinks``).
 
 Every value is float64 (float32 nets are evaluated in float64 at their float32 parameters).
 
@@ -49,18 +50,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numgrad_forward import Stage, activate, batch_norm, read_stages
-from ._numgrad_kinks import column_crossings, row_crossings, stack_crossings
-from ._numgrad_linear import relu_directions
-from ._numgrad_rank1 import RankOneLogits
-from ._numgrad_tail import mean_losses, row_logits, sample_losses, stack_logits
+from ..decay import perturbed_decay, square_sums
+from .kinks import column_crossings, row_crossings, stack_crossings
+from .linear import relu_directions
+from .rank1 import RankOneLogits
+from .stages import Stage, batch_norm, read_stages
+from .tail import mean_losses, row_logits, sample_losses, stack_logits
 
 __all__ = ["numerical_gradient", "numerical_gradient_and_kinks"]
 
-# Bytes of the widest stack (P, N, width) one chunk of perturbations may allocate; the chunk's
+#: Bytes of the widest stack (P, N, width) one chunk of perturbations may allocate; the chunk's
 # temporaries stay within a few times this. 1 MB keeps a chunk in the CPU caches (about twice as
 # fast as 8 MB for the layer-by-layer passes).
-_CHUNK_BYTES = 2**20
+CHUNK_BYTES = 2**20
 
 
 def numerical_gradient(net, x: np.ndarray, labels: np.ndarray,
@@ -116,24 +118,24 @@ class _PerturbedLosses:
         self.stages, self.slots = read_stages(net, x)
         self.labels = labels
         self.lam = net.weight_decay_lambda
-        # Σ W² of each weight matrix, in its own dtype, as MultiLayerNet._decay sums it.
+        # Σ W² of each weight matrix, in its own dtype, as the network's decay sums it.
         w_key = {s: key for key, (s, kind) in self.slots.items() if kind == "W"}
-        self.sq = [float(np.sum(net.params[w_key[s]] ** 2)) for s in range(len(self.stages))]
+        self.sq = square_sums(net.params[w_key[s]] for s in range(len(self.stages)))
         # independent[k]: no batch norm from stage k on, so samples do not interact there
         self.independent = [all(st.gamma is None for st in self.stages[k:])
                             for k in range(len(self.stages))]
         self.base_losses = sample_losses(self.stages[-1].h.copy(), labels)
         # relu_after[s]: kinks are asked for and a relu layer follows stage s
         self.kinks = kinks
-        self.relu_after = [kinks and any(st.act == "relu" for st in self.stages[s + 1:])
+        self.relu_after = [kinks and any(st.kinks for st in self.stages[s + 1:])
                            for s in range(len(self.stages))]
         # base_signs[k]: the unperturbed masks z > 0 (N, Σ width) of the relu stages from k on,
         # which recomputed rows are compared with (no batch norm there, so z is their input)
         self.base_signs = {k: np.concatenate([st.z > 0 for st in self.stages[k:]
-                                              if st.act == "relu"], axis=1)
+                                              if st.kinks], axis=1)
                            for k in range(1, len(self.stages))
                            if self.relu_after[k - 1] and self.independent[k]}
-        # stage → (power series of the logits, bound on |du| or None); see _numgrad_rank1
+        # stage → (power series of the logits, bound on |du| or None); see rank1
         last, self.series = len(self.stages) - 1, {}
         for s in range(last):
             directions, tau = ((self.stages[-1].W, None) if s == last - 1
@@ -177,7 +179,7 @@ class _PerturbedLosses:
     def _chunk_size(self, s: int) -> int:
         """Elements per chunk: the power series works on (N, P) arrays, the rest on stacks."""
         width = 4 if s in self.series else self._width(s)
-        return max(1, _CHUNK_BYTES // (2 * 8 * self.labels.size * width))
+        return max(1, CHUNK_BYTES // (2 * 8 * self.labels.size * width))
 
     def _width(self, s: int) -> int:
         """Widest layer a perturbation of stage ``s`` has to recompute."""
@@ -195,7 +197,7 @@ class _PerturbedLosses:
         else:
             st = self.stages[s]
             u, cols, z = self._column_change(st, kind, j, rows, vals)
-            if self.kinks and st.act == "relu":
+            if self.kinks and st.kinks:
                 crossed |= column_crossings(z)
             if not self.relu_after[s]:
                 crossed = None
@@ -234,7 +236,7 @@ class _PerturbedLosses:
         w = nxt.W[j][None, :] if kind == "W" else nxt.W[cols]  # (1 or P, width)
         per_sample = np.empty(du.shape)
         packed = []  # bit-packed relu masks of each perturbation, when kinks are asked for
-        step = max(1, _CHUNK_BYTES // (8 * n_samples * self._width(s)))
+        step = max(1, CHUNK_BYTES // (8 * n_samples * self._width(s)))
         for p in range(0, du.shape[0], step):
             piece = slice(p, p + step)
             z = du[piece, :, None] * w[piece if w.shape[0] > 1 else slice(None), None, :]
@@ -256,7 +258,7 @@ class _PerturbedLosses:
         with ``crossed``, their relu masks are compared too."""
         nxt, out = self.stages[s + 1], np.empty(du.size)
         pos = [] if crossed is not None else None  # relu masks (M, Σ width), piece by piece
-        step = max(1, _CHUNK_BYTES // (8 * self._width(s)))
+        step = max(1, CHUNK_BYTES // (8 * self._width(s)))
         for m in range(0, du.size, step):
             rows = slice(m, m + step)
             z = du[rows, None] * (nxt.W[j] if kind == "W" else nxt.W[cols[p[rows]]])
@@ -306,7 +308,7 @@ class _PerturbedLosses:
             z = vals * st.xn[:, cols] + st.beta[cols]
         else:
             z = st.gamma[cols] * st.xn[:, cols] + vals
-        out = activate(st.act, z)
+        out = st.activate(z)
         if st.mask is not None:
             out *= st.mask[:, cols]
         out -= st.h[:, cols]
@@ -314,12 +316,6 @@ class _PerturbedLosses:
 
     def _decay(self, s: int, kind: str, j, rows, vals: np.ndarray):
         """``0.5·λ·Σ_k Σ W_k²`` for each perturbed value, summed in the loop's order."""
-        if self.lam == 0.0:
-            return 0.0
-        total = 0
-        for k, sq in enumerate(self.sq):
-            if k == s and kind == "W":
-                w = np.tile(self.stages[s].W[rows, j], 2)
-                sq = sq + (vals - w) * (vals + w)  # (w')² - w² = (w' - w)(w' + w)
-            total = total + sq
-        return 0.5 * self.lam * total
+        if kind != "W":
+            return perturbed_decay(self.lam, self.sq, -1, vals, vals)
+        return perturbed_decay(self.lam, self.sq, s, np.tile(self.stages[s].W[rows, j], 2), vals)

@@ -4,15 +4,16 @@ Two layouts. A *stack* holds ``P`` perturbed copies of a layer's values, shape
 ``(P, N, width)``; batch norm then normalizes each copy over its own batch (axis 1). Without
 batch norm the samples do not interact, so only the *rows* ``(perturbation, sample)`` whose
 values changed need a forward pass at all: shape ``(M, width)``, every other sample keeps its
-unperturbed loss bit for bit, as it does in the loop. The arithmetic is that of
-``kobai.layers``, in the same order; each layer is one matrix product for all rows.
+unperturbed loss bit for bit, as it does in the loop. The arithmetic is the
+layers' own (``kobai.layers``); each layer is one matrix product for all rows.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._numgrad_forward import Stage, activate, batch_norm
+from ...layers.loss import cross_entropy_rows
+from .stages import Stage, batch_norm
 
 __all__ = ["stack_logits", "row_logits", "sample_losses", "mean_losses"]
 
@@ -32,9 +33,9 @@ def stack_logits(stages: list[Stage], k: int, z: np.ndarray,
     for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
         if st.gamma is not None:
             z = st.gamma * batch_norm(z, st.eps, axis=1) + st.beta
-        if signs is not None and st.act == "relu":
+        if signs is not None and st.kinks:
             signs.append(z > 0)
-        h = activate(st.act, z)
+        h = st.activate(z)
         if st.mask is not None:
             h *= st.mask
         z = _product(h, nxt.W)
@@ -51,9 +52,9 @@ def row_logits(stages: list[Stage], k: int, z: np.ndarray, samples: np.ndarray,
     ``z > 0`` (M, width) is appended to it.
     """
     for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
-        if signs is not None and st.act == "relu":
+        if signs is not None and st.kinks:
             signs.append(z > 0)
-        h = activate(st.act, z)
+        h = st.activate(z)
         if st.mask is not None:
             h *= st.mask[samples]
         z = h @ nxt.W
@@ -62,17 +63,9 @@ def row_logits(stages: list[Stage], k: int, z: np.ndarray, samples: np.ndarray,
 
 
 def sample_losses(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Cross-entropy of each row of logits ``z`` (..., n_classes), as ``SoftmaxWithLoss``.
-
-    ``labels`` broadcasts against ``z`` without its last axis. ``z`` is overwritten.
-    """
-    # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
-    z -= z.max(axis=-1, keepdims=True)
-    picked = np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
-    s = np.exp(z, out=z).sum(axis=-1)
-    losses = np.log(s, out=s)
-    losses -= picked
-    return losses
+    """Cross-entropy of each row of logits ``z`` (..., n_classes): ``SoftmaxWithLoss``'s own
+    ``cross_entropy_rows``. ``z`` is overwritten."""
+    return cross_entropy_rows(z, labels)
 
 
 def mean_losses(per_sample: np.ndarray) -> np.ndarray:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._numgrad_forward import Stage
+from .stages import Stage
 
 __all__ = ["relu_directions"]
 
-# Largest (N, n_s, n_l) array the directions may take; beyond it rows are recomputed instead.
-_MAX_BYTES = 64 * 2**20
+#: Largest (N, n_s, n_l) array the directions may take; beyond it rows are recomputed instead.
+MAX_BYTES = 64 * 2**20
 
 
 def relu_directions(stages: list[Stage], s: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -33,10 +33,10 @@ def relu_directions(stages: list[Stage], s: int) -> tuple[np.ndarray, np.ndarray
     None unless every hidden stage after ``s`` is relu without batch norm (and the arrays fit).
     """
     later = stages[s + 1:-1]
-    if not later or any(st.act != "relu" or st.gamma is not None for st in later):
+    if not later or any(not st.kinks or st.gamma is not None for st in later):
         return None
     n, n_s = stages[s].h.shape
-    if 8 * n * n_s * max(st.W.shape[1] for st in stages[s + 1:]) > _MAX_BYTES:
+    if 8 * n * n_s * max(st.W.shape[1] for st in stages[s + 1:]) > MAX_BYTES:
         return None
     J = np.broadcast_to(later[0].W, (n, *later[0].W.shape))
     tau = np.full((n, n_s), np.inf)
@@ -45,6 +45,9 @@ def relu_directions(stages: list[Stage], s: int) -> tuple[np.ndarray, np.ndarray
             # |z| / |J|: 0/0 (no change of a zero input) is nan, which fmin skips
             ratio = np.abs(st.z)[:, None, :] / np.abs(J)
             tau = np.fmin(tau, np.fmin.reduce(ratio, axis=2))
-            m = (st.z > 0) * st.mask if st.mask is not None else (st.z > 0).astype(np.float64)
+            # the slope of the piecewise-linear activation, from the layer's own derivatives
+            m = st.act.derivatives(st.z, st.z, 1)[0]
+            if st.mask is not None:
+                m = m * st.mask
             J = (J * m[:, None, :]) @ nxt.W
     return J, tau

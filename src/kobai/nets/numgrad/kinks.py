@@ -8,7 +8,7 @@ different sides of 0 after the forward at ``θ + h·e_i`` and at ``θ - h·e_i``
 The fast path knows each relu input it changes only where it recomputes it: the perturbed
 stage's own column, every row of a recomputed stack, the recomputed (perturbation, sample) rows.
 Everywhere else the input keeps its unperturbed value (a row with no change) or provably its
-sign (a row inside the bound of ``_numgrad_linear``), so its mask is the unperturbed one.
+sign (a row inside the bound of ``linear``), so its mask is the unperturbed one.
 """
 
 from __future__ import annotations

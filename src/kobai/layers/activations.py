@@ -1,0 +1,140 @@
+"""Activation layers (§3.2, §5.5): elementwise functions with their derivatives.
+
+Each class keeps the function (``apply``), its backward and the derivatives that the
+structured numerical gradient carries a series through (``derivatives``) side by side. To add
+an activation, add a class here and a line in ``kobai.layers.ACTIVATIONS``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .base import Layer, buffer
+
+__all__ = ["Activation", "Relu", "Sigmoid", "Tanh"]
+
+
+class Activation(Layer):
+    """An elementwise layer ``y = f(x)`` whose backward uses the cached output ``y``.
+
+    Subclasses define ``apply(x, out)`` (the function, into ``out``) and ``derivatives``.
+    ``init_gain``: the weight initialisation that suits it, ``std = sqrt(init_gain / n_in)``
+    (2 for relu, He et al.; 1 for sigmoid and tanh, Xavier). ``derivative_bounds[k]`` is an
+    upper bound of ``|f^(k+1)|`` over all inputs, used to bound a series' remainder.
+    """
+
+    elementwise = True
+    init_gain: ClassVar[float] = 1.0
+    derivative_bounds: ClassVar[tuple[float, ...]] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
+        ws = self._workspace((x.shape, x.dtype))
+        self.out = self.apply(x, out=buffer(ws, "out", x.shape, x.dtype))
+        return self.out
+
+    def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``f(x)`` for an array of any shape, into ``out`` (new when None); no state."""
+        raise NotImplementedError
+
+    def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
+        """``[f'(x), f''(x), …]`` up to ``order``, given ``y = f(x)``."""
+        raise NotImplementedError
+
+
+class Relu(Activation):
+    """``max(0, x)`` (§5.5.1); the derivative at exactly 0 is taken as 0, as in the book."""
+
+    kinks = True
+    init_gain = 2.0
+    derivative_bounds = (1.0, 0.0, 0.0, 0.0)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mask: np.ndarray | None = None  # True where x > 0
+
+    def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
+        ws = self._workspace((x.shape, x.dtype))
+        self.mask = np.greater(x, 0, out=buffer(ws, "mask", x.shape, np.dtype(bool)))
+        self.out = np.maximum(x, 0, out=buffer(ws, "out", x.shape, x.dtype))
+        return self.out
+
+    def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.maximum(x, 0, out=out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        assert self.mask is not None, "backward before forward"
+        # a new array: the book's dout[mask] = 0 modified the caller's
+        ws = self._workspace((self.mask.shape, dout.dtype))
+        return np.multiply(dout, self.mask, out=buffer(ws, "dx", dout.shape, dout.dtype))
+
+    def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
+        slope = (x > 0).astype(np.float64)
+        return [slope] + [np.zeros_like(slope) for _ in range(order - 1)]
+
+    def kink_state(self) -> np.ndarray:
+        """Which inputs of the last forward were on the positive side of the kink at 0."""
+        assert self.mask is not None, "kink_state before forward"
+        return self.mask.copy()
+
+
+class Sigmoid(Activation):
+    """``1 / (1 + exp(-x))`` (§5.5.2); backward uses the cached output: ``y(1 - y)``."""
+
+    init_gain = 1.0
+    # sup |σ'|, |σ''|, |σ'''|, |σ''''| (rounded up)
+    derivative_bounds = (0.25, 0.0963, 0.125, 0.1083)
+
+    def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.negative(x, out=out)
+        with np.errstate(over="ignore"):  # exp(-x) overflows to inf for x < -709: y = 0
+            np.exp(out, out=out)
+        out += 1.0
+        return np.reciprocal(out, out=out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        # dy/dx = y (1 - y)
+        y = self.out
+        assert y is not None, "backward before forward"
+        ws = self._workspace((y.shape, y.dtype))
+        dx = np.subtract(1.0, y, out=buffer(ws, "dx", y.shape, np.result_type(dout, y)))
+        dx *= dout
+        dx *= y
+        return dx
+
+    def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
+        # σ' = y(1 - y),  σ'' = σ'(1 - 2y),  σ''' = σ'(1 - 6σ')
+        d1 = y * (1.0 - y)
+        out = [d1, d1 * (1.0 - 2.0 * y), d1 * (1.0 - 6.0 * d1)]
+        return out[:order]
+
+
+class Tanh(Activation):
+    """``tanh(x)``; backward uses the cached output: ``1 - y²``."""
+
+    init_gain = 1.0
+    # sup |tanh'|, |tanh''|, |tanh'''|, |tanh''''| (rounded up)
+    derivative_bounds = (1.0, 0.7699, 2.0, 4.086)
+
+    def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.tanh(x, out=out)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        y = self.out
+        assert y is not None, "backward before forward"
+        ws = self._workspace((y.shape, y.dtype))
+        dx = np.multiply(y, y, out=buffer(ws, "dx", y.shape, np.result_type(dout, y)))
+        np.subtract(1.0, dx, out=dx)
+        dx *= dout
+        return dx
+
+    def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
+        # t' = 1 - y²,  t'' = -2y t',  t''' = -2t'(1 - 3y²)
+        d1 = 1.0 - y * y
+        out = [d1, -2.0 * y * d1, -2.0 * d1 * (1.0 - 3.0 * y * y)]
+        return out[:order]

@@ -1,0 +1,177 @@
+"""The layer protocol: what every layer provides, and what the rest of kobai relies on.
+
+A layer is the unit of kobai (the book's ``common/layers.py``, §5–6). The network, the
+:class:`~kobai.trainer.Trainer`, checkpoints and the gradient checker talk to layers only
+through this protocol, so a new layer is one class in one file plus a registry line.
+
+Required
+--------
+``params``, ``grads`` : dict of str to ndarray
+    The layer's parameters (``"W"``, ``"b"``, ``"gamma"``, ``"beta"``) and, after
+    ``backward``, their gradients under the same keys. A network names them ``W1``, ``b1``,
+    ``gamma1``, ... and holds the very same arrays.
+``forward(x, *, train=True) -> ndarray``
+    One signature for every layer; ``train`` switches dropout and batch statistics. Loss
+    layers (:class:`LossLayer`) take ``forward(x, t)`` instead.
+``backward(dout) -> ndarray or None``
+    Returns ``d loss / d x`` and stores the parameter gradients in ``grads``. Never writes
+    into ``dout``. Returns None when ``compute_dx`` is False.
+
+Optional (with defaults here)
+-----------------------------
+``compute_dx`` : bool
+    A network sets it False on its first layer: nothing needs the gradient of the data.
+``reuse_buffers`` : bool
+    A network sets it True: ``forward`` and ``backward`` then write into arrays the layer
+    allocates once per input shape and dtype, and returns them; the next call with the same
+    shape overwrites them. Off by default, so a layer used on its own returns new arrays.
+``decay_keys`` : tuple of str
+    The parameters that a network's L2 weight decay applies to (``("W",)`` for Affine).
+``state`` : dict of str to ndarray
+    Arrays that are not parameters but belong in a checkpoint (batch norm's running
+    statistics); a network names them ``running_mean1``, ... and may replace them (casting).
+``frozen`` : bool
+    On layers with randomness or running statistics: reuse the last dropout mask, stop
+    updating running statistics (gradient checks need the same function every time).
+``rng`` : numpy.random.Generator
+    On layers that draw random numbers; the Trainer reseeds it every epoch.
+``get_config()`` / ``from_config(config, params)``
+    Constructor arguments other than the parameter arrays, as JSON, and the way back:
+    ``cls(**params, **config)`` by default. Registered layers (``kobai.layers.LAYERS``) can
+    be saved in checkpoints.
+``kink_state()``
+    For piecewise-linear layers: which inputs of the last forward were on the positive side
+    of the kink, so a gradient check can tell a kink from a bug.
+
+Hooks of the structured numerical gradient (``kobai.nets.numgrad``); a layer without them
+works everywhere, on the generic element-by-element path:
+``elementwise = True`` with ``apply(x)`` (the forward as a pure function of an array of any
+shape) and ``derivatives(x, y, order)`` (its first ``order`` derivatives at ``x``, with
+``y = apply(x)``), ``kinks = True`` for a piecewise-linear one such as Relu; Dropout's and
+BatchNormalization's ``apply`` act on stacks of perturbed batches (``(..., N, features)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._validate import check_t
+
+__all__ = ["Layer", "LossLayer", "param_property", "grad_property"]
+
+
+class Layer:
+    """Base class of kobai's layers (see the module docstring for the protocol)."""
+
+    compute_dx: bool = True
+    reuse_buffers: bool = False
+    decay_keys: ClassVar[tuple[str, ...]] = ()
+    elementwise: ClassVar[bool] = False
+    kinks: ClassVar[bool] = False
+    _defined: ClassVar[dict[str, Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The methods as the class defined them: the structured numerical gradient trusts a
+        # layer's hooks only while its forward is the one they were written for.
+        cls._defined = {k: v for k, v in vars(cls).items() if callable(v)}
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+
+    def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments other than the parameter arrays, JSON-able."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> Layer:
+        """Rebuild a layer from :meth:`get_config` and arrays of the parameters' shapes."""
+        return cls(**params, **config)
+
+    def _workspace(self, key: tuple[object, ...]) -> dict[str, np.ndarray] | None:
+        """The buffers for inputs described by ``key`` (shape, dtype), or None when buffers
+        are not reused. Allocated arrays stay until the key changes."""
+        if not self.reuse_buffers:
+            return None
+        cache = self.__dict__.get("_ws")
+        if cache is None or cache[0] != key:
+            cache = self.__dict__["_ws"] = (key, {})
+        return cache[1]
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.params.items())
+        return f"{type(self).__name__}({shapes})"
+
+
+Layer._defined = {k: v for k, v in vars(Layer).items() if callable(v)}
+
+
+def buffer(ws: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...],
+           dtype: np.dtype) -> np.ndarray:
+    """``ws[name]`` (allocated on first use) or, without a workspace, a new array."""
+    if ws is None:
+        return np.empty(shape, dtype)
+    arr = ws.get(name)
+    if arr is None:
+        arr = ws[name] = np.empty(shape, dtype)
+    return arr
+
+
+def param_property(key: str, doc: str = "") -> Any:
+    """``layer.W`` for ``layer.params["W"]`` (the book's attribute interface); assignable."""
+    def get(self: Layer) -> np.ndarray:
+        return self.params[key]
+
+    def set_(self: Layer, value: np.ndarray) -> None:
+        self.params[key] = value
+    return property(get, set_, doc=doc or f'``params["{key}"]``')
+
+
+def grad_property(key: str) -> Any:
+    """``layer.dW`` for ``layer.grads["W"]``: None before the first backward; assignable."""
+    def get(self: Layer) -> np.ndarray | None:
+        return self.grads.get(key)
+
+    def set_(self: Layer, value: np.ndarray) -> None:
+        self.grads[key] = value
+    return property(get, set_, doc=f'``grads["{key}"]`` (None before backward)')
+
+
+def state_property(key: str) -> Any:
+    """``layer.running_mean`` for ``layer.state["running_mean"]``; assignable."""
+    def get(self: Layer) -> np.ndarray:
+        return self.state[key]
+
+    def set_(self: Layer, value: np.ndarray) -> None:
+        self.state[key] = value
+    return property(get, set_, doc=f'``state["{key}"]``')
+
+
+class LossLayer(Layer):
+    """A layer that ends a network: ``forward(x, t)`` returns a scalar loss.
+
+    Subclasses implement :meth:`forward_labels` for validated integer labels (what a
+    network passes) and ``backward(dout=1.0)``; :meth:`forward` validates ``t`` first.
+    """
+
+    def forward(self, x: np.ndarray, t: Any, *, train: bool = True  # type: ignore[override]
+                ) -> float:
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        return self.forward_labels(x2, check_t(t, x2.shape[0], x2.shape[-1]))
+
+    def forward_labels(self, x: np.ndarray, labels: np.ndarray) -> float:
+        """The mean loss of 2-D scores ``x`` for int64 labels already checked to be in range."""
+        raise NotImplementedError
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
+        raise NotImplementedError

@@ -1,0 +1,143 @@
+"""Layers that regularize training (§6.3–6.4): ``Dropout`` and ``BatchNormalization``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validate import resolve_rng
+from .base import Layer, grad_property, param_property, state_property
+
+__all__ = ["Dropout", "BatchNormalization", "normalize"]
+
+
+class Dropout(Layer):
+    """Inverted dropout (§6.4.3): in training, zero each input with probability ``ratio`` and
+    scale the rest by ``1 / (1 - ratio)``, so evaluation is the identity and needs no rescaling.
+
+    Set ``frozen = True`` to reuse the last mask (gradient checks need the same mask in every
+    forward pass).
+    """
+
+    def __init__(self, ratio: float = 0.5, rng: np.random.Generator | int | None = None):
+        super().__init__()
+        if not 0.0 <= ratio < 1.0:
+            raise ValueError(f"dropout ratio must be in [0, 1), got {ratio}")
+        self.ratio = float(ratio)
+        self.rng = resolve_rng(rng)
+        self.frozen = False
+        self.mask: np.ndarray | None = None  # 0 or 1/(1-ratio), in x's dtype
+
+    def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
+        if not train:
+            return x
+        if not (self.frozen and self.mask is not None and self.mask.shape == x.shape):
+            keep = self.rng.random(x.shape) >= self.ratio
+            self.mask = keep.astype(x.dtype)
+            self.mask *= 1.0 / (1.0 - self.ratio)
+        return self.apply(x)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """``x · mask`` with the last mask, for a batch or a stack of batches (…, N, F)."""
+        assert self.mask is not None, "apply before forward"
+        return x * self.mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        assert self.mask is not None, "backward before forward"
+        return dout * self.mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {"ratio": self.ratio}
+
+
+def normalize(x: np.ndarray, eps: float, axis: int = -2
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(xn, μ, σ², σ)``: ``xn = (x - μ) / σ``, ``σ = sqrt(σ² + eps)``, with the mean and
+    biased variance along ``axis`` (kept as a length-1 axis).
+
+    The batch axis must not be the contiguous one, so that NumPy sums along it row after row
+    for a batch ``(N, F)`` and for a stack of batches ``(P, N, F)`` alike (not pairwise).
+    """
+    mu = x.mean(axis=axis, keepdims=True)
+    xc = x - mu
+    var = np.mean(xc * xc, axis=axis, keepdims=True)
+    std = np.sqrt(var + eps)
+    xc /= std
+    return xc, mu, var, std
+
+
+class BatchNormalization(Layer):
+    """Batch normalization (§6.3; Ioffe & Szegedy 2015) over the batch axis.
+
+    ``out = gamma · (x - μ) / sqrt(σ² + eps) + beta`` with the batch mean and (biased) variance in
+    training, and the running averages ``running = momentum · running + (1 - momentum) · batch``
+    in evaluation. ``frozen = True`` stops the running statistics from being updated.
+
+    Parameters
+    ----------
+    gamma, beta : ndarray of shape (n_features,)
+    """
+
+    gamma = param_property("gamma")
+    beta = param_property("beta")
+    dgamma = grad_property("gamma")
+    dbeta = grad_property("beta")
+
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
+                 eps: float = 1e-5):
+        super().__init__()
+        self.params["gamma"], self.params["beta"] = gamma, beta
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.state["running_mean"] = np.zeros_like(gamma)
+        self.state["running_var"] = np.ones_like(gamma)
+        self.frozen = False
+        self.xn: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.train = True
+        self.input_shape: tuple[int, ...] | None = None
+
+    running_mean = state_property("running_mean")
+    running_var = state_property("running_var")
+
+    def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
+        self.input_shape = x.shape
+        x2 = x.reshape(x.shape[0], -1)
+        self.train = train
+        if train:
+            self.xn, mu, var, std = normalize(x2, self.eps, axis=0)
+            self.std = std[0]
+            if not self.frozen:
+                m, state = self.momentum, self.state
+                state["running_mean"] *= m
+                state["running_mean"] += (1 - m) * mu[0]
+                state["running_var"] *= m
+                state["running_var"] += (1 - m) * var[0]
+        else:
+            xc = x2 - self.running_mean
+            self.std = np.sqrt(self.running_var + self.eps)
+            self.xn = xc / self.std
+        return (self.params["gamma"] * self.xn + self.params["beta"]).reshape(self.input_shape)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """The training-mode forward of a stack of batches (…, N, F), each normalized over
+        its own batch axis, without touching the running statistics."""
+        return self.params["gamma"] * normalize(x, self.eps, axis=-2)[0] + self.params["beta"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        assert self.xn is not None and self.std is not None and self.input_shape is not None
+        d2 = dout.reshape(dout.shape[0], -1)
+        self.grads["beta"] = d2.sum(axis=0)
+        self.grads["gamma"] = np.sum(self.xn * d2, axis=0)
+        dxn = self.params["gamma"] * d2
+        if not self.train:  # μ and σ are constants in evaluation mode
+            return (dxn / self.std).reshape(self.input_shape)
+        # With xn = (x - μ)/σ over a batch of N:
+        # dx = (N·dxn - Σ dxn - xn · Σ(dxn·xn)) / (N·σ)
+        n = d2.shape[0]
+        dx = n * dxn - dxn.sum(axis=0) - self.xn * np.sum(dxn * self.xn, axis=0)
+        dx /= n * self.std
+        return dx.reshape(self.input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"momentum": self.momentum, "eps": self.eps}

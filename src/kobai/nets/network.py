@@ -1,0 +1,511 @@
+"""``Network``: an ordered list of named layers and a loss layer, and everything generic about them.
+
+``SimpleNet``, ``TwoLayerNet`` and ``MultiLayerNet`` only build their layers; prediction, the
+loss, backprop, the training step, numerical gradients, state and dtype live here, once. The
+Trainer, checkpoints, the gradient checker and the CLI use nothing but this public API.
+
+A training step is the plain layer loop (§5.7): ``forward`` through every layer, the loss
+layer's ``backward``, ``backward`` through every layer in reverse, then the optimizer. Its
+speed comes from the layers themselves: the network turns on their reusable buffers
+(``reuse_buffers``), so after the first step of a batch shape nothing is allocated but a few
+small temporaries, and tells the first layer that no gradient of the data is needed.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import numbers
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .._validate import check_t, check_x, positive_int, resolve_dtype
+from ..functions import softmax
+from ..gradient import numerical_gradient as _loop_gradient
+from ..layers import LAYERS, Layer, LossLayer, SoftmaxWithLoss
+from .decay import add_decay, decay_loss
+
+__all__ = ["Network", "UnsupportedNetwork"]
+
+LayerSpec = Mapping[str, Any] | Sequence[Any]
+
+
+class UnsupportedNetwork(ValueError):
+    """The structured numerical gradient does not apply (a layer without its hooks); the
+    element-by-element loop still does."""
+
+
+class Network:
+    """A feed-forward network of layers ending in a loss layer.
+
+    Parameters
+    ----------
+    layers : dict of name to layer, or sequence of layers or (name, layer) pairs
+        In forward order. Unnamed layers are named by class and count (``Affine1``,
+        ``Relu1``, ``Affine2``, ...), as in the book.
+    loss_layer : LossLayer, optional
+        Default :class:`~kobai.layers.SoftmaxWithLoss`.
+    input_shape : int or tuple of int, optional
+        Shape of one sample, e.g. ``784`` or ``(1, 28, 28)``; default: the first layer's
+        ``input_size``.
+    output_size : int, optional
+        Number of classes; default: the ``output_size`` of the last layer that has one.
+    weight_decay_lambda : float
+        L2 penalty ``0.5 · λ · Σ W²`` over every layer's ``decay_keys`` (the ``W`` of each
+        Affine).
+
+    Attributes
+    ----------
+    layers : dict of str to layer
+        Read on every pass: replacing a layer (or a layer's method) changes every path.
+    last_layer : LossLayer
+    params : dict of str to ndarray
+        ``W1, b1, [gamma1, beta1,] W2, ...``: the ``k``-th layer that has parameter ``p`` gives
+        ``p{k}``. These are the layers' own arrays; updating them in place updates the
+        network, and an array replaced in this dict is wired into its layer.
+    dtype : numpy.dtype
+        Of the parameters (float32 or float64); inputs are converted to it.
+
+    Examples
+    --------
+    >>> from kobai.layers import Affine, Relu
+    >>> rng = np.random.default_rng(0)
+    >>> net = Network([Affine(0.1 * rng.standard_normal((4, 8)), np.zeros(8)), Relu(),
+    ...                Affine(0.1 * rng.standard_normal((8, 3)), np.zeros(3))])
+    >>> list(net.params)
+    ['W1', 'b1', 'W2', 'b2']
+    """
+
+    def __init__(self, layers: LayerSpec, loss_layer: LossLayer | None = None, *,
+                 input_shape: int | Sequence[int] | None = None,
+                 output_size: int | None = None, weight_decay_lambda: float = 0.0):
+        self.layers: dict[str, Any] = _named_layers(layers)
+        if not self.layers:
+            raise ValueError("a Network needs at least one layer")
+        self.last_layer = SoftmaxWithLoss() if loss_layer is None else loss_layer
+        if not (isinstance(weight_decay_lambda, numbers.Real) and weight_decay_lambda >= 0
+                and math.isfinite(weight_decay_lambda)):
+            raise ValueError(f"weight_decay_lambda must be a finite number >= 0, got "
+                             f"{weight_decay_lambda!r}")
+        self.weight_decay_lambda = float(weight_decay_lambda)
+        self.params: dict[str, np.ndarray] = {}
+        self._wired: tuple[Any, ...] = ()
+        self._bind()
+        dtypes = {arr.dtype for arr in self.params.values()}
+        if len(dtypes) > 1:
+            raise ValueError(f"the layers' parameters mix dtypes {sorted(map(str, dtypes))}; "
+                             "expected one (float32 or float64)")
+        self.dtype: np.dtype = resolve_dtype(dtypes.pop() if dtypes else np.float64)
+        first = next(iter(self.layers.values()))
+        if input_shape is None:
+            if not hasattr(first, "input_size"):
+                raise ValueError(f"give input_shape: the first layer ({type(first).__name__}) "
+                                 "does not say what input it takes")
+            input_shape = first.input_size
+        shape = (input_shape,) if isinstance(input_shape, numbers.Integral) else input_shape
+        self.input_shape: tuple[int, ...] = tuple(positive_int(s, "input_shape")
+                                                  for s in shape)  # type: ignore[union-attr]
+        if output_size is None:
+            sizes = [layer.output_size for layer in self.layers.values()
+                     if hasattr(layer, "output_size")]
+            if not sizes:
+                raise ValueError("give output_size: no layer says how many classes it scores")
+            output_size = sizes[-1]
+        self.output_size = positive_int(output_size, "output_size")
+        self._decay_out: dict[str, np.ndarray] = {}
+
+    # -- wiring -----------------------------------------------------------------------------
+    @property
+    def input_size(self) -> int:
+        """Features per sample: the product of ``input_shape``."""
+        return math.prod(self.input_shape)
+
+    def _bind(self) -> None:
+        """Wire ``params`` and the layers together, before every pass.
+
+        Replaced layers are taken in (their arrays become the params); an array replaced in
+        ``params`` is put into its layer, after checking its shape.
+        """
+        layers = tuple(self.layers.values())
+        if layers != self._wired:
+            self._rewire(layers)
+            return
+        for key, layer, pkey in self._slots:
+            arr = self.params[key]
+            old = layer.params[pkey]
+            if arr is not old:
+                if not isinstance(arr, np.ndarray) or arr.shape != old.shape:
+                    raise ValueError(f"params[{key!r}] was replaced by "
+                                     f"{getattr(arr, 'shape', type(arr).__name__)}; expected an "
+                                     f"array of shape {old.shape}")
+                layer.params[pkey] = arr
+
+    def _rewire(self, layers: tuple[Any, ...]) -> None:
+        counts: dict[str, int] = {}
+        self._slots: list[tuple[str, Any, str]] = []
+        self._state_slots: list[tuple[str, Any, str]] = []
+        self._decayed: list[tuple[str, Any, str]] = []
+        params: dict[str, np.ndarray] = {}
+        for layer in layers:
+            for pkey, arr in getattr(layer, "params", {}).items():
+                counts[pkey] = counts.get(pkey, 0) + 1
+                key = f"{pkey}{counts[pkey]}"
+                params[key] = arr
+                self._slots.append((key, layer, pkey))
+                if pkey in getattr(layer, "decay_keys", ()):
+                    self._decayed.append((key, layer, pkey))
+            for skey in getattr(layer, "state", {}):
+                counts[skey] = counts.get(skey, 0) + 1
+                self._state_slots.append((f"{skey}{counts[skey]}", layer, skey))
+            if isinstance(layer, Layer):
+                layer.reuse_buffers = True
+        if layers and hasattr(layers[0], "compute_dx"):
+            layers[0].compute_dx = False  # nothing needs d(loss)/d(data)
+        self.last_layer.reuse_buffers = True
+        self.params.clear()
+        self.params.update(params)
+        self._calls = [(layer, _train_keyword(layer)) for layer in layers]
+        self._wired = layers
+
+    # -- forward ----------------------------------------------------------------------------
+    def _forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        self._bind()
+        for layer, keyword in self._calls:
+            if keyword == "train" and "forward" not in layer.__dict__:
+                x = layer.forward(x, train=train)
+            else:  # a book-style layer, or a forward replaced on the instance
+                keyword = _train_keyword(layer)
+                x = layer.forward(x, **{keyword: train}) if keyword else layer.forward(x)
+        return x
+
+    def _decay(self) -> float:
+        return decay_loss(self.weight_decay_lambda,
+                          (layer.params[pkey] for _, layer, pkey in self._decayed))
+
+    def _inputs(self, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
+        x2 = self._x(x)
+        return x2, check_t(t, x2.shape[0], self.output_size)
+
+    def _x(self, x: Any) -> np.ndarray:
+        x2 = check_x(x, self.input_size, self.dtype)
+        if len(self.input_shape) > 1:
+            x2 = x2.reshape(x2.shape[0], *self.input_shape)
+        return x2
+
+    def predict(self, x: Any, train: bool = False) -> np.ndarray:
+        """Scores before the loss layer (logits).
+
+        Parameters
+        ----------
+        x : ndarray of shape input_shape or (batch_size, *input_shape)
+            One sample or a batch; ``(batch_size, input_size)`` is reshaped to the input shape.
+
+        Returns
+        -------
+        ndarray of shape (output_size,) or (batch_size, output_size)
+        """
+        out = self._forward(self._x(x), train).copy()
+        return out[0] if np.ndim(x) == len(self.input_shape) else out
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        """Class probabilities ``softmax(predict(x))`` in evaluation mode."""
+        return softmax(Network.predict(self, x, train=False))
+
+    def loss(self, x: Any, t: Any, train: bool = True) -> float:
+        """The loss layer's loss (mean cross-entropy, exact) plus ``0.5·λ·Σ W²``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (batch_size, *input_shape) or one sample
+        t : ndarray of shape (batch_size,) or (batch_size, output_size)
+            Integer labels or one-hot rows.
+        train : bool
+            Training mode (dropout active, batch statistics) as in the book.
+        """
+        return self._loss(*self._inputs(x, t), train)
+
+    def _loss(self, x: np.ndarray, labels: np.ndarray, train: bool) -> float:
+        out = self._forward(x, train)
+        return self.last_layer.forward_labels(out.reshape(out.shape[0], -1), labels) + \
+            self._decay()
+
+    def accuracy(self, x: Any, t: Any, batch_size: int = 10000) -> float:
+        """Fraction of samples whose highest-scoring class is the target (evaluation mode)."""
+        return self.evaluate(x, t, batch_size=batch_size)[1]
+
+    def evaluate(self, x: Any, t: Any, batch_size: int = 1000, *,
+                 check_inputs: bool = True) -> tuple[float, float]:
+        """``(loss, accuracy)`` in evaluation mode, ``batch_size`` samples at a time.
+
+        ``check_inputs=False`` skips validating data that was validated before, as the
+        Trainer does (``x`` of the net's dtype and shape, ``t`` int64 labels in range).
+        """
+        x2, labels = self._inputs(x, t) if check_inputs else (x, t)
+        n, total, correct = x2.shape[0], 0.0, 0
+        for start in range(0, n, batch_size):
+            xc, tc = x2[start:start + batch_size], labels[start:start + batch_size]
+            scores = self._forward(xc, False)
+            scores = scores.reshape(scores.shape[0], -1)
+            correct += int(np.count_nonzero(scores.argmax(axis=1) == tc))
+            total += self.last_layer.forward_labels(scores, tc) * xc.shape[0]
+        return total / n + self._decay(), correct / n
+
+    # -- gradients --------------------------------------------------------------------------
+    def _backward(self) -> dict[str, np.ndarray]:
+        dout: Any = self.last_layer.backward(1.0)
+        calls = self._calls
+        for i in range(len(calls) - 1, -1, -1):
+            layer = calls[i][0]
+            dout = layer.backward(dout)
+            if dout is None and i:
+                raise TypeError(f"{type(layer).__name__}.backward returned None; expected the "
+                                "gradient with respect to its input")
+        grads = {key: layer.grads[pkey] for key, layer, pkey in self._slots}
+        lam = self.weight_decay_lambda
+        if lam:
+            for key, layer, pkey in self._decayed:
+                W = layer.params[pkey]
+                out = self._decay_out.get(key)
+                if out is None or out.shape != W.shape or out.dtype != grads[key].dtype:
+                    out = self._decay_out[key] = np.empty_like(grads[key])
+                grads[key] = add_decay(lam, W, grads[key], out=out)
+        return grads
+
+    def gradient(self, x: Any, t: Any) -> dict[str, np.ndarray]:
+        """Gradient of ``loss(x, t, train=True)`` by backpropagation (§5.7).
+
+        Returns
+        -------
+        dict of str to ndarray
+            Same keys, order, shapes and dtype as ``params`` (new arrays).
+        """
+        self._loss(*self._inputs(x, t), True)
+        return {key: g.copy() for key, g in self._backward().items()}
+
+    def train_step(self, x: Any, t: Any, optimizer: Any, *, check_inputs: bool = True) -> float:
+        """One training step: forward, backprop, ``optimizer.update(params, grads)``.
+
+        Returns the mini-batch loss computed in this step's forward pass (before the update),
+        so no second forward pass is needed, unlike the book's ``train_neuralnet.py``. When the
+        loss is not finite (NaN or inf) the update is skipped and that loss is returned.
+
+        Parameters
+        ----------
+        x : ndarray of shape (batch_size, *input_shape)
+        t : ndarray of shape (batch_size,) or (batch_size, output_size)
+        optimizer : kobai optimizer
+            Anything with ``update(params, grads)``.
+        check_inputs : bool
+            False skips validating ``x`` and ``t`` (about 30 µs at batch 100), for data checked
+            once beforehand, as :class:`kobai.trainer.Trainer` does: ``x`` must then be a
+            C-contiguous array of the net's dtype and input shape, finite, and ``t`` int64
+            labels in range.
+        """
+        x2, labels = self._inputs(x, t) if check_inputs else (x, t)
+        loss = self._loss(x2, labels, True)
+        if math.isfinite(loss):
+            optimizer.update(self.params, self._backward())
+        return loss
+
+    def numerical_gradient(self, x: Any, t: Any, h: float = 1e-4,
+                           method: str = "fast") -> dict[str, np.ndarray]:
+        """Gradient of ``loss(x, t, train=True)`` by central differences (§4.4).
+
+        Dropout masks are held fixed and running statistics are left untouched meanwhile.
+
+        Parameters
+        ----------
+        method : {"fast", "loop"}
+            "fast": the same central differences, each perturbation followed only through the
+            part of the network it changes (:mod:`kobai.nets.numgrad`, which states the
+            accuracy), falling back to the loop for layers without the hooks it needs;
+            "loop": the book's algorithm, perturbing one element at a time.
+        """
+        if method not in ("fast", "loop"):
+            raise ValueError(f"method must be one of 'fast', 'loop'; got {method!r}")
+        x2, labels = self._inputs(x, t)
+        if method == "fast":
+            from .numgrad import numerical_gradient as structured
+
+            try:
+                return structured(self, x2, labels, h)
+            except UnsupportedNetwork:
+                pass
+        with self.frozen():
+            def f(_: np.ndarray) -> float:
+                return self._loss(x2, labels, True)
+            return {key: _loop_gradient(f, arr, h) for key, arr in self.params.items()}
+
+    def numerical_gradient_and_kinks(self, x: Any, t: Any, h: float = 1e-4
+                                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The structured central differences and, per element, whether its ``±h`` moved a
+        ReLU input across 0 (what ``kobai.gradcheck`` reports as KINK).
+
+        Raises
+        ------
+        UnsupportedNetwork
+            When a layer lacks the hooks of the structured path (use the loop).
+        """
+        from .numgrad import numerical_gradient_and_kinks
+
+        return numerical_gradient_and_kinks(self, *self._inputs(x, t), h)
+
+    # -- state ------------------------------------------------------------------------------
+    @contextmanager
+    def frozen(self) -> Iterator[Network]:
+        """Hold dropout masks fixed and stop running-statistics updates inside the block."""
+        layers = [layer for layer in self.layers.values() if hasattr(layer, "frozen")]
+        before = [layer.frozen for layer in layers]
+        # A mask drawn inside the block must not advance a layer's rng: training after a
+        # gradient check continues exactly as it would have without it.
+        rng_states = [(layer.rng, layer.rng.bit_generator.state) for layer in layers
+                      if isinstance(getattr(layer, "rng", None), np.random.Generator)]
+        for layer in layers:
+            layer.frozen = True
+        try:
+            yield self
+        finally:
+            for layer, was in zip(layers, before, strict=True):
+                layer.frozen = was
+            for rng, state in rng_states:
+                rng.bit_generator.state = state
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        self._bind()
+        own = dict(self.params)
+        own.update({key: layer.state[skey] for key, layer, skey in self._state_slots})
+        return own
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters and the layers' state (running statistics), by name."""
+        return {key: arr.copy() for key, arr in self._state_arrays().items()}
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Copy ``state`` (as from :meth:`state_dict`) into this net's arrays, in place."""
+        own = self._state_arrays()
+        missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+        if missing or extra:
+            raise ValueError(f"state does not match this {type(self).__name__}: missing "
+                             f"{missing or 'nothing'}, unexpected {extra or 'nothing'}")
+        for key, arr in own.items():
+            new = np.asarray(state[key])
+            if new.shape != arr.shape:
+                raise ValueError(f"state[{key!r}] has shape {new.shape}; this network's "
+                                 f"{key} has shape {arr.shape}")
+            if new.dtype.kind != "f" or not np.all(np.isfinite(new)):
+                raise ValueError(f"state[{key!r}] must hold finite floats")
+        for key, arr in own.items():
+            arr[...] = state[key]
+
+    def astype(self, dtype: Any) -> Network:
+        """A deep copy of this network with parameters and layer state cast to ``dtype``."""
+        dt = resolve_dtype(dtype)
+        self._bind()
+        clone = copy.deepcopy(self)
+        clone.dtype = dt
+        for layer in [*clone.layers.values(), clone.last_layer]:
+            layer.__dict__.pop("_ws", None)  # buffers of the old dtype
+            for name in ("params", "state"):
+                arrays = getattr(layer, name, None)
+                if isinstance(arrays, dict):
+                    for key, arr in arrays.items():
+                        arrays[key] = arr.astype(dt)
+        clone._decay_out = {}
+        clone._rewire(tuple(clone.layers.values()))
+        return clone
+
+    # -- configuration ------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-able description: ``type(net).from_config(net.get_config())`` rebuilds the
+        architecture (with parameters of the right shapes; load the values with
+        :meth:`load_state_dict`). Every layer must be registered in ``kobai.layers.LAYERS``."""
+        self._bind()
+        specs = []
+        for name, layer in [*self.layers.items(), ("loss", self.last_layer)]:
+            cls = type(layer)
+            if LAYERS.get(cls.__name__) is not cls:
+                raise TypeError(f"layer {name!r} ({cls.__module__}.{cls.__qualname__}) is not "
+                                "registered, so the network cannot be described for a "
+                                "checkpoint; register it with kobai.layers.register")
+            specs.append({"name": name, "type": cls.__name__, "config": layer.get_config(),
+                          "params": {k: list(v.shape) for k, v in layer.params.items()}})
+        return {"layers": specs[:-1], "loss": specs[-1], "input_shape": list(self.input_shape),
+                "output_size": self.output_size,
+                "weight_decay_lambda": self.weight_decay_lambda, "dtype": self.dtype.name}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Network:
+        """Rebuild a network from :meth:`get_config` (parameters zero-filled)."""
+        if cls is not Network:
+            return cls(**config)
+        dtype = resolve_dtype(config.get("dtype", "float64"))
+
+        def build(spec: Any) -> tuple[str, Any]:
+            if not isinstance(spec, Mapping):
+                raise ValueError(f"a layer description must be a dict, got {spec!r}")
+            layer_cls = LAYERS.get(spec.get("type"))  # type: ignore[arg-type]
+            if layer_cls is None:
+                raise ValueError(f"unknown layer type {spec.get('type')!r}; known: "
+                                 f"{', '.join(sorted(LAYERS))}")
+            shapes = spec.get("params", {})
+            params = {k: np.zeros(tuple(positive_int(n, f"{k} size") for n in shape), dtype)
+                      for k, shape in shapes.items()}
+            return str(spec.get("name")), layer_cls.from_config(dict(spec.get("config", {})),
+                                                                params)
+
+        layers = [build(spec) for spec in config.get("layers", [])]
+        _, loss = build(config.get("loss", {"type": "SoftmaxWithLoss"}))
+        if not isinstance(loss, LossLayer):
+            raise ValueError(f"the loss layer must be a LossLayer, got {type(loss).__name__}")
+        return Network(layers, loss, input_shape=config.get("input_shape"),
+                       output_size=config.get("output_size"),
+                       weight_decay_lambda=config.get("weight_decay_lambda", 0.0))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({' -> '.join(self.layers)}, {self.dtype.name}"
+                + (f", weight_decay={self.weight_decay_lambda}" if self.weight_decay_lambda
+                   else "") + ")")
+
+
+def _named_layers(layers: LayerSpec) -> dict[str, Any]:
+    if isinstance(layers, Mapping):
+        return dict(layers)
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a dict of name -> layer or a list of layers, got "
+                        f"{type(layers).__name__}")
+    named: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for item in layers:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+            name, layer = item
+        else:
+            kind = type(item).__name__
+            counts[kind] = counts.get(kind, 0) + 1
+            name, layer = f"{kind}{counts[kind]}", item
+        if name in named:
+            raise ValueError(f"two layers are named {name!r}")
+        if not (callable(getattr(layer, "forward", None))
+                and callable(getattr(layer, "backward", None))):
+            raise TypeError(f"layer {name!r} ({type(layer).__name__}) has no forward(x) and "
+                            "backward(dout)")
+        named[name] = layer
+    return named
+
+
+def _train_keyword(layer: Any) -> str | None:
+    """How ``layer.forward`` takes the mode: ``train`` (kobai's protocol), ``train_flg`` (the
+    book's Dropout and BatchNormalization), or not at all (a book-style activation)."""
+    if isinstance(layer, Layer) and "forward" not in vars(layer):
+        return "train"
+    try:
+        names = inspect.signature(layer.forward).parameters
+    except (TypeError, ValueError):
+        return "train"
+    for name in ("train", "train_flg"):
+        if name in names:
+            return name
+    return None

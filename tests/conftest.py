@@ -1,0 +1,148 @@
+"""Helpers shared by the test files: random batches, Gaussian blobs, a book-style network, the
+inputs of a network's ReLUs, and the seed notebook's golden values.
+
+They are plain functions, a class and constants, imported with ``from conftest import ...``:
+most tests call them with arguments in their bodies (``data(rng, 4, 3, 2)``, ``blobs(57,
+n_features=4)``), which a fixture cannot be. pytest puts this folder on ``sys.path``.
+"""
+
+import inspect
+from collections import OrderedDict
+
+import numpy as np
+
+from kobai.layers import Affine, Relu, SoftmaxWithLoss
+
+# -- the seed notebook's printout (chapter 4, simpleNet) ----------------------------------------
+
+SEED_W = np.array([[-0.78425015, 1.35311457, 0.17493891],
+                   [-0.44785118, -0.55581795, 0.26695799]])
+SEED_X = np.array([0.6, 0.9])
+SEED_T = np.array([0, 0, 1])
+SEED_P = np.array([-0.87361615, 0.31163259, 0.34522553])
+SEED_LOSS = 0.8164866875612973
+SEED_DW = np.array([[0.07838251, 0.25642842, -0.33481093],
+                    [0.11757377, 0.38464263, -0.5022164]])
+
+
+# -- data -------------------------------------------------------------------------------------
+
+def data(rng, batch=6, n_in=6, n_out=4, zero_fraction=0.0):
+    """A random mini-batch: ``x`` of shape (batch, n_in), int labels ``t`` of shape (batch,).
+
+    ``rng`` is a seed or a ``np.random.Generator`` (advanced: ``x`` is drawn first, then the
+    zeros, then ``t``). ``x`` is standard normal with a share ``zero_fraction`` of its entries
+    set to exactly 0, as in MNIST's borders; ``t`` is uniform in ``[0, n_out)``.
+    """
+    rng = np.random.default_rng(rng)
+    x = rng.standard_normal((batch, n_in))
+    if zero_fraction:
+        x[rng.random(x.shape) < zero_fraction] = 0.0
+    return x, rng.integers(0, n_out, batch)
+
+
+def blobs(n=300, n_features=6, n_classes=3, seed=0):
+    """Separable Gaussian blobs: ``x`` of shape (n, n_features), int labels of shape (n,).
+
+    Unit-variance clouds around class centres drawn from ``N(0, 3²)`` per feature.
+    """
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, n_classes, n)
+    centers = 3.0 * rng.standard_normal((n_classes, n_features))
+    return centers[t] + rng.standard_normal((n, n_features)), t
+
+
+# -- a network written the book's way ---------------------------------------------------------
+
+class BookNet:
+    """The book's ``TwoLayerNet`` (§5.7) pattern on kobai's layers, any depth.
+
+    Only ``params``, ``layers``, ``predict``, ``loss``, ``accuracy`` and ``gradient``: no
+    ``frozen()``, ``astype()``, ``train_step`` or ``dtype``, so the trainer and the gradient
+    checker can only use it by duck typing. It records ``x[:, 0]`` of every batch given to
+    ``gradient`` (``batches``) and ``len(x)`` of every ``accuracy`` call (``eval_sizes``).
+
+    Parameters
+    ----------
+    sizes : list of int
+        ``[input_size, *hidden_sizes, output_size]``; ``[n_in, n_out]`` is softmax regression.
+    activation : class
+        The hidden layers' activation, built with no arguments.
+    affine : callable (i, W, b) -> layer
+        Builds the i-th affine layer (from 1), e.g. to plant a bug in one; after ``backward``
+        the layer holds ``dW`` and ``db``.
+    rng : int or np.random.Generator
+        Weights are drawn from ``N(0, 1)`` and biases from ``N(0, 0.5²)``: nonzero biases keep
+        ReLU inputs away from the kink at 0.
+    dtype : float32 or float64
+    """
+
+    def __init__(self, sizes, activation=Relu, *, affine=None, rng=0, dtype=np.float64):
+        rng = np.random.default_rng(rng)
+        affine = affine or (lambda i, W, b: Affine(W, b))
+        self.params, self.layers = {}, OrderedDict()
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), 1):
+            W = self.params[f"W{i}"] = rng.standard_normal((n_in, n_out)).astype(dtype)
+            b = self.params[f"b{i}"] = rng.normal(0.0, 0.5, n_out).astype(dtype)
+            self.layers[f"Affine{i}"] = affine(i, W, b)
+            if i < len(sizes) - 1:
+                self.layers[f"Act{i}"] = activation()
+        self.last_layer = SoftmaxWithLoss()
+        self.batches, self.eval_sizes = [], []
+
+    def predict(self, x):
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def loss(self, x, t):
+        return self.last_layer.forward(self.predict(x), t)
+
+    def accuracy(self, x, t):
+        self.eval_sizes.append(len(x))
+        t = np.asarray(t)
+        labels = t.argmax(axis=1) if t.ndim == 2 else t
+        return float(np.mean(self.predict(x).argmax(axis=1) == labels))
+
+    def gradient(self, x, t):
+        self.batches.append(x[:, 0].copy())
+        self.loss(x, t)
+        dout = self.last_layer.backward(1.0)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+        return {key: getattr(self.layers[f"Affine{key[1:]}"], "d" + key[0])
+                for key in self.params}
+
+
+# -- where a network's ReLUs are --------------------------------------------------------------
+
+def relu_inputs(net, x):
+    """The input of each ``Relu`` in ``net.layers``, in order, in one training-mode forward pass.
+
+    Walks ``net.layers`` as the book's ``predict`` does; call it inside ``with net.frozen():``
+    so that dropout reuses its masks and batch norm keeps its running statistics. A 1-D ``x``
+    is one sample. Returns copies: a layer may reuse its output buffer in the next pass.
+    """
+    a, inputs = (x.reshape(1, -1) if x.ndim == 1 else x), []
+    for layer in net.layers.values():
+        if isinstance(layer, Relu):
+            inputs.append(a.copy())
+        # dropout and batch norm take `train`; older or user-written layers may not
+        takes_train = "train" in inspect.signature(layer.forward).parameters
+        a = layer.forward(a, train=True) if takes_train else layer.forward(a)
+    return inputs
+
+
+def kink_distance(net, x):
+    """Smallest ``|input|`` of any ReLU of ``net`` on ``x`` (inf without ReLUs): a central
+    difference with a smaller step never crosses a kink."""
+    return min((float(np.abs(a).min()) for a in relu_inputs(net, x)), default=np.inf)
+
+
+def move_first_relu_input(net, x, offset, sample=1):
+    """Shift ``net``'s first bias (``beta1`` with batch norm, else ``b1``) so that the first
+    ReLU input of ``x[sample]``, unit 0, is ``offset`` (to rounding). Returns ``net``."""
+    with net.frozen():
+        a = relu_inputs(net, x)[0]
+    net.params["beta1" if "beta1" in net.params else "b1"][0] += offset - a[sample, 0]
+    return net
