@@ -34,9 +34,16 @@ class Activation(Layer):
         self.out: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
-        ws = self._workspace((x.shape, x.dtype))
-        self.out = self.apply(x, out=buffer(ws, "out", x.shape, x.dtype))
+        out = x if self.overwrite_input else buffer(self._workspace((x.shape, x.dtype)), "out",
+                                                    x.shape, x.dtype)
+        self.out = self.apply(x, out=out)
         return self.out
+
+    def _dx(self, dout: np.ndarray, name: str = "dx") -> np.ndarray:
+        """Where backward writes: into ``dout`` when the network allows it, else a buffer."""
+        if self.overwrite_dout and name == "dx":
+            return dout
+        return buffer(self._workspace((dout.shape, dout.dtype)), name, dout.shape, dout.dtype)
 
     def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``f(x)`` for an array of any shape, into ``out`` (new when None); no state."""
@@ -61,7 +68,8 @@ class Relu(Activation):
     def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
         ws = self._workspace((x.shape, x.dtype))
         self.mask = np.greater(x, 0, out=buffer(ws, "mask", x.shape, np.dtype(bool)))
-        self.out = np.maximum(x, 0, out=buffer(ws, "out", x.shape, x.dtype))
+        out = x if self.overwrite_input else buffer(ws, "out", x.shape, x.dtype)
+        self.out = np.maximum(x, 0, out=out)
         return self.out
 
     def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -70,8 +78,7 @@ class Relu(Activation):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         assert self.mask is not None, "backward before forward"
         # a new array: the book's dout[mask] = 0 modified the caller's
-        ws = self._workspace((self.mask.shape, dout.dtype))
-        return np.multiply(dout, self.mask, out=buffer(ws, "dx", dout.shape, dout.dtype))
+        return np.multiply(dout, self.mask, out=self._dx(dout))
 
     def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
         slope = (x > 0).astype(np.float64)
@@ -101,9 +108,8 @@ class Sigmoid(Activation):
         # dy/dx = y (1 - y)
         y = self.out
         assert y is not None, "backward before forward"
-        ws = self._workspace((y.shape, y.dtype))
-        dx = np.subtract(1.0, y, out=buffer(ws, "dx", y.shape, np.result_type(dout, y)))
-        dx *= dout
+        slope = np.subtract(1.0, y, out=self._dx(dout, "tmp"))
+        dx = np.multiply(dout, slope, out=self._dx(dout))  # the book's order: dout·(1 - y)·y
         dx *= y
         return dx
 
@@ -127,11 +133,9 @@ class Tanh(Activation):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         y = self.out
         assert y is not None, "backward before forward"
-        ws = self._workspace((y.shape, y.dtype))
-        dx = np.multiply(y, y, out=buffer(ws, "dx", y.shape, np.result_type(dout, y)))
-        np.subtract(1.0, dx, out=dx)
-        dx *= dout
-        return dx
+        slope = np.multiply(y, y, out=self._dx(dout, "tmp"))
+        np.subtract(1.0, slope, out=slope)
+        return np.multiply(dout, slope, out=self._dx(dout))
 
     def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
         # t' = 1 - y²,  t'' = -2y t',  t''' = -2t'(1 - 3y²)

@@ -26,6 +26,7 @@ class Affine(Layer):
     """
 
     decay_keys = ("W",)
+    output_reusable = True  # backward needs x, not the output: the next layer may overwrite it
     W = param_property("W")
     b = param_property("b")
     dW = grad_property("W")
@@ -51,10 +52,10 @@ class Affine(Layer):
         W, b = self.params["W"], self.params.get("b")
         self.original_x_shape = x.shape
         x2 = self.x = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
-        self._ws_key = (x2.shape, W.shape, np.result_type(x2, W))
+        dt = x2.dtype if x2.dtype == W.dtype else np.result_type(x2, W)
+        self._ws_key = (x2.shape, W.shape, dt)
         ws = self._workspace(self._ws_key)
-        out = np.matmul(x2, W, out=buffer(ws, "out", (x2.shape[0], W.shape[1]),
-                                          self._ws_key[2]))
+        out = np.matmul(x2, W, out=buffer(ws, "out", (x2.shape[0], W.shape[1]), dt))
         if b is not None:
             out += b
         return out
@@ -64,7 +65,7 @@ class Affine(Layer):
         assert self.x is not None, "backward before forward"
         W = self.params["W"]
         ws = self._workspace(self._ws_key)
-        dt = np.result_type(self.x, dout)
+        dt = dout.dtype if dout.dtype == self.x.dtype else np.result_type(self.x, dout)
         self.grads["W"] = np.matmul(self.x.T, dout, out=buffer(ws, "dW", W.shape, dt))
         if "b" in self.params:
             if ws is None:

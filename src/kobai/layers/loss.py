@@ -21,9 +21,19 @@ def cross_entropy_rows(z: np.ndarray, labels: np.ndarray, softmax: bool = False
     numerical gradient.
     """
     # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
-    z -= z.max(axis=-1, keepdims=True)
-    picked = np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
-    s = np.exp(z, out=z).sum(axis=-1)
+    n_classes = z.shape[-1]
+    if z.ndim == 2 and z.flags.c_contiguous:
+        # One batch, as in a training step: at the book's sizes the reductions cost more than
+        # the arithmetic, so the row max is read at the argmax and sums are products with ones
+        # (several times faster than max/sum over the last axis of a small array).
+        start = np.arange(0, z.size, n_classes)
+        flat = z.reshape(-1)
+        z -= flat[np.argmax(z, axis=1) + start][:, None]
+        picked = flat[labels + start]
+    else:
+        z -= z.max(axis=-1, keepdims=True)
+        picked = np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
+    s = np.exp(z, out=z) @ np.ones(n_classes, z.dtype)
     if softmax:
         z /= s[..., None]
     losses = np.log(s, out=s)
@@ -62,7 +72,7 @@ class SoftmaxWithLoss(LossLayer):
             picked = y[np.arange(y.shape[0]), labels]
             self.loss = float(-np.sum(np.log(picked + self.guard)) / y.shape[0])
         else:
-            self.loss = float(np.mean(losses))
+            self.loss = float(losses.sum()) / y.shape[0]  # the mean (sum: faster than np.mean)
         self.y, self.labels = y, labels
         return self.loss
 

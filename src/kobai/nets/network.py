@@ -163,6 +163,16 @@ class Network:
                 self._state_slots.append((f"{skey}{counts[skey]}", layer, skey))
             if isinstance(layer, Layer):
                 layer.reuse_buffers = True
+        # In-place activations: a layer may overwrite its input when the layer before owns it
+        # and does not need it (Affine), and its dout, which the layer after (or the loss) made
+        # for it alone. Only kobai layers, whose backward honours the flags.
+        kobai = [isinstance(layer, Layer) for layer in layers]
+        for i, layer in enumerate(layers):
+            if kobai[i]:
+                layer.overwrite_input = (i > 0 and kobai[i - 1]
+                                         and bool(getattr(layers[i - 1], "output_reusable",
+                                                          False)))
+                layer.overwrite_dout = i == len(layers) - 1 or kobai[i + 1]
         if layers and hasattr(layers[0], "compute_dx"):
             layers[0].compute_dx = False  # nothing needs d(loss)/d(data)
         self.last_layer.reuse_buffers = True
