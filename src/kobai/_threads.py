@@ -1,4 +1,4 @@
-"""How many BLAS threads a training step uses (issue "fast": no oversubscription).
+"""How many BLAS threads a training step uses: no oversubscription of a small machine.
 
 A matrix product of a few million multiply-adds finishes in well under a millisecond on one
 core; splitting it over threads gains little when the machine is idle and, when another
@@ -38,8 +38,8 @@ def blas_threads(n: int | None) -> Iterator[None]:
         with nullcontext():
             yield
         return
-    # threadpoolctl ships no type information (no py.typed, no stubs package)
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    # threadpoolctl ships no type information: ignored in [tool.mypy] of pyproject.toml
+    from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=n, user_api="blas"):
         yield

@@ -7,12 +7,12 @@ was wrong and what was expected, instead of a NumPy broadcasting error from deep
 from __future__ import annotations
 
 import numbers
-from typing import cast
+from typing import TypeGuard, cast
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["as_float_array", "check_x", "check_t", "positive_int", "resolve_rng",
+__all__ = ["as_float_array", "check_x", "check_t", "positive_int", "is_real", "resolve_rng",
            "resolve_dtype"]
 
 
@@ -156,6 +156,17 @@ def resolve_dtype(dtype: object) -> np.dtype:
     if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return dt
+
+
+def is_real(value: object) -> TypeGuard[float]:
+    """``isinstance(value, numbers.Real)`` (int, float, NumPy's, Fraction, bool), for type checkers.
+
+    typeshed does not register ``float`` as a ``numbers.Real``, so mypy reads a plain
+    ``isinstance(v, numbers.Real)`` on a ``float`` argument as always false and skips every
+    statement after it. Every ``numbers.Real`` converts to and compares with floats, hence
+    the ``float`` it narrows to.
+    """
+    return isinstance(value, numbers.Real)
 
 
 def positive_int(value: object, name: str) -> int:

@@ -11,31 +11,40 @@ from .base import LossLayer, buffer
 __all__ = ["SoftmaxWithLoss", "cross_entropy_rows"]
 
 
-def cross_entropy_rows(z: np.ndarray, labels: np.ndarray, softmax: bool = False
-                       ) -> np.ndarray:
+def cross_entropy_rows(z: np.ndarray, labels: np.ndarray, softmax: bool = False,
+                       out: np.ndarray | None = None,
+                       work: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """``-log softmax(z)[t]`` of each row of scores ``z`` (..., n_classes), exactly.
 
-    ``labels`` broadcasts against ``z`` without its last axis. ``z`` is overwritten with
-    ``exp(z - max z)``, the softmax's numerators, or with the softmax itself when ``softmax``.
-    Used by :class:`SoftmaxWithLoss` and, on stacks of perturbed logits, by the structured
-    numerical gradient.
+    ``labels`` broadcasts against ``z`` without its last axis. ``out`` (default: ``z`` itself)
+    receives ``exp(z - max z)``, the softmax's numerators, or the softmax when ``softmax``.
+    ``work`` may keep small index arrays between calls. Used by :class:`SoftmaxWithLoss` and,
+    on stacks of perturbed logits, by the structured numerical gradient.
     """
     # -log softmax(z)[t] = log Σ exp(z - max) - (z[t] - max)
+    out = z if out is None else out
     n_classes = z.shape[-1]
-    if z.ndim == 2 and z.flags.c_contiguous:
+    if z.ndim == 2 and z.flags.c_contiguous and out.flags.c_contiguous:
         # One batch, as in a training step: at the book's sizes the reductions cost more than
         # the arithmetic, so the row max is read at the argmax and sums are products with ones
         # (several times faster than max/sum over the last axis of a small array).
-        start = np.arange(0, z.size, n_classes)
-        flat = z.reshape(-1)
-        z -= flat[np.argmax(z, axis=1) + start][:, None]
-        picked = flat[labels + start]
+        work = {} if work is None else work
+        start = work.get("start")
+        if start is None or start.size != z.shape[0]:
+            start = work["start"] = np.arange(0, z.size, n_classes)
+            work["ones"] = np.ones(n_classes, z.dtype)
+        top = np.argmax(z, axis=1)
+        top += start
+        np.subtract(z, z.reshape(-1)[top][:, None], out=out)
+        picked = out.reshape(-1)[labels + start]
+        ones = work["ones"]
     else:
-        z -= z.max(axis=-1, keepdims=True)
-        picked = np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
-    s = np.exp(z, out=z) @ np.ones(n_classes, z.dtype)
+        np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+        picked = np.take_along_axis(out, labels[..., None], axis=-1)[..., 0]
+        ones = np.ones(n_classes, z.dtype)
+    s = np.exp(out, out=out) @ ones
     if softmax:
-        z /= s[..., None]
+        out /= s[..., None]
     losses = np.log(s, out=s)
     losses -= picked
     return losses
@@ -66,8 +75,7 @@ class SoftmaxWithLoss(LossLayer):
     def forward_labels(self, x: np.ndarray, labels: np.ndarray) -> float:
         ws = self._workspace((x.shape, x.dtype))
         y = buffer(ws, "y", x.shape, x.dtype)
-        np.copyto(y, x)
-        losses = cross_entropy_rows(y, labels, softmax=True)
+        losses = cross_entropy_rows(x, labels, softmax=True, out=y, work=ws)
         if self.guard:  # as the book's cross_entropy_error(softmax(x), t)
             picked = y[np.arange(y.shape[0]), labels]
             self.loss = float(-np.sum(np.log(picked + self.guard)) / y.shape[0])
@@ -82,13 +90,18 @@ class SoftmaxWithLoss(LossLayer):
         n = y.shape[0]
         ws = self._workspace((y.shape, y.dtype))
         dx = buffer(ws, "dx", y.shape, y.dtype)
-        np.copyto(dx, y)
-        rows = np.arange(n)
-        dx[rows, self.labels] -= 1.0
+        target = self.labels + np.arange(0, y.size, y.shape[1])  # flat index of each y[n, t_n]
         if self.guard:  # d/dx -log(y_t + g) = y_t / (y_t + g) · (y - onehot(t))
-            picked = y[rows, self.labels]
+            np.copyto(dx, y)
+            dx.reshape(-1)[target] -= 1.0
+            picked = y.reshape(-1)[target]
             dx *= (picked / (picked + self.guard))[:, None]
-        dx *= dout / n
+            dx *= dout / n
+            return dx
+        # dout · (y - onehot(t)) / N
+        scale = dout / n
+        np.multiply(y, scale, out=dx)
+        dx.reshape(-1)[target] -= scale
         return dx
 
     def get_config(self) -> dict[str, Any]:

@@ -8,13 +8,12 @@ weight decay, dropout and batch normalization. It only builds its layers; everyt
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .._validate import positive_int, resolve_dtype, resolve_rng
+from .._validate import is_real, positive_int, resolve_dtype, resolve_rng
 from ..layers import ACTIVATIONS, Affine, BatchNormalization, Dropout, SoftmaxWithLoss
 from .network import Network
 
@@ -65,6 +64,10 @@ class MultiLayerNet(Network):
     last_layer : SoftmaxWithLoss
     """
 
+    # Network's attributes, set here already before Network.__init__ runs
+    output_size: int
+    weight_decay_lambda: float
+
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std: str | float = "relu",
                  weight_decay_lambda: float = 0.0, use_dropout: bool = False,
@@ -87,12 +90,12 @@ class MultiLayerNet(Network):
                 raise ValueError(f"weight_init_std must be a number or one of "
                                  f"{sorted(_init_names())}, got {weight_init_std!r}")
             weight_init_std = weight_init_std.lower()
-        elif not (isinstance(weight_init_std, numbers.Real) and weight_init_std > 0
+        elif not (is_real(weight_init_std) and weight_init_std > 0
                   and math.isfinite(weight_init_std)):
             raise ValueError(f"weight_init_std must be a positive number or one of "
                              f"{sorted(_init_names())}, got {weight_init_std!r}")
         self.weight_init_std = weight_init_std
-        if not (isinstance(weight_decay_lambda, numbers.Real) and weight_decay_lambda >= 0
+        if not (is_real(weight_decay_lambda) and weight_decay_lambda >= 0
                 and math.isfinite(weight_decay_lambda)):
             raise ValueError(f"weight_decay_lambda must be a finite number >= 0, got "
                              f"{weight_decay_lambda!r}")

@@ -1,0 +1,96 @@
+"""A network built by a user from layers: trained, checked, saved and loaded like the book's."""
+
+import numpy as np
+import pytest
+
+from kobai import io
+from kobai.gradcheck import check_gradients
+from kobai.layers import LAYERS, Affine, Layer, Relu, register
+from kobai.nets import MultiLayerNet, Network
+from kobai.trainer import Trainer
+
+
+class Square(Layer):
+    """A user's layer following the protocol, without the structured-gradient hooks."""
+
+    def forward(self, x, *, train=True):
+        self.x = x
+        return x * x
+
+    def backward(self, dout):
+        return 2 * self.x * dout
+
+
+def user_net(seed=0, middle=Square):
+    rng = np.random.default_rng(seed)
+    return Network([Affine(0.5 * rng.standard_normal((6, 5)), rng.standard_normal(5)),
+                    middle(), Affine(0.5 * rng.standard_normal((5, 3)), np.zeros(3))],
+                   weight_decay_lambda=0.01)
+
+
+def blob_data(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 3, n)
+    return rng.standard_normal((n, 6)) + 2.0 * np.eye(3, 6)[t], t
+
+
+def test_params_take_the_books_names_in_layer_order():
+    net = user_net()
+    assert list(net.params) == ["W1", "b1", "W2", "b2"]
+    assert net.layers["Affine1"].W is net.params["W1"]
+    assert list(net.layers) == ["Affine1", "Square1", "Affine2"]
+
+
+def test_user_layer_is_checked_on_the_generic_path_and_says_so():
+    net = user_net()
+    x, t = blob_data(8)
+    report = check_gradients(net, x, t)
+    assert report.passed
+    assert any("generic path" in note and "Square1" in note for note in report.notes)
+    relu_report = check_gradients(user_net(middle=Relu), x, t)
+    assert any("structured central differences" in note for note in relu_report.notes)
+
+
+def test_user_network_trains_with_the_trainer():
+    x, t = blob_data(120)
+    net = user_net()
+    before = net.accuracy(x, t)
+    Trainer(net, x[:90], t[:90], x[90:], t[90:], epochs=15, mini_batch_size=10,
+            optimizer="Adam", optimizer_param={"lr": 0.01}, rng=0, verbose=False).train()
+    assert before < 0.5 and net.accuracy(x, t) > 0.8
+
+
+def test_registered_user_layer_round_trips_through_a_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setitem(LAYERS, "Square", Square)  # register(Square), undone after the test
+    net = user_net()
+    x, t = blob_data(10)
+    with pytest.raises(ValueError, match="already registered"):
+        register(type("Square", (Layer,), {}))
+    io.save(net, tmp_path / "model.npz")
+    loaded = io.load(tmp_path / "model.npz").net
+    assert type(loaded) is Network and list(loaded.layers) == list(net.layers)
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+    assert loaded.loss(x, t) == net.loss(x, t)
+
+
+def test_state_and_config_of_a_generic_network_rebuild_it():
+    net = Network(MultiLayerNet(6, [5], 3, use_batchnorm=True, use_dropout=True, rng=0).layers)
+    x, t = blob_data(10)
+    net.loss(x, t)  # updates the running statistics
+    clone = Network.from_config(net.get_config())
+    clone.load_state_dict(net.state_dict())
+    assert list(clone.state_dict()) == ["W1", "b1", "gamma1", "beta1", "W2", "b2",
+                                        "running_mean1", "running_var1"]
+    np.testing.assert_array_equal(clone.predict(x), net.predict(x))
+    f32 = net.astype(np.float32)
+    assert f32.dtype == np.float32 and f32.layers["BatchNorm1"].running_mean.dtype == np.float32
+    assert net.params["W1"].dtype == np.float64
+
+
+def test_bad_layers_are_named():
+    with pytest.raises(TypeError, match="'Affine1'.*no forward"):
+        Network([("Affine1", object())])
+    with pytest.raises(ValueError, match="give input_shape"):
+        Network([Square()])
+    with pytest.raises(ValueError, match="two layers are named 'a'"):
+        Network([("a", Square()), ("a", Square())], input_shape=3, output_size=3)
