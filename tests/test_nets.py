@@ -18,13 +18,18 @@ def max_rel(a, n):
     return 0.0 if scale == 0 else float(np.abs(a - n).max() / scale)
 
 
-def assert_backprop_matches(net, x, t, tol=1e-7):
+def assert_backprop_matches(net, x, t, tol=1e-7, atol=1e-10):
+    """max_rel <= tol, or an absolute error below ``atol``: central differences with h = 1e-4
+    carry a truncation error h²·|L'''|/6 of order 1e-10, which a gradient array of order 1e-4
+    turns into a relative error above 1e-7 (hypothesis found sigmoid (3, 1, 2): W2 ~ 8.6e-5,
+    relative error 2e-7, absolute 1.7e-11)."""
     grads = net.gradient(x, t)
     num = net.numerical_gradient(x, t)
     assert list(grads) == list(net.params) == list(num)
     for key in net.params:
         assert grads[key].shape == net.params[key].shape
-        assert max_rel(grads[key], num[key]) <= tol, key
+        error = float(np.abs(grads[key] - num[key]).max())
+        assert max_rel(grads[key], num[key]) <= tol or error <= atol, (key, error)
 
 
 @settings(max_examples=25, deadline=None)

@@ -189,7 +189,9 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
     arrays[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     path = Path(path)
     with atomic_write(path) as fh:
-        np.savez(fh, **arrays)
+        # numpy's stubs type savez(**kwds) alongside allow_pickle: bool, so mypy matches the
+        # dict's values against bool too; the keys are "meta", "param/..." and "optimizer/...".
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
     return path
 
 
@@ -388,12 +390,12 @@ def _build_net(rd: _Reader, meta: dict) -> Network:
 
 def _build_optimizer(rd: _Reader, opt_meta: dict, net: Network) -> Any:
     hyper = opt_meta.get("hyper")
+    name: Any = opt_meta.get("name")  # from the JSON metadata; get_optimizer checks it
     try:
-        optimizer = get_optimizer(opt_meta.get("name"), **(hyper if isinstance(hyper, dict)
-                                                           else {}))
+        optimizer = get_optimizer(name, **(hyper if isinstance(hyper, dict) else {}))
     except (TypeError, ValueError) as exc:
         raise rd.error(f"its optimizer cannot be rebuilt: {exc}") from None
-    slots = {}
+    slots: dict[str, dict[str, np.ndarray]] = {}
     for slot, keys in opt_meta["slots"].items():
         slots[slot] = {}
         for key in keys:

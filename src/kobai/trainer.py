@@ -32,7 +32,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal, TypeGuard, cast
 
 import numpy as np
 from tqdm import tqdm
@@ -186,7 +186,8 @@ class History:
             fh.write(buf.getvalue().encode("utf-8"))
 
 
-def _is_real(v: object) -> bool:
+def _is_real(v: object) -> TypeGuard[float]:
+    """A real number other than a bool (as a float for mypy: see ``_validate.is_real``)."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
@@ -277,7 +278,7 @@ class Trainer:
                                                     and blas_threads >= 1)):
             raise ValueError(f"blas_threads must be 'auto', None or a positive integer, got "
                              f"{blas_threads!r}")
-        self.blas_threads = blas_threads
+        self.blas_threads = cast("int | Literal['auto'] | None", blas_threads)  # checked above
         self.optimizer = self._make_optimizer(optimizer, optimizer_param)
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
@@ -327,9 +328,8 @@ class Trainer:
         if n_features is None:
             n_features = getattr(net, "input_size", None) or int(np.prod(shape[1:]))
         x2 = np.ascontiguousarray(check_x(x, n_features, dtype, name=x_name))
-        input_shape = getattr(net, "input_shape", None)
-        if self._kobai and len(input_shape) > 1:  # e.g. (1, 28, 28) for a convolutional net
-            x2 = x2.reshape(x2.shape[0], *input_shape)
+        if isinstance(net, Network) and len(net.input_shape) > 1:
+            x2 = x2.reshape(x2.shape[0], *net.input_shape)  # e.g. (1, 28, 28): a convolutional net
         n_classes = getattr(net, "output_size", None)
         if n_classes is None:  # a book-style net: take the number of classes from the targets
             t_arr = np.asarray(t)
@@ -348,7 +348,7 @@ class Trainer:
             return int(np.random.default_rng().integers(2**63))
         if isinstance(rng, np.random.Generator):
             return int(rng.integers(2**63))
-        if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+        if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and int(rng) >= 0:
             return int(rng)
         raise TypeError(f"rng must be a numpy.random.Generator, an int seed >= 0 or None, "
                         f"got {rng!r}")

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn, TextIO
 
 from .. import __version__
 from . import evaluate, gradcheck, predict, simplenet, train
@@ -21,7 +22,7 @@ COMMANDS = (train, evaluate, predict, simplenet, gradcheck)
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line, naming the subcommand's --help."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise CliError(f"{message} (see '{self.prog} --help')")
 
 
@@ -63,12 +64,12 @@ class _StderrHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is at the time of each message."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:  # StreamHandler.__init__ sets it; always use sys.stderr
-        pass
+    def stream(self, value: TextIO) -> None:
+        pass  # StreamHandler.__init__ sets it; always use sys.stderr
 
 
 def _show_library_messages() -> None:

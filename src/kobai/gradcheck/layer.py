@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .._validate import resolve_rng
 from .network import frozen, net_layers, rebind, resolve_options
@@ -53,7 +55,9 @@ def _float64_layer(layer: object, notes: list[str]) -> object:
     return clone
 
 
-def _forward_call(layer: object, t: object, train: bool) -> Callable[[np.ndarray], object]:
+def _forward_call(layer: Any, t: object, train: bool) -> Callable[[np.ndarray], npt.ArrayLike]:
+    """``x -> layer.forward(x[, t][, train=train])``; ``layer``: any object with ``forward``."""
+    names: Mapping[str, inspect.Parameter]
     try:
         names = inspect.signature(layer.forward).parameters
     except (TypeError, ValueError):
@@ -68,7 +72,7 @@ def _forward_call(layer: object, t: object, train: bool) -> Callable[[np.ndarray
     args = (t,) if takes_t else ()
     kwargs = {"train": train} if takes_train else {}
 
-    def forward(x: np.ndarray) -> object:
+    def forward(x: np.ndarray) -> npt.ArrayLike:
         out = layer.forward(x, *args, **kwargs)
         if out is None:
             raise TypeError(f"{kind}.forward returned None; expected its output array")
@@ -76,7 +80,8 @@ def _forward_call(layer: object, t: object, train: bool) -> Callable[[np.ndarray
     return forward
 
 
-def _make_dout(dout: object, out: object, rng: np.random.Generator) -> float | np.ndarray:
+def _make_dout(dout: npt.ArrayLike | None, out: npt.ArrayLike,
+               rng: np.random.Generator) -> float | np.ndarray:
     if np.ndim(out) == 0:  # a loss layer: L = dout · loss
         if dout is None:
             return float(rng.uniform(0.5, 2.0))
@@ -94,7 +99,10 @@ def _make_dout(dout: object, out: object, rng: np.random.Generator) -> float | n
     return d
 
 
-def _backward(layer: object, dout: float | np.ndarray, report: GradCheckReport) -> object:
+def _backward(layer: Any, dout: float | np.ndarray,
+              report: GradCheckReport) -> npt.ArrayLike | None:
+    """``layer.backward(dout)`` (``dx``, None when it computes none); ``layer``: any object
+    with ``backward``."""
     if isinstance(dout, float):
         return layer.backward(dout)
     arg = dout.copy()

@@ -4,20 +4,30 @@ differences of its ``loss(x, t)``, for kobai nets and book-style nets alike (duc
 from __future__ import annotations
 
 import copy
-import numbers
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
-from .._validate import resolve_rng
-from .probe import DEFAULT_EPS, check_array, kink_probes
+from .._validate import is_real, resolve_rng
+from .probe import DEFAULT_EPS, Evaluate, check_array, kink_probes
 from .report import GradCheckReport
 
 __all__ = ["check_gradients"]
 
 _MODES = ("full", "fast")
+
+
+class _Net(Protocol):
+    """What ``check_gradients`` uses of a network, kobai's or the book's (``_require_net``)."""
+
+    params: dict[str, np.ndarray]
+
+    def loss(self, x: np.ndarray, t: np.ndarray) -> npt.ArrayLike: ...
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> object: ...
 
 
 def resolve_options(mode: str, eps: float | None, rtol: float, atol: float) -> float:
@@ -27,7 +37,7 @@ def resolve_options(mode: str, eps: float | None, rtol: float, atol: float) -> f
     if eps is None:
         eps = DEFAULT_EPS
     for name, value, low in (("eps", eps, "> 0"), ("rtol", rtol, ">= 0"), ("atol", atol, ">= 0")):
-        if (not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0
+        if (not is_real(value) or not np.isfinite(value) or value < 0
                 or (low == "> 0" and value == 0)):
             raise ValueError(f"{name} must be a finite number {low}, got {value!r}")
     return float(eps)
@@ -51,8 +61,8 @@ def frozen(obj: object, layers: list[object]) -> Iterator[None]:
         if callable(method):
             stack.enter_context(method())
         else:
-            flags = [layer for layer in layers
-                     if isinstance(getattr(layer, "frozen", None), (bool, np.bool_))]
+            flags: list[Any] = [layer for layer in layers  # each has a frozen flag
+                                if isinstance(getattr(layer, "frozen", None), (bool, np.bool_))]
             before = [layer.frozen for layer in flags]
 
             def restore() -> None:
@@ -93,7 +103,7 @@ def rebind(root: object, replace: dict[int, np.ndarray], depth: int = 4) -> None
     visit(root, 0)
 
 
-def _float64_net(net: object, notes: list[str]) -> object:
+def _float64_net(net: _Net, notes: list[str]) -> _Net:
     """``net`` itself when every param is float64, else a float64 copy (saying so)."""
     low = {k: v.dtype for k, v in net.params.items() if v.dtype != np.float64}
     if not low:
@@ -103,7 +113,7 @@ def _float64_net(net: object, notes: list[str]) -> object:
         clone, how = astype(np.float64), "net.astype(np.float64)"
     else:
         clone, how = copy.deepcopy(net), "a deep copy with its params cast to float64"
-        replace = {}
+        replace: dict[int, np.ndarray] = {}
         for key, arr in list(clone.params.items()):
             replace[id(arr)] = clone.params[key] = arr.astype(np.float64)
         rebind(clone, replace)
@@ -117,7 +127,8 @@ def _float64_net(net: object, notes: list[str]) -> object:
     return clone
 
 
-def _require_net(net: object) -> None:
+def _require_net(net: Any) -> _Net:
+    """``net`` (any object), after checking that it has what :class:`_Net` describes."""
     missing = [attr for attr in ("params", "loss", "gradient") if not hasattr(net, attr)]
     if missing:
         raise TypeError(f"check_gradients needs a network with params (dict of arrays), "
@@ -132,9 +143,10 @@ def _require_net(net: object) -> None:
                     else type(arr).__name__)
             raise TypeError(f"net.params[{key!r}] is {what}; expected a float ndarray that "
                             "the network reads in its forward pass")
+    return net
 
 
-def _scalar(value: object) -> float:
+def _scalar(value: npt.ArrayLike) -> float:
     if np.ndim(value) != 0:
         raise TypeError(f"net.loss(x, t) returned an array of shape {np.shape(value)}; "
                         "expected a scalar loss")
@@ -201,9 +213,9 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
     """
     eps = resolve_options(mode, eps, rtol, atol)
     rng = resolve_rng(rng)
-    _require_net(net)
+    checked = _require_net(net)
     report = GradCheckReport(mode=mode, eps=eps, rtol=rtol, atol=atol)
-    target = _float64_net(net, report.notes)
+    target = _float64_net(checked, report.notes)
     x = np.asarray(x)
     if x.dtype.kind == "f" and x.dtype != np.float64:
         x = x.astype(np.float64)
@@ -271,7 +283,7 @@ def _structured_numerical(net: Any, x: np.ndarray, t: np.ndarray, mode: str, eps
     return {key: (numerical[key], kinks[key]) for key in numerical}
 
 
-def _check_deterministic(evaluate, report: GradCheckReport) -> None:
+def _check_deterministic(evaluate: Evaluate, report: GradCheckReport) -> None:
     """After a failure: does the loss even return the same value twice at the same θ?"""
     first, second = evaluate()[0], evaluate()[0]
     if first != second:

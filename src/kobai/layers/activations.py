@@ -95,7 +95,7 @@ class Sigmoid(Activation):
 
     init_gain = 1.0
     # sup |σ'|, |σ''|, |σ'''|, |σ''''| (rounded up)
-    derivative_bounds = (0.25, 0.0963, 0.125, 0.1083)
+    derivative_bounds = (0.25, 0.0963, 0.125, 0.1277)
 
     def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.negative(x, out=out)

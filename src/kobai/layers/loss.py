@@ -84,7 +84,7 @@ class SoftmaxWithLoss(LossLayer):
         self.y, self.labels = y, labels
         return self.loss
 
-    def backward(self, dout: float = 1.0) -> np.ndarray:
+    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
         assert self.y is not None and self.labels is not None, "backward before forward"
         y = self.y
         n = y.shape[0]

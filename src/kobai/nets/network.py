@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_t, check_x, positive_int, resolve_dtype
+from .._validate import check_t, check_x, is_real, positive_int, resolve_dtype
 from ..functions import softmax
 from ..gradient import numerical_gradient as _loop_gradient
 from ..layers import LAYERS, Layer, LossLayer, SoftmaxWithLoss
@@ -87,7 +87,7 @@ class Network:
         if not self.layers:
             raise ValueError("a Network needs at least one layer")
         self.last_layer = SoftmaxWithLoss() if loss_layer is None else loss_layer
-        if not (isinstance(weight_decay_lambda, numbers.Real) and weight_decay_lambda >= 0
+        if not (is_real(weight_decay_lambda) and weight_decay_lambda >= 0
                 and math.isfinite(weight_decay_lambda)):
             raise ValueError(f"weight_decay_lambda must be a finite number >= 0, got "
                              f"{weight_decay_lambda!r}")

@@ -48,13 +48,16 @@ own float32 rounding (about ``1e-7·|L|/h``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from ..decay import perturbed_decay, square_sums
 from .kinks import column_crossings, row_crossings, stack_crossings
 from .linear import relu_directions
 from .rank1 import RankOneLogits
-from .stages import Stage, batch_norm, read_stages
+from .smooth import PolynomialLogits, smooth_directions
+from .stages import Stage, batch_norm, cached, read_stages
 from .tail import mean_losses, row_logits, sample_losses, stack_logits
 
 __all__ = ["numerical_gradient", "numerical_gradient_and_kinks"]
@@ -99,7 +102,8 @@ def numerical_gradient_and_kinks(net, x: np.ndarray, labels: np.ndarray, h: floa
     return _central_differences(net, x, labels, h, kinks=True)
 
 
-def _central_differences(net, x: np.ndarray, labels: np.ndarray, h: float, kinks: bool):
+def _central_differences(net, x: np.ndarray, labels: np.ndarray, h: float, kinks: bool
+                         ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     if not (np.isfinite(h) and h != 0):
         raise ValueError(f"h must be a finite, nonzero step, got {h!r}")
     with net.frozen():
@@ -124,24 +128,31 @@ class _PerturbedLosses:
         # independent[k]: no batch norm from stage k on, so samples do not interact there
         self.independent = [all(st.gamma is None for st in self.stages[k:])
                             for k in range(len(self.stages))]
-        self.base_losses = sample_losses(self.stages[-1].h.copy(), labels)
+        self.base_losses = sample_losses(cached(self.stages[-1].h).copy(), labels)
         # relu_after[s]: kinks are asked for and a relu layer follows stage s
         self.kinks = kinks
         self.relu_after = [kinks and any(st.kinks for st in self.stages[s + 1:])
                            for s in range(len(self.stages))]
         # base_signs[k]: the unperturbed masks z > 0 (N, Σ width) of the relu stages from k on,
         # which recomputed rows are compared with (no batch norm there, so z is their input)
-        self.base_signs = {k: np.concatenate([st.z > 0 for st in self.stages[k:]
+        self.base_signs = {k: np.concatenate([cached(st.z) > 0 for st in self.stages[k:]
                                               if st.kinks], axis=1)
                            for k in range(1, len(self.stages))
                            if self.relu_after[k - 1] and self.independent[k]}
         # stage → (power series of the logits, bound on |du| or None); see rank1
-        last, self.series = len(self.stages) - 1, {}
+        last = len(self.stages) - 1
+        self.series: dict[int, tuple[RankOneLogits | PolynomialLogits, np.ndarray | None]] = {}
         for s in range(last):
             directions, tau = ((self.stages[-1].W, None) if s == last - 1
                                else relu_directions(self.stages, s) or (None, None))
             if directions is not None:
-                self.series[s] = (RankOneLogits(self.stages[-1].h, labels, directions), tau)
+                self.series[s] = (RankOneLogits(cached(self.stages[-1].h), labels,
+                                                directions), tau)
+                continue
+            polynomial = smooth_directions(self.stages, s)
+            if polynomial is not None:  # one smooth hidden layer (sigmoid, tanh) follows
+                self.series[s] = (PolynomialLogits(cached(self.stages[-1].h), labels,
+                                                   *polynomial), None)
 
     # -- chunks ---------------------------------------------------------------------------------
     def gradient(self, key: str, arr: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +173,8 @@ class _PerturbedLosses:
         return (grad.reshape(arr.shape).astype(arr.dtype, copy=False),
                 kinks.reshape(arr.shape))
 
-    def _chunks(self, s: int, kind: str, shape: tuple[int, ...]):
+    def _chunks(self, s: int, kind: str, shape: tuple[int, ...]
+                ) -> Iterator[tuple[np.ndarray, int | np.ndarray, slice | None]]:
         """Yield (flat indices, column(s), rows of W or None) per chunk of elements."""
         n_out = self.stages[s].W.shape[1]
         size = self._chunk_size(s)
@@ -199,11 +211,10 @@ class _PerturbedLosses:
             u, cols, z = self._column_change(st, kind, j, rows, vals)
             if self.kinks and st.kinks:
                 crossed |= column_crossings(z)
-            if not self.relu_after[s]:
-                crossed = None
-            per_sample = self._series_losses(s, kind, j, cols, u, crossed)
-            if per_sample is None:
-                per_sample = self._tail_losses(s, kind, j, cols, u.T, crossed)
+            later = crossed if self.relu_after[s] else None  # kinks of later relu layers
+            series = self._series_losses(s, kind, j, cols, u, later)
+            per_sample = (series if series is not None
+                          else self._tail_losses(s, kind, j, cols, u.T, later))
         return mean_losses(per_sample) + self._decay(s, kind, j, rows, vals)
 
     def _series_losses(self, s: int, kind: str, j, cols, u: np.ndarray,
@@ -237,17 +248,17 @@ class _PerturbedLosses:
         per_sample = np.empty(du.shape)
         packed = []  # bit-packed relu masks of each perturbation, when kinks are asked for
         step = max(1, CHUNK_BYTES // (8 * n_samples * self._width(s)))
-        for p in range(0, du.shape[0], step):
-            piece = slice(p, p + step)
+        for start in range(0, du.shape[0], step):
+            piece = slice(start, start + step)
             z = du[piece, :, None] * w[piece if w.shape[0] > 1 else slice(None), None, :]
-            z += nxt.z  # (pieces of P, N, width)
-            signs = None if crossed is None else []
+            z += cached(nxt.z)  # (pieces of P, N, width)
+            signs: list[np.ndarray] | None = None if crossed is None else []
             per_sample[piece] = sample_losses(stack_logits(self.stages, s + 1, z, signs),
                                               self.labels[None, :])
             if signs:
                 pos = np.concatenate([m.reshape(m.shape[0], -1) for m in signs], axis=1)
                 packed.append(np.packbits(pos, axis=1))
-        if packed:
+        if crossed is not None and packed:  # packed only with crossed
             crossed |= stack_crossings(np.concatenate(packed))
         return per_sample
 
@@ -257,18 +268,19 @@ class _PerturbedLosses:
         changes by ``du`` (M,), recomputed layer by layer (no batch norm after stage ``s``);
         with ``crossed``, their relu masks are compared too."""
         nxt, out = self.stages[s + 1], np.empty(du.size)
-        pos = [] if crossed is not None else None  # relu masks (M, Σ width), piece by piece
+        # relu masks (M, Σ width), piece by piece
+        pos: list[np.ndarray] | None = [] if crossed is not None else None
         step = max(1, CHUNK_BYTES // (8 * self._width(s)))
         for m in range(0, du.size, step):
             rows = slice(m, m + step)
             z = du[rows, None] * (nxt.W[j] if kind == "W" else nxt.W[cols[p[rows]]])
-            z += nxt.z[n[rows]]
-            signs = None if pos is None else []
+            z += cached(nxt.z)[n[rows]]
+            signs: list[np.ndarray] | None = None if pos is None else []
             out[rows] = sample_losses(row_logits(self.stages, s + 1, z, n[rows], signs),
                                       self.labels[n[rows]])
-            if signs:
+            if pos is not None and signs:  # signs is a list only with pos
                 pos.append(np.concatenate(signs, axis=1))
-        if pos:
+        if crossed is not None and pos:  # pos is a list only with crossed
             crossed |= row_crossings(crossed.size, p, n, np.concatenate(pos),
                                      self.base_signs[s + 1])
         return out
@@ -277,7 +289,7 @@ class _PerturbedLosses:
         """Logit stack (P, N, n_classes) when the last layer's ``W[rows, j]`` or ``b[j]`` moves."""
         st = self.stages[-1]
         col = self._column_product(st, kind, j, rows, vals)  # (N, P)
-        z = np.repeat(st.h[None], vals.size, axis=0)
+        z = np.repeat(cached(st.h)[None], vals.size, axis=0)
         if kind == "W":
             z[:, :, j] = col.T
         else:
@@ -289,32 +301,36 @@ class _PerturbedLosses:
         """Column(s) ``j`` of ``a_in·W' + b'`` for each perturbed value, shape (N, P)."""
         if kind == "W":
             # column j of a_in·W' = a_in·W + δ·a_in[:, i]   (δ = W'[i, j] - W[i, j])
-            src = np.tile(st.a_in[:, rows], 2)
+            src = np.tile(cached(st.a_in)[:, rows], 2)
             src *= vals - np.tile(st.W[rows, j], 2)
-            src += st.xw[:, j:j + 1]
+            src += cached(st.xw)[:, j:j + 1]
             src += st.b[j]
             return src
-        return np.ascontiguousarray(st.xw[:, np.tile(j, 2)] + vals)  # b'[j]
+        return np.ascontiguousarray(cached(st.xw)[:, np.tile(j, 2)] + vals)  # b'[j]
 
-    def _column_change(self, st: Stage, kind: str, j, rows, vals: np.ndarray):
+    def _column_change(self, st: Stage, kind: str, j, rows, vals: np.ndarray
+                       ) -> tuple[np.ndarray, slice | np.ndarray, np.ndarray]:
         """``u = h'[:, j] - h[:, j]`` (N, P) of a hidden stage, the column selector, and the
         activation's input (N, P)."""
         cols = slice(j, j + 1) if kind == "W" else np.tile(j, 2)
         if kind in ("W", "b"):
             z = self._column_product(st, kind, j, rows, vals)
             if st.gamma is not None:  # batch norm over the batch, column by column
+                assert st.beta is not None  # read_stages sets gamma and beta together
                 z = st.gamma[cols] * batch_norm(z, st.eps, axis=0) + st.beta[cols]
-        elif kind == "gamma":
-            z = vals * st.xn[:, cols] + st.beta[cols]
-        else:
-            z = st.gamma[cols] * st.xn[:, cols] + vals
+        else:  # gamma or beta: the stage has batch norm
+            assert st.gamma is not None and st.beta is not None
+            if kind == "gamma":
+                z = vals * cached(st.xn)[:, cols] + st.beta[cols]
+            else:
+                z = st.gamma[cols] * cached(st.xn)[:, cols] + vals
         out = st.activate(z)
         if st.mask is not None:
             out *= st.mask[:, cols]
-        out -= st.h[:, cols]
+        out -= cached(st.h)[:, cols]
         return out, cols, z
 
-    def _decay(self, s: int, kind: str, j, rows, vals: np.ndarray):
+    def _decay(self, s: int, kind: str, j, rows, vals: np.ndarray) -> np.ndarray | float:
         """``0.5·λ·Σ_k Σ W_k²`` for each perturbed value, summed in the loop's order."""
         if kind != "W":
             return perturbed_decay(self.lam, self.sq, -1, vals, vals)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stages import Stage
+from .stages import Stage, cached
 
 __all__ = ["relu_directions"]
 
@@ -35,7 +35,7 @@ def relu_directions(stages: list[Stage], s: int) -> tuple[np.ndarray, np.ndarray
     later = stages[s + 1:-1]
     if not later or any(not st.kinks or st.gamma is not None for st in later):
         return None
-    n, n_s = stages[s].h.shape
+    n, n_s = cached(stages[s].h).shape
     if 8 * n * n_s * max(st.W.shape[1] for st in stages[s + 1:]) > MAX_BYTES:
         return None
     J = np.broadcast_to(later[0].W, (n, *later[0].W.shape))
@@ -43,10 +43,11 @@ def relu_directions(stages: list[Stage], s: int) -> tuple[np.ndarray, np.ndarray
     with np.errstate(divide="ignore", invalid="ignore"):
         for st, nxt in zip(later, stages[s + 2:], strict=True):
             # |z| / |J|: 0/0 (no change of a zero input) is nan, which fmin skips
-            ratio = np.abs(st.z)[:, None, :] / np.abs(J)
+            z = cached(st.z)
+            ratio = np.abs(z)[:, None, :] / np.abs(J)
             tau = np.fmin(tau, np.fmin.reduce(ratio, axis=2))
             # the slope of the piecewise-linear activation, from the layer's own derivatives
-            m = st.act.derivatives(st.z, st.z, 1)[0]
+            m = st.act.derivatives(z, z, 1)[0]
             if st.mask is not None:
                 m = m * st.mask
             J = (J * m[:, None, :]) @ nxt.W

@@ -21,7 +21,7 @@ from ...layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss
 from ...layers.regularization import normalize
 from ..network import UnsupportedNetwork
 
-__all__ = ["Stage", "read_stages", "trusted", "batch_norm"]
+__all__ = ["Stage", "read_stages", "trusted", "batch_norm", "cached"]
 
 _HOOKS = ("forward", "apply", "derivatives")
 
@@ -96,6 +96,13 @@ class Stage:
         h = self.activate(z)
         self.h = h * self.mask if self.mask is not None else h
         return self.h
+
+
+def cached(value: np.ndarray | None) -> np.ndarray:
+    """One of a stage's forward values (``a_in``, ``xw``, ``z``, ``xn``, ``h``): ``read_stages``
+    runs ``forward`` on every stage it returns, so they are set (``xn`` with batch norm)."""
+    assert value is not None, "a Stage's forward values are read before its forward pass"
+    return value
 
 
 def read_stages(net: Any, x: np.ndarray) -> tuple[list[Stage], dict[str, tuple[int, str]]]:
