@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import kink_distance, move_first_relu_input
 
+from kobai.gradcheck import check_gradients
 from kobai.nets import MultiLayerNet, TwoLayerNet
 from kobai.nets.numgrad import central, linear
 
@@ -247,15 +248,14 @@ def test_books_sizes_fast_equals_loop_on_sampled_elements(make):
 
 def loop_kinks(net, x, t, h):
     """The element loop of kobai.gradcheck: relu masks (kink_state) after θ+h and θ-h differ."""
-    from kobai.gradcheck.probe import _full, kink_probes
-
-    probes = kink_probes(list(net.layers.values()))
-    with net.frozen():
-        net.loss(x, t)
-
-        def evaluate():
-            return net.loss(x, t), tuple(probe() for probe in probes)
-        return {key: _full(arr, evaluate, h)[1] for key, arr in net.params.items()}
+    report = check_gradients(net, x, t, eps=h, structured=False)
+    kinks = {}
+    for key, arr in net.params.items():
+        crossed = np.zeros(arr.shape, dtype=bool)
+        for index in report.results[key].kink_indices:
+            crossed[index] = True
+        kinks[key] = crossed
+    return kinks
 
 
 def relu_net_near_kinks(hidden, config, seed, scale):
