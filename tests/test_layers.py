@@ -126,3 +126,29 @@ def test_batchnorm_train_normalizes_and_updates_running_stats():
     mean_before = layer.running_mean.copy()
     layer.forward(x, train=True)
     np.testing.assert_array_equal(layer.running_mean, mean_before)
+
+
+def test_softmax_with_loss_in_a_network_is_right_for_non_contiguous_scores():
+    from kobai.nets import Network
+
+    class MaybeTransposed:  # a book-style layer whose output may be a non-contiguous view
+        contiguous = True
+
+        def forward(self, x):
+            return x.copy() if self.contiguous else np.ascontiguousarray(x.T).T
+
+        def backward(self, dout):
+            return dout
+
+    rng = np.random.default_rng(0)
+    last = MaybeTransposed()
+    net = Network([Affine(rng.standard_normal((4, 3)), np.zeros(3)), last])
+    x = rng.standard_normal((5, 4))
+    # a contiguous pass, then a non-contiguous one with other labels and the same shapes
+    for contiguous, labels in ((True, [0, 1, 2, 0, 1]), (False, [2, 2, 1, 0, 0])):
+        last.contiguous = contiguous
+        expected = np.exp(net.predict(x))
+        expected /= expected.sum(axis=1, keepdims=True)
+        expected[np.arange(5), labels] -= 1
+        grads = net.gradient(x, labels)
+        np.testing.assert_allclose(grads["b1"], expected.sum(axis=0) / 5, rtol=1e-12)

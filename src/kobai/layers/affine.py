@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, buffer, grad_property, param_property
+from .base import Layer, grad_property, param_property
 
 __all__ = ["Affine", "Flatten"]
 
@@ -53,33 +53,42 @@ class Affine(Layer):
         self.original_x_shape = x.shape
         x2 = self.x = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
         dt = x2.dtype if x2.dtype == W.dtype else np.result_type(x2, W)
-        self._ws_key = (x2.shape, W.shape, dt)
-        ws = self._workspace(self._ws_key)
-        out = np.matmul(x2, W, out=buffer(ws, "out", (x2.shape[0], W.shape[1]), dt))
+        bufs = self._buffers((x2.shape, W.shape, dt)) if self.reuse_buffers else None
+        out = np.matmul(x2, W, out=None if bufs is None else bufs[0])
         if b is not None:
             out += b
         return out
 
+    def _buffers(self, key: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+        """(out, dW, db, dx, ones) for inputs of shape, weights of shape and dtype ``key``,
+        allocated when the key changes."""
+        cache = self.__dict__.get("_bufs")
+        if cache is None or cache[0] != key:
+            (n, n_in), (_, n_out), dt = key
+            cache = self.__dict__["_bufs"] = (key, (
+                np.empty((n, n_out), dt), np.empty((n_in, n_out), dt), np.empty(n_out, dt),
+                np.empty((n, n_in), dt), np.ones(n, dt)))
+        return cache[1]
+
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         # out = x·W + b  =>  dW = xᵀ·dout,  db = Σ_batch dout,  dx = dout·Wᵀ
-        assert self.x is not None, "backward before forward"
+        x = self.x
+        assert x is not None, "backward before forward"
         W = self.params["W"]
-        ws = self._workspace(self._ws_key)
-        dt = dout.dtype if dout.dtype == self.x.dtype else np.result_type(self.x, dout)
-        self.grads["W"] = np.matmul(self.x.T, dout, out=buffer(ws, "dW", W.shape, dt))
+        bufs: tuple[np.ndarray | None, ...] = (None,) * 5
+        if self.reuse_buffers and dout.dtype == x.dtype == W.dtype:
+            bufs = self._buffers((x.shape, W.shape, x.dtype))
+        _, dW, db, dx, ones = bufs
+        self.grads["W"] = np.matmul(x.T, dout, out=dW)
         if "b" in self.params:
-            if ws is None:
-                self.grads["b"] = dout.sum(axis=0)
-            else:  # a dot product with ones: at small sizes much faster than sum(axis=0)
-                ones = ws.get("ones")
-                if ones is None:
-                    ones = ws["ones"] = np.ones(dout.shape[0], dt)
-                self.grads["b"] = np.dot(ones, dout, out=buffer(ws, "db", (W.shape[1],), dt))
+            # Σ over the batch as a dot product with ones: at small sizes much faster than sum
+            self.grads["b"] = (dout.sum(axis=0) if ones is None
+                               else np.dot(ones, dout, out=db))
         if not self.compute_dx:
             return None
-        dx = np.matmul(dout, W.T, out=buffer(ws, "dx", self.x.shape, dt))
+        out = np.matmul(dout, W.T, out=dx)
         assert self.original_x_shape is not None
-        return dx.reshape(self.original_x_shape)
+        return out if out.shape == self.original_x_shape else out.reshape(self.original_x_shape)
 
     def get_config(self) -> dict[str, Any]:
         return {}

@@ -33,12 +33,15 @@ def cross_entropy_rows(z: np.ndarray, labels: np.ndarray, softmax: bool = False,
         if start is None or start.size != z.shape[0]:
             start = work["start"] = np.arange(0, z.size, n_classes)
             work["ones"] = np.ones(n_classes, z.dtype)
-        top = np.argmax(z, axis=1)
+        top = z.argmax(axis=1)
         top += start
         np.subtract(z, z.reshape(-1)[top][:, None], out=out)
-        picked = out.reshape(-1)[labels + start]
+        target = work["target"] = labels + start  # flat index of each z[n, t_n]
+        picked = out.reshape(-1)[target]
         ones = work["ones"]
     else:
+        if work is not None:
+            work.pop("target", None)  # not computed here: a stale one must not be used
         np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
         picked = np.take_along_axis(out, labels[..., None], axis=-1)[..., 0]
         ones = np.ones(n_classes, z.dtype)
@@ -90,7 +93,9 @@ class SoftmaxWithLoss(LossLayer):
         n = y.shape[0]
         ws = self._workspace((y.shape, y.dtype))
         dx = buffer(ws, "dx", y.shape, y.dtype)
-        target = self.labels + np.arange(0, y.size, y.shape[1])  # flat index of each y[n, t_n]
+        target = ws.get("target") if ws is not None else None
+        if target is None:  # flat index of each y[n, t_n]
+            target = self.labels + np.arange(0, y.size, y.shape[1])
         if self.guard:  # d/dx -log(y_t + g) = y_t / (y_t + g) · (y - onehot(t))
             np.copyto(dx, y)
             dx.reshape(-1)[target] -= 1.0

@@ -179,6 +179,8 @@ class Network:
         self.params.clear()
         self.params.update(params)
         self._calls = [(layer, _train_keyword(layer)) for layer in layers]
+        self._reversed = layers[::-1]
+        self._first = layers[0] if layers else None
         self._wired = layers
 
     # -- forward ----------------------------------------------------------------------------
@@ -240,8 +242,10 @@ class Network:
 
     def _loss(self, x: np.ndarray, labels: np.ndarray, train: bool) -> float:
         out = self._forward(x, train)
-        return self.last_layer.forward_labels(out.reshape(out.shape[0], -1), labels) + \
-            self._decay()
+        if out.ndim != 2:
+            out = out.reshape(out.shape[0], -1)
+        loss = self.last_layer.forward_labels(out, labels)
+        return loss + self._decay() if self.weight_decay_lambda else loss
 
     def accuracy(self, x: Any, t: Any, batch_size: int = 10000) -> float:
         """Fraction of samples whose highest-scoring class is the target (evaluation mode)."""
@@ -267,11 +271,9 @@ class Network:
     # -- gradients --------------------------------------------------------------------------
     def _backward(self) -> dict[str, np.ndarray]:
         dout: Any = self.last_layer.backward(1.0)
-        calls = self._calls
-        for i in range(len(calls) - 1, -1, -1):
-            layer = calls[i][0]
+        for layer in self._reversed:
             dout = layer.backward(dout)
-            if dout is None and i:
+            if dout is None and layer is not self._first:
                 raise TypeError(f"{type(layer).__name__}.backward returned None; expected the "
                                 "gradient with respect to its input")
         grads = {key: layer.grads[pkey] for key, layer, pkey in self._slots}
