@@ -152,3 +152,24 @@ def test_softmax_with_loss_in_a_network_is_right_for_non_contiguous_scores():
         expected[np.arange(5), labels] -= 1
         grads = net.gradient(x, labels)
         np.testing.assert_allclose(grads["b1"], expected.sum(axis=0) / 5, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [Sigmoid, Tanh, Relu])
+def test_activation_derivative_hooks_match_central_differences(make):
+    layer = make()
+    x = np.linspace(-6, 6, 241) + 0.013  # no input exactly at relu's kink
+    y = layer.apply(x)
+    np.testing.assert_array_equal(y, make().forward(x))  # apply is forward's function
+    d = layer.derivatives(x, y, 6)
+    h = 1e-4
+    lower = [layer.apply]  # f, f', f'', … as functions of x, to differentiate numerically
+    for k in range(1, 6):
+        lower.append(lambda z, k=k: layer.derivatives(z, layer.apply(z), k)[k - 1])
+    for k in range(1, 7):
+        numerical = (lower[k - 1](x + h) - lower[k - 1](x - h)) / (2 * h)
+        np.testing.assert_allclose(d[k - 1], numerical, rtol=1e-5, atol=1e-6 * 4 ** k,
+                                   err_msg=f"derivative {k}")
+        # the bounds the series' error estimate relies on hold (and are not loose)
+        assert np.abs(d[k - 1]).max() <= make.derivative_bounds[k - 1]
+        if make is not Relu:
+            assert np.abs(d[k - 1]).max() >= 0.99 * make.derivative_bounds[k - 1]

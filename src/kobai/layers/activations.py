@@ -15,6 +15,27 @@ from .base import Layer, buffer
 
 __all__ = ["Activation", "Relu", "Sigmoid", "Tanh"]
 
+_SERIES_ORDER = 6  # derivatives offered to the structured numerical gradient (and bounded)
+
+
+def output_polynomials(dydx: list[float], order: int) -> list[np.polynomial.Polynomial]:
+    """``f', f'', …`` as polynomials in ``y = f(x)``, for an ``f`` whose derivative is a
+    polynomial in its own value (``dy/dx = y - y²`` for sigmoid, ``1 - y²`` for tanh):
+    ``f^(k+1) = (d f^(k) / dy) · dy/dx``."""
+    first = np.polynomial.Polynomial(dydx)
+    out = [first]
+    for _ in range(order - 1):
+        out.append(out[-1].deriv() * first)
+    return out
+
+
+def sup_on(poly: np.polynomial.Polynomial, lo: float, hi: float) -> float:
+    """``max |poly(y)|`` for ``y`` in ``[lo, hi]`` (at the ends or a critical point), rounded
+    up by 1e-9 relative."""
+    points = [lo, hi] + [float(r.real) for r in poly.deriv().roots()
+                         if abs(r.imag) < 1e-12 and lo <= r.real <= hi]
+    return float(np.max(np.abs(poly(np.array(points))))) * (1 + 1e-9)
+
 
 class Activation(Layer):
     """An elementwise layer ``y = f(x)`` whose backward uses the cached output ``y``.
@@ -59,7 +80,7 @@ class Relu(Activation):
 
     kinks = True
     init_gain = 2.0
-    derivative_bounds = (1.0, 0.0, 0.0, 0.0)
+    derivative_bounds = (1.0,) + (0.0,) * (_SERIES_ORDER - 1)
 
     def __init__(self) -> None:
         super().__init__()
@@ -94,8 +115,8 @@ class Sigmoid(Activation):
     """``1 / (1 + exp(-x))`` (§5.5.2); backward uses the cached output: ``y(1 - y)``."""
 
     init_gain = 1.0
-    # sup |σ'|, |σ''|, |σ'''|, |σ''''| (rounded up)
-    derivative_bounds = (0.25, 0.0963, 0.125, 0.1277)
+    _polys = output_polynomials([0.0, 1.0, -1.0], _SERIES_ORDER)  # σ' = y - y²
+    derivative_bounds = tuple(sup_on(p, 0.0, 1.0) for p in _polys)  # y in [0, 1]
 
     def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = np.negative(x, out=out)
@@ -114,18 +135,16 @@ class Sigmoid(Activation):
         return dx
 
     def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
-        # σ' = y(1 - y),  σ'' = σ'(1 - 2y),  σ''' = σ'(1 - 6σ')
-        d1 = y * (1.0 - y)
-        out = [d1, d1 * (1.0 - 2.0 * y), d1 * (1.0 - 6.0 * d1)]
-        return out[:order]
+        # σ' = y(1 - y),  σ'' = σ'(1 - 2y),  σ''' = σ'(1 - 6σ'), … : polynomials in y
+        return [p(y) for p in self._polys[:order]]
 
 
 class Tanh(Activation):
     """``tanh(x)``; backward uses the cached output: ``1 - y²``."""
 
     init_gain = 1.0
-    # sup |tanh'|, |tanh''|, |tanh'''|, |tanh''''| (rounded up)
-    derivative_bounds = (1.0, 0.7699, 2.0, 4.086)
+    _polys = output_polynomials([1.0, 0.0, -1.0], _SERIES_ORDER)  # tanh' = 1 - y²
+    derivative_bounds = tuple(sup_on(p, -1.0, 1.0) for p in _polys)  # y in [-1, 1]
 
     def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.tanh(x, out=out)
@@ -138,7 +157,5 @@ class Tanh(Activation):
         return np.multiply(dout, slope, out=self._dx(dout))
 
     def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
-        # t' = 1 - y²,  t'' = -2y t',  t''' = -2t'(1 - 3y²)
-        d1 = 1.0 - y * y
-        out = [d1, -2.0 * y * d1, -2.0 * d1 * (1.0 - 3.0 * y * y)]
-        return out[:order]
+        # t' = 1 - y²,  t'' = -2y t',  t''' = -2t'(1 - 3y²), … : polynomials in y
+        return [p(y) for p in self._polys[:order]]

@@ -4,9 +4,9 @@ Let stage ``s``'s output change by ``u`` (one number per sample) in unit ``j``, 
 later hidden stage have a smooth activation ``f`` (sigmoid, tanh: the layer's ``derivatives``
 hook) and no batch norm. Then, exactly, ``Δz_{s+1}[n, h] = u · W_{s+1}[j, h]``, and by
 Taylor's theorem with ``d_k = f^(k)(z)/k!`` (times the frozen dropout mask) each later layer
-turns a change ``P(u)`` of its input into ``Σ_{k=1..3} d_k P(u)^k`` up to a remainder of order
-``u⁴`` (:class:`ErrorBound` bounds it, layer after layer). Cut after ``u³``, the logits move
-along a cubic, ``Δz_L = Σ_k u^k V_k[n, j, :]``. The loss of sample ``n`` is
+turns a change ``P(u)`` of its input into ``Σ_{k=1..5} d_k P(u)^k`` up to a remainder of order
+``u⁶`` (:class:`ErrorBound` bounds it, layer after layer). Cut after ``u⁵``, the logits move
+along a quintic, ``Δz_L = Σ_k u^k V_k[n, j, :]``. The loss of sample ``n`` is
 then ``log Σ_c E_c exp(Σ_k u^k w_{k,c}) - (z_t - max z)`` (``w`` relative to the target's
 logit), and ``exp`` of a polynomial is a power series ``Σ_m g_m u^m`` with
 ``g_m = (1/m) Σ_k k w_k g_{m-k}``: its moments ``ν_m = Σ_c E_c g_m`` are cached per sample and
@@ -30,33 +30,70 @@ import numpy as np
 
 __all__ = ["smooth_directions", "PolynomialLogits", "ErrorBound"]
 
-_ORDER = 3  # Taylor terms through each smooth layer
+_ORDER = 5  # Taylor terms through each smooth layer (the layer's derivatives 1..5)
 _LOG_TOL = -60 * math.log(2.0)
 _MAX_TERMS = 24
 _BLOCK_BYTES = 16 * 2**20
-_MAX_BYTES = 64 * 2**20  # the coefficient arrays (N, n_s, width) of one stage, all three
+# Largest total of the (N, n_s, width) arrays one smooth layer needs (its series' terms and
+# the powers of the change entering it, 2K + 1 of them); beyond it rows are recomputed.
+_MAX_BYTES = 256 * 2**20
 _T = 2.0 ** np.arange(1, 61)
+
+Coefficients = list["np.ndarray | None"]  # of u^1 … u^K; None for a zero coefficient
+
+
+def _times(a: Coefficients, b: Coefficients) -> Coefficients:
+    """The product of two series without constant term, cut after ``u^K``."""
+    out: Coefficients = [None] * _ORDER
+    for i, ai in enumerate(a):
+        if ai is None:
+            continue
+        for j, bj in enumerate(b[:_ORDER - i - 1]):
+            if bj is not None:
+                term = ai * bj  # degree (i + 1) + (j + 1)
+                k = i + j + 1
+                out[k] = term if out[k] is None else out[k] + term
+    return out
+
+
+def _majorant_high(pbar: np.ndarray, dbar: list[float]) -> np.ndarray:
+    """Coefficients of ``u^(K+1) … u^(K²)`` of ``Σ_m dbar_m · (Σ_k pbar_k u^k)^m``, per unit
+    (nonnegative: what the cut drops, at most), shape (K² - K, n_units)."""
+    full = np.zeros((_ORDER * _ORDER + 1, pbar.shape[1]))
+    power = np.zeros_like(full)
+    power[1:_ORDER + 1] = pbar
+    base = power.copy()
+    for m in range(1, _ORDER + 1):
+        if m > 1:
+            nxt = np.zeros_like(full)
+            for k in range(1, _ORDER + 1):
+                nxt[k:] += base[k] * power[:full.shape[0] - k]
+            power = nxt
+        full += dbar[m - 1] * power
+    return full[_ORDER + 1:]
 
 
 class _Layer:
     """What the error bound needs of one smooth layer: per unit ``j`` of the perturbed stage,
-    the largest ``|P_k|`` (k = 1..3) of the change entering it; the largest ``|D_m|`` (the
-    series' coefficients, m = 1..3); the bound of the fourth derivative times the mask; and
-    the row-sum norm of the next weight matrix."""
+    the largest ``|P_k|`` (k = 1..K) of the change entering it and the majorant of what the cut
+    after ``u^K`` drops; the largest ``|D_m|`` (the series' coefficients ``f^(m)/m!`` times the
+    mask); the bound of ``|f^(K+1)|`` times the mask; and the row-sum norm of the next W."""
 
-    def __init__(self, pbar: np.ndarray, dbar: list[float], b4: float, norm: float):
-        self.pbar, self.dbar, self.b4, self.norm = pbar, dbar, b4, norm
+    def __init__(self, pbar: np.ndarray, dbar: list[float], bound: float, norm: float):
+        self.pbar, self.dbar, self.bound, self.norm = pbar, dbar, bound, norm
+        self.high = _majorant_high(pbar, dbar)
 
 
 class ErrorBound:
-    """Bound on how much the cubic directions can move a per-sample loss, for ``|u| ≤ ρ``.
+    """Bound on how much the directions can move a per-sample loss, for ``|u| ≤ ρ``.
 
     At each smooth layer the exact change of its input is ``P(u) + e`` with
-    ``|P| ≤ Pm = Σ_k pbar_k ρ^k`` and ``|e| ≤ ε``. Its output then differs from the cubic that
-    is carried on by at most: ``B4 / 4! · (Pm + ε)^4`` (Taylor's remainder, ``B4`` bounding the
-    fourth derivative), ``Σ_m dbar_m ((Pm + ε)^m - Pm^m)`` (the error ``e`` through the
-    series) and ``Σ_m dbar_m · (the terms of P^m above u³ at ρ)``. The next product multiplies
-    this by its row-sum norm. A loss moves by at most twice the largest logit error.
+    ``|P| ≤ Pm = Σ_k pbar_k ρ^k`` and ``|e| ≤ ε``. Its output then differs from the series that
+    is carried on by at most: ``B / (K+1)! · (Pm + ε)^(K+1)`` (Taylor's remainder, ``B``
+    bounding the derivative of order K+1), ``Σ_m dbar_m ((Pm + ε)^m - Pm^m)`` (the error ``e``
+    through the series) and the majorant of the terms of ``Σ_m D_m P^m`` above ``u^K``; the
+    next product multiplies this by its row-sum norm. A loss moves by at most twice the
+    largest logit error.
     """
 
     def __init__(self, layers: list[_Layer]):
@@ -65,24 +102,20 @@ class ErrorBound:
     def __call__(self, rho: float, cols: slice | np.ndarray) -> float:
         e: np.ndarray | float = 0.0
         for lay in self.layers:
-            a1, a2, a3 = (lay.pbar[k][cols] for k in range(3))
-            pm = ((a3 * rho + a2) * rho + a1) * rho
+            pm = sum(lay.pbar[k][cols] * rho ** (k + 1) for k in range(_ORDER))
             pe = pm + e
-            d1, d2, d3 = lay.dbar
-            taylor = lay.b4 / 24.0 * pe ** 4
-            through = d1 * (pe - pm) + d2 * (pe ** 2 - pm ** 2) + d3 * (pe ** 3 - pm ** 3)
-            # P² = a1²ρ² + 2a1a2ρ³ + (above u³);  P³ = a1³ρ³ + (above u³)
-            high = (d2 * (pm ** 2 - (a1 * a1 + 2.0 * a1 * a2 * rho) * rho ** 2)
-                    + d3 * (pm ** 3 - (a1 * rho) ** 3))
+            taylor = lay.bound / math.factorial(_ORDER + 1) * pe ** (_ORDER + 1)
+            through = sum(d * (pe ** m - pm ** m) for m, d in enumerate(lay.dbar, start=1))
+            high = sum(c[cols] * rho ** k for k, c in enumerate(lay.high, start=_ORDER + 1))
             e = (taylor + through + high) * lay.norm
         return 2.0 * float(np.max(e))
 
 
 def smooth_directions(stages: list[Any], s: int
                       ) -> tuple[list[np.ndarray], ErrorBound] | None:
-    """``([V_1, V_2, V_3], bound)`` for a change of stage ``s``'s units, or None unless every
-    later hidden stage has a smooth activation with derivative hooks and no batch norm (and
-    the coefficient arrays fit in memory). ``V_k``: (N, n_s, n_classes)."""
+    """``([V_1, …, V_K], bound)`` for a change of stage ``s``'s units, or None unless every
+    later hidden stage has a smooth activation with derivative hooks (and bounds) and no batch
+    norm, and the coefficient arrays fit in memory. ``V_k``: (N, n_s, n_classes)."""
     later = stages[s + 1:-1]
     if not later:
         return None
@@ -94,11 +127,12 @@ def smooth_directions(stages: list[Any], s: int
             return None
     n, n_s = stages[s].h.shape
     widest = max(st.W.shape[1] for st in stages[s + 1:])
-    if 8 * _ORDER * n * n_s * widest > _MAX_BYTES:
+    if 8 * (2 * _ORDER + 1) * n * n_s * widest > _MAX_BYTES:
         return None
     first = later[0].W  # (n_s, width): P_1 = W[j, :] for every sample
-    P: list[np.ndarray | None] = [np.broadcast_to(first, (n, *first.shape)), None, None]
-    pbar = np.stack([np.abs(first).max(axis=1), np.zeros(n_s), np.zeros(n_s)])
+    P: Coefficients = [np.broadcast_to(first, (n, *first.shape))] + [None] * (_ORDER - 1)
+    pbar = np.zeros((_ORDER, n_s))
+    pbar[0] = np.abs(first).max(axis=1)
     layers = []
     for st, nxt in zip(later, stages[s + 2:], strict=True):
         act = st.act
@@ -106,22 +140,24 @@ def smooth_directions(stages: list[Any], s: int
         m_max = float(np.max(mask)) if st.mask is not None else 1.0
         d = act.derivatives(st.z, act.apply(st.z), _ORDER)
         D = [(d[m] / math.factorial(m + 1) * mask)[:, None, :] for m in range(_ORDER)]
-        # H(u) = Σ_m D_m P(u)^m through u³:
-        # H_1 = D_1 P_1,  H_2 = D_1 P_2 + D_2 P_1²,  H_3 = D_1 P_3 + 2 D_2 P_1 P_2 + D_3 P_1³
-        p1, p2, p3 = P
-        assert p1 is not None
-        H = [D[0] * p1, D[1] * p1 * p1, D[2] * p1 ** 3]
-        if p2 is not None:
-            H[1] = H[1] + D[0] * p2
-            H[2] = H[2] + 2.0 * D[1] * p1 * p2
-        if p3 is not None:
-            H[2] = H[2] + D[0] * p3
+        # H(u) = Σ_m D_m P(u)^m, cut after u^K
+        H: Coefficients = [None] * _ORDER
+        power = P
+        for m in range(_ORDER):
+            if m:
+                power = _times(power, P)
+            for k, c in enumerate(power):
+                if c is not None:
+                    term = D[m] * c
+                    H[k] = term if H[k] is None else H[k] + term
         layers.append(_Layer(pbar, [float(np.max(np.abs(Dm))) for Dm in D],
                              act.derivative_bounds[_ORDER] * m_max,
                              float(np.abs(nxt.W).sum(axis=0).max())))
-        P = [h @ nxt.W for h in H]
-        pbar = np.stack([np.abs(p).max(axis=(0, 2)) for p in P if p is not None])
-    return [p for p in P if p is not None], ErrorBound(layers)
+        P = [None if h is None else h @ nxt.W for h in H]
+        pbar = np.stack([np.zeros(n_s) if p is None else np.abs(p).max(axis=(0, 2))
+                         for p in P])
+    zero = np.zeros((n, n_s, stages[-1].W.shape[1]))
+    return [zero if p is None else p for p in P], ErrorBound(layers)
 
 
 def _terms(a: np.ndarray) -> int | None:
