@@ -287,3 +287,26 @@ def test_save_refuses_what_it_cannot_reload(tmp_path):
     with pytest.raises(TypeError, match="JSON"):
         save(TwoLayerNet(6, 5, 3), tmp_path / "a.npz", history={"loss": [float("nan")]})
     assert files_in(tmp_path) == []
+
+
+def test_checkpoints_written_by_kobai_0_1_0_still_load_and_resume():
+    """Files saved by kobai 0.1.0 (commit e6ced30) before the layer protocol: same predictions,
+    same loss, and training resumes from their optimizer state."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    expected = np.load(data / "kobai-0.1.0-expected.npz")
+    x, t = expected["x"], expected["t"]
+    mlp = load(data / "kobai-0.1.0-mlp.npz")
+    assert mlp.meta["kobai_version"] == "0.1.0" and type(mlp.net) is MultiLayerNet
+    np.testing.assert_allclose(mlp.net.predict(x), expected["mlp_predict"], rtol=1e-12)
+    assert mlp.net.loss(x, t, train=False) == pytest.approx(float(expected["mlp_loss"]),
+                                                           rel=1e-12)
+    history = History.from_dict(mlp.history)
+    Trainer(mlp.net, x, t, x, t, epochs=3, mini_batch_size=10, optimizer=mlp.optimizer,
+            history=history, verbose=False).train()
+    assert history.epoch == 3 and mlp.optimizer.iter == 12
+    two = load_net(data / "kobai-0.1.0-two-layer.npz")
+    assert type(two) is TwoLayerNet and two.dtype == np.float32
+    np.testing.assert_allclose(two.predict(x.astype(np.float32)), expected["two_layer_predict"],
+                               rtol=1e-6)
