@@ -58,10 +58,12 @@ class Config:
     activation: str
     batch: int
     weight_init_std: float | None = None  # None: He (relu) / Xavier (sigmoid)
+    user_layer: bool = False  # kobai: the activation as a user-written layer (generic path)
 
     @property
     def name(self) -> str:
-        return f"{'-'.join(map(str, self.sizes))} {self.activation} B={self.batch}"
+        user = " (user layer)" if self.user_layer else ""
+        return f"{'-'.join(map(str, self.sizes))} {self.activation}{user} B={self.batch}"
 
     @property
     def flops(self) -> float:
@@ -77,7 +79,25 @@ CONFIGS = (
     Config((784, 100, 100, 10), "relu", 100),
     Config((784, 1000, 10), "relu", 100),
     Config((784, 1000, 1000, 10), "relu", 1000),
+    # the cost of the generic path: the book's network with its sigmoid written by a user
+    Config((784, 50, 10), "sigmoid", 100, 0.01, user_layer=True),
 )
+
+
+def user_sigmoid_class() -> type:
+    """A sigmoid layer as a user would write it from the book (§5.5.2), on kobai's protocol
+    but without its buffers or in-place work."""
+    from kobai.layers import Layer
+
+    class UserSigmoid(Layer):
+        def forward(self, x, *, train=True):
+            self.out = 1.0 / (1.0 + np.exp(-x))
+            return self.out
+
+        def backward(self, dout):
+            return dout * (1.0 - self.out) * self.out
+
+    return UserSigmoid
 
 
 # -- the three steps --------------------------------------------------------------------------
@@ -97,6 +117,12 @@ def make_kobai_step(cfg: Config, params: dict, x: np.ndarray, t: np.ndarray,
                         activation=cfg.activation,
                         weight_init_std=cfg.weight_init_std or cfg.activation,
                         dtype=np.float32, rng=0)
+    if cfg.user_layer:
+        from kobai.nets import Network
+
+        user = user_sigmoid_class()
+        net = Network([user() if name.startswith("Sigmoid") else layer
+                       for name, layer in net.layers.items()])
     for key, value in params.items():
         net.params[key][...] = value
     opt = SGD(lr=LR)
@@ -463,7 +489,7 @@ def print_table(results: list[dict], gemm: dict[int, float], quick: bool) -> Non
         size = 256 if quick else 1000
         print(f"float32 GEMM rate ({size}³ sgemm, numpy BLAS), {n} thread(s): {g:.1f} GFLOP/s")
     print("ratios are samples/s ratios: > 1 means kobai is faster")
-    header = (f"{'thr':>3}  {'network':<28} {'kobai µs':>10} {'torch µs':>10} {'ref µs':>10} "
+    header = (f"{'thr':>3}  {'network':<40} {'kobai µs':>10} {'torch µs':>10} {'ref µs':>10} "
               f"{'kobai /s':>10} {'torch /s':>10} {'ref /s':>10} {'kobai/torch':>11} "
               f"{'kobai/ref':>9} {'kobai GEMM%':>11}")
     print(header)
