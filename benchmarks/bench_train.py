@@ -507,7 +507,7 @@ def print_table(results: list[dict], gemm: dict[int, float], quick: bool) -> Non
     for row in results:
         k = row["kobai"]
         frac = "n/a" if k is None else f"{100 * k['gemm_fraction']:.0f}%"
-        print(f"{row['threads']:>3}  {row['config']:<28} {us(k):>10} {us(row['torch']):>10} "
+        print(f"{row['threads']:>3}  {row['config']:<40} {us(k):>10} {us(row['torch']):>10} "
               f"{us(row['reference']):>10} {rate(k):>10} {rate(row['torch']):>10} "
               f"{rate(row['reference']):>10} {ratio(row['kobai_over_torch']):>11} "
               f"{ratio(row['kobai_over_reference']):>9} {frac:>11}")
