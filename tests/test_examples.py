@@ -91,3 +91,22 @@ def test_ch06_optimizer_compare_sgd_is_slowest_and_writes_the_png(tmp_path):
     assert last["SGD"] < 1.0 and all(last[n] < min(0.2, last["SGD"]) for n in names[1:])
     assert lines[-1] == "wrote optimizer_compare.png"
     assert (tmp_path / "optimizer_compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_readme_own_layer_example_trains_checks_and_saves(tmp_path):
+    """The README's "Your own layer" code, run as it is printed there."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Your own layer"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "PASSED: 4 arrays" in done.stdout
+    final = [line.split() for line in done.stdout.splitlines() if line.strip().startswith("5 ")]
+    assert final and float(final[-1][4]) > 0.9  # test accuracy after epoch 5
+    assert (tmp_path / "square.npz").is_file()
