@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from kobai import io
-from kobai.gradcheck import check_gradients
-from kobai.layers import LAYERS, Affine, Layer, Relu, register
+from kobai.gradcheck import check_gradients, check_layer
+from kobai.layers import ACTIVATIONS, LAYERS, Activation, Affine, Flatten, Layer, Relu, register
 from kobai.nets import MultiLayerNet, Network
 from kobai.trainer import Trainer
 
@@ -94,3 +94,57 @@ def test_bad_layers_are_named():
         Network([Square()])
     with pytest.raises(ValueError, match="two layers are named 'a'"):
         Network([("a", Square()), ("a", Square())], input_shape=3, output_size=3)
+
+
+class LeakyRelu(Activation):
+    """A new activation, written as docs/ARCHITECTURE.md says: one class (and a registry line)."""
+
+    kinks = True
+    init_gain = 2.0
+    derivative_bounds = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def apply(self, x, out=None):
+        return np.multiply(x, np.where(x > 0, 1.0, 0.01), out=out)
+
+    def backward(self, dout):
+        return dout * np.where(self.out > 0, 1.0, 0.01)
+
+    def derivatives(self, x, y, order):
+        slope = np.where(x > 0, 1.0, 0.01)
+        return [slope] + [np.zeros_like(slope) for _ in range(order - 1)]
+
+    def kink_state(self):
+        return self.out > 0
+
+
+def test_a_new_activation_is_one_class_and_a_registry_line(monkeypatch, capsys):
+    from kobai.cli import main
+
+    monkeypatch.setitem(LAYERS, "LeakyRelu", LeakyRelu)  # = register(LeakyRelu, ...), undone
+    monkeypatch.setitem(ACTIVATIONS, "leaky", LeakyRelu)
+    net = MultiLayerNet(6, [5, 4], 3, activation="leaky", weight_init_std="leaky", rng=0)
+    x, t = blob_data(12)
+    report = check_gradients(net, x, t)
+    assert report.passed and any("structured" in note for note in report.notes)
+    loop = check_gradients(net, x, t, structured=False)
+    for key, result in report.results.items():
+        np.testing.assert_allclose(result.numerical_grad, loop.results[key].numerical_grad,
+                                   rtol=1e-7, atol=1e-10)
+    assert main(["gradcheck", "--net", "mlp", "--activation", "leaky", "--hidden", "4",
+                 "--data", "random", "--batch", "2"]) == 0
+    assert "PASSED" in capsys.readouterr().out
+
+
+def test_flatten_feeds_image_batches_to_an_affine_layer():
+    rng = np.random.default_rng(0)
+    net = Network([Flatten(), Affine(0.3 * rng.standard_normal((16, 3)), np.zeros(3))],
+                  input_shape=(1, 4, 4))
+    x, t = rng.standard_normal((5, 1, 4, 4)), np.array([0, 1, 2, 1, 0])
+    assert net.predict(x).shape == (5, 3) and net.predict(x[0]).shape == (3,)
+    np.testing.assert_array_equal(net.predict(x.reshape(5, 16)), net.predict(x))
+    assert check_gradients(net, x, t).passed
+    assert check_layer(Flatten(), x).passed
+    two_channels = Network([Flatten(), Affine(np.ones((32, 3)), np.zeros(3))],
+                           input_shape=(2, 4, 4))
+    sample = rng.standard_normal((2, 4, 4))  # one sample with two channels, no batch axis
+    np.testing.assert_allclose(two_channels.predict(sample), np.full(3, sample.sum()))

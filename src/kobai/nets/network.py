@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_t, check_x, is_real, positive_int, resolve_dtype
+from .._validate import as_float_array, check_t, check_x, is_real, positive_int, resolve_dtype
 from ..functions import softmax
 from ..gradient import numerical_gradient as _loop_gradient
 from ..layers import LAYERS, Layer, LossLayer, SoftmaxWithLoss
@@ -203,6 +203,8 @@ class Network:
         return x2, check_t(t, x2.shape[0], self.output_size)
 
     def _x(self, x: Any) -> np.ndarray:
+        if len(self.input_shape) > 1 and np.ndim(x) == len(self.input_shape):
+            x = as_float_array(x)[None]  # one sample of shape input_shape, e.g. (1, 28, 28)
         x2 = check_x(x, self.input_size, self.dtype)
         if len(self.input_shape) > 1:
             x2 = x2.reshape(x2.shape[0], *self.input_shape)
