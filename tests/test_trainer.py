@@ -323,23 +323,11 @@ def test_non_finite_parameters_after_the_last_update_stop_before_callbacks():
     assert ran == [1] and trainer.history.epoch == 1
 
 
-def test_blas_thread_policy_one_thread_for_small_products():
-    from kobai._threads import auto_blas_threads
-
-    def params(*hidden):
-        return MultiLayerNet(784, list(hidden), 10, rng=0).params.values()
-
-    assert auto_blas_threads(params(50), 100) == 1
-    assert auto_blas_threads(params(100, 100), 100) == 1
-    assert auto_blas_threads(params(1000), 100) is None
-    assert auto_blas_threads(params(1000, 1000), 1000) is None
-
-
-def test_trainer_limits_blas_threads_while_training(monkeypatch):
+def blas_threads_while_training(net, n_features, batch, monkeypatch):
+    """The BLAS thread counts seen inside each training step of ``net``."""
     from threadpoolctl import threadpool_info
 
     seen = []
-    net = MultiLayerNet(4, [5], 3, rng=0)
     real_step = net.train_step
 
     def recording_step(xb, labels, optimizer, **kwargs):
@@ -348,8 +336,30 @@ def test_trainer_limits_blas_threads_while_training(monkeypatch):
         return real_step(xb, labels, optimizer, **kwargs)
 
     monkeypatch.setattr(net, "train_step", recording_step)
-    x, t = blobs(40, n_features=4)
-    Trainer(net, x, t, x, t, epochs=1, mini_batch_size=20, rng=0, verbose=False).train()
+    x, t = blobs(batch, n_features=n_features)
+    Trainer(net, x, t, x, t, epochs=1, mini_batch_size=batch, rng=0, verbose=False).train()
+    return seen
+
+
+@pytest.mark.parametrize("hidden, batch, one_thread", [
+    ([50], 100, True), ([100, 100], 100, True),  # the book's sizes: small products
+    ([1000], 100, False),  # 784·1000·100 multiply-adds: the BLAS default
+])
+def test_blas_thread_policy_one_thread_for_small_products(monkeypatch, hidden, batch,
+                                                          one_thread):
+    from threadpoolctl import threadpool_info
+
+    default = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    net = MultiLayerNet(784, hidden, 10, rng=0, dtype=np.float32)
+    seen = blas_threads_while_training(net, 784, batch, monkeypatch)
+    assert seen == [{1} if one_thread else default]
+
+
+def test_trainer_limits_blas_threads_while_training(monkeypatch):
+
+    net = MultiLayerNet(4, [5], 3, rng=0)
+    seen = blas_threads_while_training(net, 4, 20, monkeypatch)
     assert seen and all(s <= {1} for s in seen)
+    x, t = blobs(40, n_features=4)
     with pytest.raises(ValueError, match="blas_threads must be"):
         Trainer(net, x, t, x, t, blas_threads=0, verbose=False)
