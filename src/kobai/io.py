@@ -63,8 +63,9 @@ class Checkpoint:
 
     Attributes
     ----------
-    net : TwoLayerNet or MultiLayerNet
-        Rebuilt from the saved constructor arguments, with the saved parameters and buffers.
+    net : Network
+        Rebuilt from the saved constructor arguments (or layer descriptions), with the saved
+        parameters and layer state.
     optimizer : kobai.optimizers.Optimizer or None
         Rebuilt with ``get_optimizer(name, **hyper)`` and ``load_state_dict``, so training can
         resume where it stopped; None when none was saved.

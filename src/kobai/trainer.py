@@ -196,7 +196,7 @@ class Trainer:
 
     Parameters
     ----------
-    network : TwoLayerNet, MultiLayerNet or a book-style network
+    network : Network (TwoLayerNet, MultiLayerNet, your own) or a book-style network
         A kobai net, or any object with ``params`` (dict of arrays), ``loss(x, t)``,
         ``accuracy(x, t)`` and either ``gradient(x, t)`` or ``train_step(x, t, optimizer)``.
     x_train : array_like of shape (N, input_size) or (N, ...)

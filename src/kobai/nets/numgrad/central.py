@@ -19,7 +19,13 @@ rounded to the parameter's dtype exactly as the loop stores it. Only the work di
   per-sample losses follow from a few moments of the softmax per sample and unit
   (``rank1``), a power series cut far below one rounding. Through later relu layers
   without batch norm the same holds per sample, as long as no relu input crosses 0
-  (``linear``); the rows where one would are recomputed.
+  (``linear``); the rows where one would are recomputed. Through later smooth layers
+  (sigmoid, tanh) without batch norm, the logits move along a polynomial in the change, from
+  the layers' own derivatives (``smooth``), with a bound on what the series drops; chunks
+  outside the bound are recomputed.
+* The arithmetic is the layers' own: ``stages`` reads the network through the layers'
+  hooks and refuses (``UnsupportedNetwork``) a layer without them or whose ``forward`` was
+  changed after its hooks were written; the caller then uses the element loop.
 * The weight-decay term ``0.5·λ·Σ W²`` changes by ``0.5·λ·((w ± h)² - w²)`` for a weight.
 * On request (``numerical_gradient_and_kinks``), the relu masks that the recomputed values
   show at ``θ + h·e_i`` and ``θ - h·e_i`` are compared as well (``kinks``).
@@ -74,7 +80,7 @@ def numerical_gradient(net, x: np.ndarray, labels: np.ndarray,
 
     Parameters
     ----------
-    net : MultiLayerNet
+    net : Network
     x : ndarray of shape (N, input_size), the net's dtype
     labels : ndarray of shape (N,), int
     h : float
