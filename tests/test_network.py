@@ -148,3 +148,19 @@ def test_flatten_feeds_image_batches_to_an_affine_layer():
                            input_shape=(2, 4, 4))
     sample = rng.standard_normal((2, 4, 4))  # one sample with two channels, no batch axis
     np.testing.assert_allclose(two_channels.predict(sample), np.full(3, sample.sum()))
+
+
+@pytest.mark.parametrize("method", ["forward", "apply"])
+def test_patching_a_layer_class_reaches_the_numerical_gradient_too(monkeypatch, method):
+    from kobai.layers import Sigmoid
+
+    real = getattr(Sigmoid, method)
+    monkeypatch.setattr(Sigmoid, method, lambda self, *a, **k: 2.0 * real(self, *a, **k))
+    net = MultiLayerNet(6, [5, 4], 3, activation="sigmoid", rng=0)
+    x, t = blob_data(7)
+    fast, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    for key in loop:
+        np.testing.assert_array_equal(fast[key], loop[key])  # the loop: hooks not trusted
+    report = check_gradients(net, x, t)
+    assert any("generic path" in note and "changed after its class" in note
+               for note in report.notes)
