@@ -310,3 +310,29 @@ def test_checkpoints_written_by_kobai_0_1_0_still_load_and_resume():
     assert type(two) is TwoLayerNet and two.dtype == np.float32
     np.testing.assert_allclose(two.predict(x.astype(np.float32)), expected["two_layer_predict"],
                                rtol=1e-6)
+
+
+GENERIC_TAMPERING = {
+    "params a list": (lambda m: m["config"]["layers"][0].update(params=[]), "params as a dict"),
+    "params null": (lambda m: m["config"]["layers"][0].update(params=None), "params as a dict"),
+    "params empty": (lambda m: m["config"]["layers"][0].update(params={}), "cannot be built"),
+    "name a list": (lambda m: m["config"]["layers"][0].update(name=["x"]), "a str name"),
+    "unknown type": (lambda m: m["config"]["layers"][1].update(type="os.system"),
+                     "unknown layer type 'os.system'"),
+    "negative eps": (lambda m: m["config"]["layers"][1]["config"].update(eps=-1e6),
+                     "eps must be a finite number > 0"),
+    "nan guard": (lambda m: m["config"]["loss"].update(config={"guard": float("nan")}),
+                  "guard must be"),
+    "wrong input_shape": (lambda m: m["config"].update(input_shape=[5]),
+                          r"input_shape \(5,\) has 5 features"),
+}
+
+
+@pytest.mark.parametrize("case", list(GENERIC_TAMPERING))
+def test_a_tampered_generic_network_is_refused_with_a_checkpoint_error(tmp_path, case):
+    change, match = GENERIC_TAMPERING[case]
+    layers = MultiLayerNet(6, [5], 3, use_batchnorm=True, rng=0).layers
+    path = save(Network(layers), tmp_path / "model.npz")
+    rewrite(path, edit_meta(change))
+    with pytest.raises(CheckpointError, match=match):
+        load(path)

@@ -164,3 +164,83 @@ def test_patching_a_layer_class_reaches_the_numerical_gradient_too(monkeypatch, 
     report = check_gradients(net, x, t)
     assert any("generic path" in note and "changed after its class" in note
                for note in report.notes)
+
+
+def test_a_weight_assigned_on_the_layer_is_used_and_becomes_the_param():
+    net = MultiLayerNet(6, [5], 3, rng=0)
+    x, _ = blob_data(4)
+    layer = net.layers["Affine1"]
+    layer.W = np.zeros_like(layer.W)  # the book's interface
+    layer.b = np.ones_like(layer.b)
+    np.testing.assert_allclose(net.predict(x), net.predict(np.zeros_like(x)))
+    assert net.params["W1"] is layer.W and not net.params["W1"].any()
+    net.params["W1"] = np.ones_like(layer.W)  # and the other way round
+    net.predict(x)
+    assert layer.W is net.params["W1"]
+    with pytest.raises(ValueError, match=r"layer.W\) was replaced by an array of dtype "
+                                         r"float32.*dtype float64"):
+        layer.W = np.ones(layer.W.shape, np.float32)
+        net.predict(x)
+
+
+def test_one_layer_object_in_two_places_is_refused():
+    act = Relu()
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="'Relu1' and 'Relu2' are the same object"):
+        Network([Affine(rng.standard_normal((6, 5)), np.zeros(5)), act,
+                 Affine(rng.standard_normal((5, 5)), np.zeros(5)), act,
+                 Affine(rng.standard_normal((5, 3)), np.zeros(3))])
+
+
+def test_a_layer_taken_from_a_network_works_on_its_own():
+    from kobai.gradcheck import check_layer as check
+
+    net = MultiLayerNet(6, [5], 3, activation="sigmoid", rng=0)
+    x, t = blob_data(4)
+    net.train_step(x, t, Capture())
+    layer = net.layers["Sigmoid1"]
+    z, dout = np.random.default_rng(1).standard_normal((2, 4, 5))
+    before_z, before_dout = z.copy(), dout.copy()
+    layer.forward(z)
+    layer.backward(dout)
+    np.testing.assert_array_equal(z, before_z)  # not written in place outside the network
+    np.testing.assert_array_equal(dout, before_dout)
+    assert check(layer, z).passed
+
+
+class Capture:
+    def update(self, params, grads):
+        self.grads = dict(grads)
+
+
+def test_patching_the_loss_layer_reaches_every_path(monkeypatch):
+    from kobai.layers import SoftmaxWithLoss
+
+    real = SoftmaxWithLoss.forward_labels
+    monkeypatch.setattr(SoftmaxWithLoss, "forward_labels",
+                        lambda self, x, labels: 2.0 * real(self, x, labels))
+    net = MultiLayerNet(6, [5], 3, rng=0)
+    x, t = blob_data(5)
+    fast, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    for key in loop:
+        np.testing.assert_array_equal(fast[key], loop[key])
+    monkeypatch.undo()
+
+    class Doubled(SoftmaxWithLoss):  # a loss layer that overrides the protocol's forward
+        def forward(self, x, t, *, train=True):
+            return 2.0 * super().forward(x, t)
+
+    doubled = Network(MultiLayerNet(6, [5], 3, rng=0).layers, Doubled())
+    assert doubled.loss(x, t) == pytest.approx(2.0 * MultiLayerNet(6, [5], 3, rng=0).loss(x, t))
+
+
+def test_a_two_dimensional_input_shape_takes_batches_and_single_samples():
+    rng = np.random.default_rng(0)
+    net = Network([Flatten(), Affine(rng.standard_normal((12, 3)), np.zeros(3))],
+                  input_shape=(3, 4))
+    batch = rng.standard_normal((3, 12))  # three flat samples: not one (3, 4) sample
+    assert net.predict(batch).shape == (3, 3)
+    assert net.predict(batch[0].reshape(3, 4)).shape == (3,)
+    with pytest.raises(ValueError, match=r"input_shape \(3, 5\) has 15 features but the "
+                                         r"first layer \(Affine\) takes 12"):
+        Network([Affine(np.ones((12, 3)), np.zeros(3))], input_shape=(3, 5))

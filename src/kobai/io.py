@@ -382,7 +382,7 @@ def _build_net(rd: _Reader, meta: dict) -> Network:
                        f"arguments say {config.get('dtype')!r}")
     try:
         return cls.from_config(config)
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, KeyError, AttributeError) as exc:
         raise rd.error(f"its constructor arguments do not build a {name}: {exc}") from None
     except MemoryError:
         raise rd.error(f"its constructor arguments describe a {name} too large to build: "

@@ -26,10 +26,11 @@ Optional (with defaults here)
     allocates once per input shape and dtype, and returns them; the next call with the same
     shape overwrites them. Off by default, so a layer used on its own returns new arrays.
 ``overwrite_input``, ``overwrite_dout`` : bool
-    A network sets them when the array a layer receives in ``forward`` (or ``backward``) is a
-    buffer that nothing reads again (``output_reusable`` on the layer before it, e.g.
-    ``Affine``, whose backward needs its input, not its output): the activations then work in
-    place. Off by default; ``backward`` of a layer used on its own never writes into ``dout``.
+    A network sets them for the duration of one call when the array a layer receives in
+    ``forward`` (or ``backward``) is a buffer that nothing reads again (``output_reusable`` on
+    the layer before it, e.g. ``Affine``, whose backward needs its input, not its output): the
+    activations then work in place. Off otherwise, so a layer used on its own never writes
+    into its ``x`` or ``dout``.
 ``decay_keys`` : tuple of str
     The parameters that a network's L2 weight decay applies to (``("W",)`` for Affine).
 ``state`` : dict of str to ndarray

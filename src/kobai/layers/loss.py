@@ -70,6 +70,8 @@ class SoftmaxWithLoss(LossLayer):
 
     def __init__(self, guard: float = 0.0) -> None:
         super().__init__()
+        if not (guard >= 0 and np.isfinite(guard)):
+            raise ValueError(f"guard must be a finite number >= 0, got {guard!r}")
         self.guard = float(guard)
         self.loss: float | None = None
         self.y: np.ndarray | None = None  # softmax output

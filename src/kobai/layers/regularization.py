@@ -87,6 +87,10 @@ class BatchNormalization(Layer):
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
                  eps: float = 1e-5):
         super().__init__()
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+        if not (eps > 0 and np.isfinite(eps)):
+            raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
         self.params["gamma"], self.params["beta"] = gamma, beta
         self.momentum, self.eps = float(momentum), float(eps)
         self.state["running_mean"] = np.zeros_like(gamma)

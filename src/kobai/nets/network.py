@@ -109,6 +109,11 @@ class Network:
         shape = (input_shape,) if isinstance(input_shape, numbers.Integral) else input_shape
         self.input_shape: tuple[int, ...] = tuple(positive_int(s, "input_shape")
                                                   for s in shape)  # type: ignore[union-attr]
+        takes = getattr(first, "input_size", None)
+        if isinstance(takes, int) and takes != math.prod(self.input_shape):
+            raise ValueError(f"input_shape {self.input_shape} has {math.prod(self.input_shape)} "
+                             f"features but the first layer ({type(first).__name__}) takes "
+                             f"{takes}")
         if output_size is None:
             sizes = [layer.output_size for layer in self.layers.values()
                      if hasattr(layer, "output_size")]
@@ -127,24 +132,38 @@ class Network:
     def _bind(self) -> None:
         """Wire ``params`` and the layers together, before every pass.
 
-        Replaced layers are taken in (their arrays become the params); an array replaced in
-        ``params`` is put into its layer, after checking its shape.
+        Replaced layers are taken in (their arrays become the params). An array replaced in
+        ``params`` is put into its layer, and one replaced on the layer (the book's
+        ``layer.W = ...``) into ``params``, after checking its shape and dtype.
         """
         layers = tuple(self.layers.values())
         if layers != self._wired:
             self._rewire(layers)
             return
-        for key, layer, pkey in self._slots:
-            arr = self.params[key]
-            old = layer.params[pkey]
-            if arr is not old:
-                if not isinstance(arr, np.ndarray) or arr.shape != old.shape:
-                    raise ValueError(f"params[{key!r}] was replaced by "
-                                     f"{getattr(arr, 'shape', type(arr).__name__)}; expected an "
-                                     f"array of shape {old.shape}")
-                layer.params[pkey] = arr
+        wired = self._wired_arrays
+        for i, (key, layer, pkey) in enumerate(self._slots):
+            arr, own, last = self.params[key], layer.params[pkey], wired[i]
+            if arr is last and own is last:
+                continue
+            new, where = (arr, f"params[{key!r}]") if arr is not last else (
+                own, f"{type(layer).__name__}.params[{pkey!r}] (layer.{pkey})")
+            if (not isinstance(new, np.ndarray) or new.shape != last.shape
+                    or new.dtype != last.dtype):
+                what = (f"an array of dtype {new.dtype} and shape {new.shape}"
+                        if isinstance(new, np.ndarray) else type(new).__name__)
+                raise ValueError(f"{where} was replaced by {what}; expected an array of shape "
+                                 f"{last.shape} and dtype {last.dtype} (this network's "
+                                 f"{key})")
+            layer.params[pkey] = self.params[key] = wired[i] = new
 
     def _rewire(self, layers: tuple[Any, ...]) -> None:
+        seen: dict[int, str] = {}
+        for name, layer in zip(self.layers, layers, strict=True):
+            if id(layer) in seen:
+                raise ValueError(f"layers {seen[id(layer)]!r} and {name!r} are the same object; "
+                                 "a layer keeps what its backward needs from its forward, so "
+                                 "each place in a network needs its own (e.g. two Relu())")
+            seen[id(layer)] = name
         counts: dict[str, int] = {}
         self._slots: list[tuple[str, Any, str]] = []
         self._state_slots: list[tuple[str, Any, str]] = []
@@ -163,32 +182,39 @@ class Network:
                 self._state_slots.append((f"{skey}{counts[skey]}", layer, skey))
             if isinstance(layer, Layer):
                 layer.reuse_buffers = True
-        # In-place activations: a layer may overwrite its input when the layer before owns it
-        # and does not need it (Affine), and its dout, which the layer after (or the loss) made
-        # for it alone. Only kobai layers, whose backward honours the flags.
-        kobai = [isinstance(layer, Layer) for layer in layers]
-        for i, layer in enumerate(layers):
-            if kobai[i]:
-                layer.overwrite_input = (i > 0 and kobai[i - 1]
-                                         and bool(getattr(layers[i - 1], "output_reusable",
-                                                          False)))
-                layer.overwrite_dout = i == len(layers) - 1 or kobai[i + 1]
+        # In-place activations, granted for the duration of this network's calls only: a layer
+        # may overwrite its input when the layer before owns it and does not need it (Affine),
+        # and its dout, which the layer after (or the loss) made for it alone.
+        kobai = [isinstance(layer, Layer) and layer.elementwise for layer in layers]
+        own_input = [kobai[i] and i > 0 and isinstance(layers[i - 1], Layer)
+                     and layers[i - 1].output_reusable for i in range(len(layers))]
+        own_dout = [kobai[i] and (i == len(layers) - 1 or isinstance(layers[i + 1], Layer))
+                    for i in range(len(layers))]
         if layers and hasattr(layers[0], "compute_dx"):
             layers[0].compute_dx = False  # nothing needs d(loss)/d(data)
         self.last_layer.reuse_buffers = True
         self.params.clear()
         self.params.update(params)
-        self._calls = [(layer, _train_keyword(layer)) for layer in layers]
-        self._reversed = layers[::-1]
+        self._wired_arrays = [arr for arr in params.values()]
+        self._calls = [(layer, _train_keyword(layer), own_input[i])
+                       for i, layer in enumerate(layers)]
+        self._reversed = [(layer, own_dout[i]) for i, layer in enumerate(layers)][::-1]
         self._first = layers[0] if layers else None
         self._wired = layers
 
     # -- forward ----------------------------------------------------------------------------
     def _forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         self._bind()
-        for layer, keyword in self._calls:
+        for layer, keyword, own in self._calls:
             if keyword == "train" and "forward" not in layer.__dict__:
-                x = layer.forward(x, train=train)
+                if own:
+                    layer.overwrite_input = True
+                    try:
+                        x = layer.forward(x, train=train)
+                    finally:
+                        layer.overwrite_input = False
+                else:
+                    x = layer.forward(x, train=train)
             else:  # a book-style layer, or a forward replaced on the instance
                 keyword = _train_keyword(layer)
                 x = layer.forward(x, **{keyword: train}) if keyword else layer.forward(x)
@@ -203,7 +229,7 @@ class Network:
         return x2, check_t(t, x2.shape[0], self.output_size)
 
     def _x(self, x: Any) -> np.ndarray:
-        if len(self.input_shape) > 1 and np.ndim(x) == len(self.input_shape):
+        if len(self.input_shape) > 1 and np.shape(x) == self.input_shape:
             x = as_float_array(x)[None]  # one sample of shape input_shape, e.g. (1, 28, 28)
         x2 = check_x(x, self.input_size, self.dtype)
         if len(self.input_shape) > 1:
@@ -223,7 +249,8 @@ class Network:
         ndarray of shape (output_size,) or (batch_size, output_size)
         """
         out = self._forward(self._x(x), train).copy()
-        return out[0] if np.ndim(x) == len(self.input_shape) else out
+        single = np.ndim(x) == 1 if len(self.input_shape) == 1 else np.shape(x) == self.input_shape
+        return out[0] if single else out
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities ``softmax(predict(x))`` in evaluation mode."""
@@ -246,8 +273,16 @@ class Network:
         out = self._forward(x, train)
         if out.ndim != 2:
             out = out.reshape(out.shape[0], -1)
-        loss = self.last_layer.forward_labels(out, labels)
+        loss = self._loss_layer_call()(out, labels)
         return loss + self._decay() if self.weight_decay_lambda else loss
+
+    def _loss_layer_call(self) -> Any:
+        """The loss layer's ``forward_labels`` (labels already checked), or its ``forward`` when
+        a subclass or the instance replaced that (so the replacement is what is computed)."""
+        last = self.last_layer
+        if "forward" not in vars(last) and type(last).forward is LossLayer.forward:
+            return last.forward_labels
+        return last.forward
 
     def accuracy(self, x: Any, t: Any, batch_size: int = 10000) -> float:
         """Fraction of samples whose highest-scoring class is the target (evaluation mode)."""
@@ -267,14 +302,21 @@ class Network:
             scores = self._forward(xc, False)
             scores = scores.reshape(scores.shape[0], -1)
             correct += int(np.count_nonzero(scores.argmax(axis=1) == tc))
-            total += self.last_layer.forward_labels(scores, tc) * xc.shape[0]
+            total += self._loss_layer_call()(scores, tc) * xc.shape[0]
         return total / n + self._decay(), correct / n
 
     # -- gradients --------------------------------------------------------------------------
     def _backward(self) -> dict[str, np.ndarray]:
         dout: Any = self.last_layer.backward(1.0)
-        for layer in self._reversed:
-            dout = layer.backward(dout)
+        for layer, own in self._reversed:
+            if own:
+                layer.overwrite_dout = True
+                try:
+                    dout = layer.backward(dout)
+                finally:
+                    layer.overwrite_dout = False
+            else:
+                dout = layer.backward(dout)
             if dout is None and layer is not self._first:
                 raise TypeError(f"{type(layer).__name__}.backward returned None; expected the "
                                 "gradient with respect to its input")
@@ -460,16 +502,25 @@ class Network:
 
         def build(spec: Any) -> tuple[str, Any]:
             if not isinstance(spec, Mapping):
-                raise ValueError(f"a layer description must be a dict, got {spec!r}")
-            layer_cls = LAYERS.get(spec.get("type"))  # type: ignore[arg-type]
+                raise ValueError(f"a layer description must be a dict, got {spec!r:.80}")
+            kind, name = spec.get("type"), spec.get("name", "loss")
+            layer_cls = LAYERS.get(kind) if isinstance(kind, str) else None
             if layer_cls is None:
-                raise ValueError(f"unknown layer type {spec.get('type')!r}; known: "
+                raise ValueError(f"unknown layer type {kind!r:.80}; known: "
                                  f"{', '.join(sorted(LAYERS))}")
-            shapes = spec.get("params", {})
+            shapes, options = spec.get("params", {}), spec.get("config", {})
+            if not isinstance(name, str) or not isinstance(options, Mapping) or not (
+                    isinstance(shapes, Mapping) and all(
+                        isinstance(k, str) and isinstance(v, list) for k, v in shapes.items())):
+                raise ValueError(f"layer {name!r:.40} ({kind}): expected a str name, a dict "
+                                 "config and params as a dict of name -> shape list")
             params = {k: np.zeros(tuple(positive_int(n, f"{k} size") for n in shape), dtype)
                       for k, shape in shapes.items()}
-            return str(spec.get("name")), layer_cls.from_config(dict(spec.get("config", {})),
-                                                                params)
+            try:
+                return name, layer_cls.from_config(dict(options), params)
+            except (TypeError, KeyError) as exc:
+                raise ValueError(f"layer {name!r} ({kind}) cannot be built from config "
+                                 f"{dict(options)} and params {sorted(params)}: {exc}") from None
 
         layers = [build(spec) for spec in config.get("layers", [])]
         _, loss = build(config.get("loss", {"type": "SoftmaxWithLoss"}))

@@ -38,10 +38,14 @@ reach keep bit-identical losses), what it changes by mathematically equal expres
 ``L±`` carries rounding errors of about one unit in the last place of ``|L|``, which the
 central difference divides by ``2h`` -- in the loop as much as here. Hence:
 
-* element by element, ``|fast - loop| ≤ 1e-10·|loop| + 8·ε·|L|/h`` (ε = 2^-52; the second
-  term is about 4e-12 for ``|L| = 2.3``, ``h = 1e-4``). Measured: at most ``2·ε·|L|/h`` over
-  all test configurations and the book-size nets; 70-100 % of the elements are bit-identical.
-  The loop itself, run on the same batch in another order, moves by ``1.2·ε·|L|/h``;
+* element by element, ``|fast - loop|`` is of the order of the loop's own rounding noise,
+  ``ε·max(|L|, 1)/h`` (ε = 2^-52; about 4e-12 for ``|L| = 2.3``, ``h = 1e-4``): the tests
+  require ``≤ 1e-10·|loop| + 8·ε·|L|/h`` and measure at most ``2·ε·|L|/h`` over all their
+  configurations and the book-size nets (70-100 % of the elements bit-identical). The loop
+  itself, run on the same batch in another order, moves by ``1.2·ε·|L|/h``. Two cases exceed
+  ``8·ε·|L|/h`` in the loop as much as here (a review compared both with an 80-bit
+  reference): a loss near 0 (rounding is then about ε absolute, not ε·|L|) and batch norm
+  over 2-5 samples (which amplifies rounding up to ~60×);
 * per parameter array, ``max|fast - loop| ≤ 1e-10·max|loop|`` wherever the gradient stands
   clear of that noise (``max|loop| ≳ 1e10·8·ε·|L|/h``, i.e. gradients of order 0.1·|L|).
   Smaller gradients -- ``W1`` of ``TwoLayerNet(784, 50, 10)`` with its 0.01 initialisation

@@ -23,7 +23,7 @@ from ..network import UnsupportedNetwork
 
 __all__ = ["Stage", "read_stages", "trusted", "batch_norm", "cached"]
 
-_HOOKS = ("forward", "apply", "derivatives")
+_HOOKS = ("forward", "forward_labels", "apply", "derivatives")
 
 
 def trusted(layer: Any) -> bool:
