@@ -5,6 +5,7 @@ Run: python examples/ch05_gradient_check.py
 
 import numpy as np
 
+from kobai import auto_blas_threads, blas_threads
 from kobai.datasets import load_mnist
 from kobai.gradcheck import check_gradients
 from kobai.nets import TwoLayerNet
@@ -13,8 +14,10 @@ from kobai.nets import TwoLayerNet
 network = TwoLayerNet(input_size=784, hidden_size=50, output_size=10, rng=0)
 
 x_batch, t_batch = x_train[:3], t_train[:3]
-grad_numerical = network.numerical_gradient(x_batch, t_batch)
-grad_backprop = network.gradient(x_batch, t_batch)
+# The Trainer's BLAS thread policy (kobai._threads): one thread for products this small.
+with blas_threads(auto_blas_threads(network.params.values(), len(x_batch))):
+    grad_numerical = network.numerical_gradient(x_batch, t_batch)
+    grad_backprop = network.gradient(x_batch, t_batch)
 
 # The book's printout: the mean absolute difference per parameter.
 for key in grad_numerical:

@@ -10,17 +10,22 @@ import hashlib
 import http.server
 import socket
 import threading
+import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from kobai.datasets import (
+    IDX_SHA256,
+    IDX_SIZES,
     MNIST_FILES,
     SHA256,
     DatasetError,
     DownloadError,
     default_data_dir,
+    download,
     fetch_mnist,
     kobai_home,
     load_mnist,
@@ -78,12 +83,33 @@ def tiny_mnist_checksums(monkeypatch, tiny_mnist):
 
 
 @pytest.fixture
+def tiny_mnist_contents(monkeypatch, tiny_mnist):
+    """Make the tiny files' decompressed contents the 'genuine' MNIST contents (SHA-256 and
+    size), as sources.IDX_SHA256 and IDX_SIZES record them for the real files."""
+    files, _ = tiny_mnist
+    contents = {name: gzip.decompress(data) for name, data in files.items()}
+    monkeypatch.setitem(IDX_SHA256, "mnist", {name: hashlib.sha256(data).hexdigest()
+                                              for name, data in contents.items()})
+    monkeypatch.setitem(IDX_SIZES, "mnist", {name: len(data) for name, data in contents.items()})
+    return contents
+
+
+def _recompressed(gz: bytes) -> bytes:
+    """The same content gzip'd another way: other bytes, so another SHA-256 of the file."""
+    return gzip.compress(gzip.decompress(gz), compresslevel=1, mtime=1234567890)
+
+
+@pytest.fixture
 def idx_http_server(tiny_mnist):
     """A mirror on 127.0.0.1 whose first path part picks its behaviour.
 
     /good/NAME serves the file, /404/ and /500/ answer that status, /bad/ serves wrong
-    bytes, /short/ sends half the file under the full Content-Length, /slow/ waits.
-    Yields (base URL, list of requested paths).
+    bytes, /short/ sends half the file under the full Content-Length, /slow/ waits,
+    /recompressed/ serves the same content gzip'd another way, /trickle/ sends a byte of the
+    body every 0.2 s and /trickle-headers/ a byte of the headers, /huge/ streams zeros
+    without a Content-Length (up to 32 MB) and /announced-huge/ announces 2 GB.
+    Yields (base URL, list of requested paths). Every wait ends within 20 s, and at once
+    when the test is over.
     """
     files, _ = tiny_mnist
     requests: list[str] = []
@@ -99,11 +125,35 @@ def idx_http_server(tiny_mnist):
             body = files[name]
             if mode == "bad":
                 body = b"<html>not the file</html>"
+            if mode == "recompressed":
+                body = _recompressed(body)
             if mode == "slow":
                 release.wait(5)
+            if mode == "trickle-headers":
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Slow: ")
+                for _ in range(100):
+                    if release.wait(0.2):
+                        return
+                    self.wfile.write(b"z")
+                return
+            if mode in ("huge", "announced-huge"):
+                self.send_response(200)
+                if mode == "announced-huge":
+                    self.send_header("Content-Length", str(2 * 10**9))
+                self.end_headers()
+                for _ in range(512 if mode == "huge" else 1):
+                    self.wfile.write(bytes(1 << 16))
+                release.wait(5 if mode == "announced-huge" else 0)
+                return
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if mode == "trickle":
+                for byte in body[:100]:
+                    if release.wait(0.2):
+                        return
+                    self.wfile.write(bytes([byte]))
+                return
             self.wfile.write(body[: len(body) // 2] if mode == "short" else body)
 
         def log_message(self, *args):
@@ -457,3 +507,209 @@ def test_kobai_home_defaults_to_user_cache(monkeypatch, tmp_path):
     assert default_data_dir("mnist") == tmp_path / "kobai-home" / "datasets" / "mnist"
     monkeypatch.delenv("KOBAI_HOME")
     assert kobai_home() == Path.home() / ".cache" / "kobai"
+
+
+# --- genuine files: checked by their content, compressed or not -----------------------
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums", "tiny_mnist_contents")
+def test_genuine_content_compressed_by_another_gzip_is_accepted(data_dir, tiny_mnist):
+    files, arrays = tiny_mnist
+    _write_files(data_dir, {name: _recompressed(data) for name, data in files.items()})
+    (x, t), (_, t_test) = load_mnist(source="mnist", data_dir=data_dir, normalize=False)
+    np.testing.assert_array_equal(x.reshape(N_TRAIN, 28, 28),
+                                  arrays["train-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(t_test, arrays["t10k-labels-idx1-ubyte.gz"])
+
+
+UNCOMPRESSED_NAMES = {
+    "train-images-idx3-ubyte.gz": "train-images.idx3-ubyte",
+    "train-labels-idx1-ubyte.gz": "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte.gz": "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte.gz": "t10k-labels.idx1-ubyte",
+}
+
+
+def test_uncompressed_files_are_accepted_under_the_standard_and_the_variant_names(
+        data_dir, tiny_mnist, tiny_mnist_contents):
+    _, arrays = tiny_mnist
+    for name, local in UNCOMPRESSED_NAMES.items():
+        (data_dir / local).write_bytes(tiny_mnist_contents[name])
+    paths = fetch_mnist("mnist", data_dir)
+    assert {name: path.name for name, path in paths.items()} == UNCOMPRESSED_NAMES
+    (x, t), (x_test, t_test) = load_mnist(source="mnist", data_dir=data_dir, normalize=False)
+    np.testing.assert_array_equal(x.reshape(N_TRAIN, 28, 28),
+                                  arrays["train-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(t, arrays["train-labels-idx1-ubyte.gz"])
+    np.testing.assert_array_equal(x_test.reshape(N_TEST, 28, 28),
+                                  arrays["t10k-images-idx3-ubyte.gz"])
+    np.testing.assert_array_equal(t_test, arrays["t10k-labels-idx1-ubyte.gz"])
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums", "tiny_mnist_contents")
+def test_published_gz_is_read_before_an_uncompressed_copy_beside_it(data_dir, tiny_mnist,
+                                                                    tiny_mnist_contents):
+    _write_files(data_dir, tiny_mnist[0])
+    (data_dir / "train-images-idx3-ubyte").write_bytes(b"not even IDX")
+    assert fetch_mnist("mnist", data_dir)[MNIST_FILES[0]] == data_dir / MNIST_FILES[0]
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums", "tiny_mnist_contents")
+@pytest.mark.parametrize(("how", "said"), [
+    ("gzip", r"decompressed, SHA-256 is \w+ for its 18 bytes, expected"),
+    ("plain", r"SHA-256 is \w+ for its 18 bytes, expected"),
+    ("inflated", r"decompressed, it is larger than the 18 bytes of the genuine mnist "
+                 r"t10k-labels-idx1-ubyte"),
+])
+def test_file_whose_content_is_not_genuine_is_refused_saying_how_to_go_on(
+        data_dir, tiny_mnist, tiny_mnist_contents, how, said):
+    _write_files(data_dir, tiny_mnist[0])
+    content = bytearray(tiny_mnist_contents["t10k-labels-idx1-ubyte.gz"])
+    content[-1] ^= 1
+    data = {"gzip": gzip.compress(bytes(content)), "plain": bytes(content),
+            "inflated": gzip.compress(bytes(content) + bytes(1 << 20))}[how]
+    path = data_dir / ("t10k-labels.idx1-ubyte" if how == "plain" else "t10k-labels-idx1-ubyte.gz")
+    (data_dir / "t10k-labels-idx1-ubyte.gz").unlink()
+    path.write_bytes(data)
+    with pytest.raises(DatasetError, match=said) as info:
+        load_mnist(source="mnist", data_dir=data_dir)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert "--data-dir" in message and "data_dir=" in message
+    assert "genuine copy (compressed or not)" in message
+    assert path.read_bytes() == data
+
+
+def test_load_mnist_passes_checksums_on_to_fetch_mnist(data_dir, tiny_mnist, tiny_mnist_contents):
+    files, _ = tiny_mnist
+    _write_files(data_dir, files)
+    by_content = {name: hashlib.sha256(data).hexdigest()
+                  for name, data in tiny_mnist_contents.items()}
+    (x, _), _ = load_mnist(source="mnist", data_dir=data_dir, checksums=by_content)
+    assert x.shape == (N_TRAIN, 784)
+    by_file = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    (x, _), _ = load_mnist(source="mnist", data_dir=data_dir, checksums=by_file)
+    assert x.shape == (N_TRAIN, 784)
+    with pytest.raises(DatasetError, match="SHA-256 is"):
+        load_mnist(source="mnist", data_dir=data_dir,
+                   checksums={**by_file, MNIST_FILES[1]: "0" * 64})
+    with pytest.raises(ValueError, match="checksums is for"):
+        load_mnist(checksums=by_file)
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums")
+def test_without_content_checksums_only_the_published_gz_is_accepted(data_dir, tiny_mnist):
+    files, _ = tiny_mnist
+    _write_files(data_dir, {name: _recompressed(data) for name, data in files.items()})
+    with pytest.raises(DatasetError, match="only the published .gz files are accepted"):
+        load_mnist(source="fashion-mnist", data_dir=data_dir)
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums", "tiny_mnist_contents")
+def test_download_accepts_genuine_content_compressed_by_another_gzip(data_dir, tiny_mnist,
+                                                                     idx_http_server):
+    base, _ = idx_http_server
+    paths = fetch_mnist("mnist", data_dir, mirrors=[f"{base}/recompressed/"])
+    for name, data in tiny_mnist[0].items():
+        assert paths[name].read_bytes() == _recompressed(data)
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums", "tiny_mnist_contents")
+def test_download_of_other_content_is_refused_naming_both_checksums(data_dir, idx_http_server):
+    base, _ = idx_http_server
+    with pytest.raises(DownloadError, match="checksum mismatch: .*; it is not gzip data"):
+        fetch_mnist("mnist", data_dir, mirrors=[f"{base}/bad/"])
+
+
+def test_messages_name_the_command_line_options_as_well_as_the_arguments(data_dir):
+    with pytest.raises(DownloadError) as info:
+        load_mnist(source="mnist", data_dir=data_dir)
+    assert "--data-dir on the command line, data_dir= in Python" in str(info.value)
+    assert "(--dataset sample, source='sample')" in str(info.value)
+    assert "train-images.idx3-ubyte" in str(info.value)
+    with pytest.raises(ValueError, match="--data-dir needs --dataset mnist or fashion-mnist"):
+        load_mnist(data_dir=data_dir)
+
+
+# --- no hang, no resource exhaustion --------------------------------------------------
+
+
+def test_gzip_bomb_is_refused_while_streaming_without_inflating_it(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as fh:  # 8 bytes announced, 64 MiB sent: a ~64 KB file
+        fh.write(GOOD)
+        for _ in range(64):
+            fh.write(bytes(1 << 20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match="more than 1,048,576 unexpected bytes") as info:
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value)
+    assert peak < 16 * 2**20
+
+
+@pytest.mark.parametrize("mode", ["trickle", "trickle-headers"])
+def test_trickling_mirror_is_left_at_the_deadline_for_the_next_one(data_dir, tiny_mnist,
+                                                                   tiny_mnist_checksums,
+                                                                   idx_http_server, mode):
+    base, requests = idx_http_server
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"gave up at the deadline of 0.3 s"):
+        fetch_mnist("mnist", data_dir, mirrors=[f"{base}/{mode}/"], deadline=0.3)
+    name = MNIST_FILES[-1]
+    path = download(name, data_dir, [f"{base}/{mode}/", f"{base}/good/"],
+                    tiny_mnist_checksums[name], deadline=0.3)
+    assert time.monotonic() - start < 2.5  # two attempts of 0.3 s, then the good mirror
+    assert path.read_bytes() == tiny_mnist[0][name]
+    assert requests[-2:] == [f"/{mode}/{name}", f"/good/{name}"]
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums")
+@pytest.mark.parametrize(("mode", "said"), [
+    ("huge", r"sent more than 81,\d\d\d bytes, more than the file can take"),
+    ("announced-huge", r"announces 2,000,000,000 bytes, more than the 47,\d{3},\d{3} the file "
+                       r"can take"),
+])
+def test_mirror_sending_more_than_the_file_can_take_is_cut_off(monkeypatch, data_dir,
+                                                               tiny_mnist, idx_http_server,
+                                                               mode, said):
+    if mode == "huge":  # the cap is the known size: make it the tiny files'
+        sizes = {name: len(gzip.decompress(data)) for name, data in tiny_mnist[0].items()}
+        monkeypatch.setitem(IDX_SIZES, "mnist", sizes)
+    base, _ = idx_http_server
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=said):
+        fetch_mnist("mnist", data_dir, mirrors=[f"{base}/{mode}/"])
+    assert time.monotonic() - start < 3
+    assert list(data_dir.iterdir()) == []
+    fetch_mnist("mnist", data_dir, mirrors=[f"{base}/{mode}/", f"{base}/good/"])
+    assert sorted(p.name for p in data_dir.iterdir()) == sorted(MNIST_FILES)
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums")
+def test_invalid_mirror_url_is_reported_and_the_next_mirrors_are_tried(monkeypatch, data_dir,
+                                                                       idx_http_server):
+    base, _ = idx_http_server
+    monkeypatch.setenv("KOBAI_MNIST_MIRRORS", "not-a-url")
+    with pytest.raises(DownloadError, match=r"not-a-url/train-images-idx3-ubyte.gz: invalid URL"):
+        load_mnist(source="mnist", data_dir=data_dir)
+    monkeypatch.setenv("KOBAI_MNIST_MIRRORS", f"not-a-url, http://, {base}/good/")
+    (x, _), _ = load_mnist(source="mnist", data_dir=data_dir)
+    assert x.shape == (N_TRAIN, 784)
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums")
+def test_progress_bar_is_shown_only_while_downloading(tmp_path, idx_http_server, capsys):
+    base, _ = idx_http_server
+    mirrors = [f"{base}/good/"]
+    fetch_mnist("mnist", tmp_path / "a", mirrors=mirrors)
+    shown = capsys.readouterr().err
+    assert all(f"{name}: 100%" in shown for name in MNIST_FILES), shown
+    fetch_mnist("mnist", tmp_path / "a", mirrors=mirrors)  # on disk: nothing to show
+    load_mnist(source="mnist", data_dir=tmp_path / "a")
+    fetch_mnist("mnist", tmp_path / "b", mirrors=mirrors, progress=False)
+    shown = capsys.readouterr().err
+    assert shown == ""

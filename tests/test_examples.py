@@ -1,5 +1,7 @@
 """The scripts in examples/ run on the bundled sample and print what the book's print."""
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -110,3 +112,50 @@ def test_readme_own_layer_example_trains_checks_and_saves(tmp_path):
     final = [line.split() for line in done.stdout.splitlines() if line.strip().startswith("5 ")]
     assert final and float(final[-1][4]) > 0.9  # test accuracy after epoch 5
     assert (tmp_path / "square.npz").is_file()
+
+
+# A network method that, at its first call, prints the BLAS thread counts in force and stops.
+BLAS_PROBE = """
+import json, runpy, sys
+import threadpoolctl
+import kobai.nets
+
+def probe(self, *args, **kwargs):
+    info = threadpoolctl.threadpool_info()
+    print("BLAS threads:", json.dumps(sorted({i["num_threads"] for i in info
+                                              if i["user_api"] == "blas"})))
+    raise SystemExit(0)
+
+setattr(getattr(kobai.nets, sys.argv[2]), sys.argv[3], probe)
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("name, net_class, method", [
+    ("ch04_train_neuralnet.py", "TwoLayerNet", "gradient"),
+    ("ch05_gradient_check.py", "TwoLayerNet", "numerical_gradient"),
+])
+def test_examples_written_out_train_under_the_trainers_blas_thread_policy(tmp_path, name,
+                                                                          net_class, method):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", BLAS_PROBE, str(EXAMPLES / name), net_class,
+                           method], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if line.startswith("BLAS threads:"))
+    # the policy (kobai.auto_blas_threads): 784x50 products at batch 100 or 3 are small
+    assert json.loads(line.split(":", 1)[1]) == [1]
+
+
+def test_blas_threads_is_public_with_the_trainers_policy():
+    import threadpoolctl
+
+    import kobai
+    from kobai.nets import TwoLayerNet
+
+    with kobai.blas_threads(1):
+        inside = {i["num_threads"] for i in threadpoolctl.threadpool_info()
+                  if i["user_api"] == "blas"}
+    assert inside <= {1}
+    assert kobai.auto_blas_threads(TwoLayerNet(784, 50, 10).params.values(), 100) == 1
+    assert kobai.auto_blas_threads(TwoLayerNet(784, 1000, 10).params.values(), 100) is None

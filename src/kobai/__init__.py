@@ -8,7 +8,15 @@ with the book's names: ``kobai.functions``, ``kobai.gradient``, ``kobai.layers``
 
 import logging
 
+from ._threads import auto_blas_threads, blas_threads
+
 __version__ = "0.1.0"
+__all__ = ["auto_blas_threads", "blas_threads"]
+
+# ``blas_threads(n)`` limits NumPy's BLAS to n threads inside a ``with`` block (None: no limit);
+# ``auto_blas_threads(params, batch_size)`` is the Trainer's policy (1 for small products, else
+# None), to apply it to a training loop written out as in the book (see examples/ and
+# ``kobai._threads`` for why).
 
 # A library logs, an application decides where it goes: silent unless configured
 # (the kobai command shows download progress on stderr).

@@ -6,14 +6,15 @@ was wrong and what was expected, instead of a NumPy broadcasting error from deep
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import TypeGuard, cast
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["as_float_array", "check_x", "check_t", "positive_int", "is_real", "resolve_rng",
-           "resolve_dtype"]
+__all__ = ["as_float_array", "check_x", "check_t", "check_step", "positive_int", "is_real",
+           "resolve_rng", "resolve_dtype"]
 
 
 def _describe(obj: object) -> str:
@@ -125,6 +126,8 @@ def check_t(t: object, n_samples: int, n_classes: int, name: str = "t") -> np.nd
                          f"(one label per sample); {expect}")
     if labels.dtype.kind == "b":
         raise TypeError(f"{name} is boolean; {expect}")
+    if labels.size == 0:
+        return labels.astype(np.int64)
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
             raise ValueError(f"{name} contains non-integer labels; {expect}")
@@ -147,12 +150,18 @@ def resolve_rng(rng: object) -> np.random.Generator:
 
 
 def resolve_dtype(dtype: object) -> np.dtype:
-    """Return ``dtype`` as ``np.float32`` or ``np.float64``, refusing anything else."""
-    dt: np.dtype | None
-    try:
-        dt = np.dtype(cast("npt.DTypeLike | None", dtype))  # anything else raises TypeError
-    except TypeError:
-        dt = None
+    """Return ``dtype`` as ``np.float32`` or ``np.float64``, refusing anything else.
+
+    Accepted: anything ``np.dtype`` reads as one of them (``np.float32``, ``"float64"``,
+    ``"f4"``, ``float``). Refused with a ``ValueError``: other dtypes, names NumPy does not
+    know (``"banana"``) and None (which ``np.dtype`` would silently read as float64).
+    """
+    dt: np.dtype | None = None
+    if dtype is not None:
+        try:
+            dt = np.dtype(cast("npt.DTypeLike", dtype))
+        except (TypeError, ValueError):  # not a dtype at all
+            dt = None
     if dt is None or dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     return dt
@@ -174,3 +183,31 @@ def positive_int(value: object, name: str) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_step(h: object, x: np.ndarray | None = None, name: str = "h",
+               x_name: str = "x") -> float:
+    """Return a central-difference step ``h`` as a float, refusing a step that cannot work.
+
+    ``h`` must be a finite real number > 0 and at least the machine epsilon of ``x``'s dtype
+    (float64's without ``x``): a smaller step, such as 1e-300, measures the rounding of ``f``,
+    not its slope, and gives zeros. With ``x``, ``x[i] ± h`` must also differ from ``x[i]``
+    for every element, else that element's gradient silently comes out as 0.
+    """
+    if isinstance(h, bool) or not (is_real(h) and math.isfinite(h) and h > 0):
+        raise ValueError(f"{name} must be a finite number > 0 (about 1e-4 is usual), got {h!r}")
+    step = float(h)
+    dtype = np.dtype(np.float64) if x is None else x.dtype
+    eps = float(np.finfo(dtype).eps)
+    if step < eps:
+        raise ValueError(f"{name}={h!r} is too small for {dtype}: a central difference needs a "
+                         f"step of at least its machine epsilon ({eps:.3g}), and about 1e-4 is "
+                         "usual (smaller steps measure rounding errors, not the slope)")
+    if x is not None and x.size:
+        lost = (np.asarray(x + step, dtype) == x) | (np.asarray(x - step, dtype) == x)
+        if lost.any():
+            idx = tuple(int(i) for i in np.argwhere(lost)[0])
+            raise ValueError(f"{name}={h!r} is lost in {dtype} rounding at {x_name}{list(idx)} "
+                             f"= {float(x[idx]):g} (x ± h rounds back to x, so the gradient "
+                             f"there would be 0); use a larger {name} or float64")
+    return step

@@ -1,8 +1,9 @@
 """Activation and loss functions of the book's chapters 3–4 (``common/functions.py``).
 
 Same names as the book, with three fixes: ``softmax`` is stable over the last axis for 1-D and
-batched input, ``cross_entropy_error`` accepts one-hot or label targets and checks them, and
-``softmax_cross_entropy`` computes the loss exactly from logits (log-sum-exp, no ``1e-7`` guard).
+batched input, ``cross_entropy_error`` accepts one-hot or label targets and checks them (and
+that ``y`` holds probabilities, not logits), and ``softmax_cross_entropy`` computes the loss
+exactly from logits (log-sum-exp, no ``1e-7`` guard).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     exact limit 0.
     """
     arr = as_float_array(x)
+    if arr.ndim == 0:  # a number: the in-place steps below need an array
+        return sigmoid(arr.reshape(1))[0]
     with np.errstate(over="ignore"):
         out = np.exp(-arr)
     out += 1.0
@@ -49,6 +52,19 @@ def relu(x: np.ndarray) -> np.ndarray:
     """Rectified linear unit ``max(0, x)`` (§3.2.7), keeping the dtype."""
     arr = as_float_array(x)
     return np.maximum(arr, 0)
+
+
+def _scores(x: object, fn: str) -> np.ndarray:
+    """``x`` as a float array of scores over a non-empty last axis (the classes)."""
+    arr = as_float_array(x)
+    if arr.ndim == 0:
+        raise ValueError(f"x is a single number ({arr.item()!r}); {fn} expects scores over the "
+                         "classes, of shape (n_classes,) or (batch_size, n_classes)")
+    if arr.shape[-1] == 0:
+        raise ValueError(f"x has shape {arr.shape}, with no classes on its last axis; {fn} "
+                         "expects at least one score per row: shape (n_classes,) or "
+                         "(batch_size, n_classes)")
+    return arr
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -62,7 +78,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
     -------
     ndarray of the same shape, each row non-negative and summing to 1
     """
-    arr = as_float_array(x)
+    arr = _scores(x, "softmax")
     # softmax(x) = softmax(x - max(x)): the largest exponent is exp(0) = 1, so nothing overflows.
     e = arr - arr.max(axis=-1, keepdims=True)
     np.exp(e, out=e)
@@ -72,7 +88,7 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
     """``log(softmax(x))`` over the last axis, computed as ``x - logsumexp(x)``."""
-    arr = as_float_array(x)
+    arr = _scores(x, "log_softmax")
     shifted = arr - arr.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
@@ -87,12 +103,36 @@ def sum_squared_error(y: np.ndarray, t: np.ndarray) -> float:
 
 
 def _as_batch(y: np.ndarray, name: str) -> np.ndarray:
-    if y.ndim == 1:
-        return y.reshape(1, -1)
-    if y.ndim != 2:
+    if y.ndim not in (1, 2):
         raise ValueError(f"{name} has shape {y.shape}; expected (n_classes,) or "
                          "(batch_size, n_classes)")
-    return y
+    if y.size == 0:
+        raise ValueError(f"{name} is empty (shape {y.shape}); expected at least one sample and "
+                         "one class: shape (n_classes,) or (batch_size, n_classes)")
+    return y.reshape(1, -1) if y.ndim == 1 else y
+
+
+# How far a row of probabilities may sum from 1: rounding of a float32 softmax is ~1e-7 per
+# class, and hand-written examples are exact; logits and scores miss by far more.
+_SUM_TOLERANCE = 1e-3
+
+
+def _check_probabilities(y: np.ndarray) -> None:
+    """Refuse ``y`` (batch_size, n_classes) that is not rows of probabilities (logits?)."""
+    hint = ("cross_entropy_error expects probabilities, e.g. softmax(scores); for raw scores "
+            "(logits) use softmax_cross_entropy(logits, t), which is also exact")
+    lo = float(y.min())
+    if not lo >= 0.0:  # also NaN
+        row, col = (int(i) for i in np.argwhere(~(y >= 0))[0])
+        raise ValueError(f"y[{row}, {col}] is {y[row, col]:g}, not a probability in [0, 1]; "
+                         f"{hint}")
+    sums = y.sum(axis=1)
+    off = ~(np.abs(sums - 1.0) <= _SUM_TOLERANCE)
+    if off.any():
+        row = int(np.flatnonzero(off)[0])
+        raise ValueError(f"y row {row} sums to {sums[row]:g}, not 1 (within "
+                         f"{_SUM_TOLERANCE:g}), so it is not a probability distribution; "
+                         f"{hint}")
 
 
 def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
@@ -105,11 +145,19 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
     Parameters
     ----------
     y : ndarray of shape (n_classes,) or (batch_size, n_classes)
-        Probabilities, e.g. the output of :func:`softmax`.
+        Probabilities, e.g. the output of :func:`softmax`: each row non-negative and summing
+        to 1 (within 1e-3).
     t : ndarray of shape (batch_size,) or (batch_size, n_classes)
         Integer labels or one-hot rows.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is empty or not rows of probabilities (a negative entry, or a row whose sum
+        is not 1: logits, which :func:`softmax_cross_entropy` takes), or ``t`` does not fit.
     """
     y2 = _as_batch(as_float_array(y, "y"), "y")
+    _check_probabilities(y2)
     labels = check_t(t, y2.shape[0], y2.shape[1])
     batch_size = y2.shape[0]
     return float(-np.sum(np.log(y2[np.arange(batch_size), labels] + 1e-7)) / batch_size)

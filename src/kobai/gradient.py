@@ -12,6 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from ._validate import check_step
+
 __all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]
 
 # Memory for one vectorized call: the stack of perturbed copies is kept under this many bytes.
@@ -19,7 +21,15 @@ _VECTORIZED_BYTES = 32 * 2**20
 
 
 def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> float:
-    """Central difference ``(f(x + h) - f(x - h)) / 2h`` (§4.3.1)."""
+    """Central difference ``(f(x + h) - f(x - h)) / 2h`` (§4.3.1).
+
+    Raises
+    ------
+    ValueError
+        If ``h`` is not a finite number of at least float64's machine epsilon, or ``x ± h``
+        rounds back to ``x``.
+    """
+    h = check_step(h, np.asarray(x, dtype=np.float64) if np.ndim(x) == 0 else None)
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -41,6 +51,12 @@ def _check_x(x: object) -> np.ndarray:
     if x.dtype.kind != "f":
         raise TypeError(f"x has dtype {x.dtype}; numerical_gradient needs a float array, "
                         f"because x ± h would be rounded to integers (use x.astype(float))")
+    if x.dtype.itemsize < 4:
+        raise TypeError(f"x has dtype {x.dtype}, whose {np.finfo(x.dtype).nmant + 1}-bit "
+                        "significand rounds x ± h back to x or near it, so central differences "
+                        "come out as zeros or noise; numerical_gradient perturbs x in place and "
+                        "cannot compute in another dtype for you: use x.astype(np.float64) "
+                        "(float32 at least)")
     if x.dtype == np.float32:
         warnings.warn("x is float32: central differences with h=1e-4 are then accurate only to "
                       "about 1e-3; use float64 for gradient checks", RuntimeWarning, stacklevel=3)
@@ -59,7 +75,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         works. Every element is restored bit for bit afterwards, also when ``f`` raises.
         With ``vectorized=True``, ``f`` instead receives a stack of perturbed copies of shape
         ``(k, *x.shape)`` and returns ``k`` values; ``x`` itself is not touched.
-    x : ndarray of any shape (0-d, 1-d, n-d), float dtype
+    x : ndarray of any shape (0-d, 1-d, n-d), float32 or float64
+        float16 is refused: its rounding swallows the step (the book's ``h = 1e-4`` added to
+        1.0 gives 1.0 back), so there is nothing to measure.
     h : float
         Step of the central difference.
     vectorized : bool
@@ -68,8 +86,17 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     Returns
     -------
     ndarray of the same shape and dtype as ``x``
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a float32 or float64 ndarray.
+    ValueError
+        If ``h`` is not a finite number of at least the machine epsilon of ``x``'s dtype
+        (``h=0``, NaN, 1e-300), or ``x[i] ± h`` rounds back to ``x[i]`` for some element.
     """
     x = _check_x(x)
+    h = check_step(h, x)
     if vectorized:
         return _numerical_gradient_vectorized(f, x, h)
     grad = np.zeros_like(x)

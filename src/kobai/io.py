@@ -21,12 +21,17 @@ from the file.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import secrets
+import stat
+import time
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -51,6 +56,7 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # local file header; empty archive
 _NPY_MAGIC = b"\x93NUMPY"
 _MAX_META_BYTES = 256 * 2**20
 _NPY_HEADER_ALLOWANCE = 4096  # an .npy member is its data plus a header of at most this
+_STALE_TMP_SECONDS = 60.0  # a temporary file untouched this long has no live writer
 
 
 class CheckpointError(ValueError):
@@ -90,7 +96,16 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     and renamed over ``path`` (``os.replace``, atomic on POSIX and Windows); the directory is
     then fsync'ed where the platform allows. If the block raises (or the process dies), the
     previous ``path`` is untouched and the temporary file is removed (or, after a crash, left
-    as a hidden ``.<name>.<random>.tmp``).
+    as a hidden ``.<name>.<12 hex digits>.tmp``).
+
+    Such leftovers are removed by the next write of the same ``path``: before it starts, every
+    regular file in the directory named exactly ``.<name>.<12 hex digits>.tmp`` for this
+    ``<name>`` (nothing else, not another target's) whose last modification is more than
+    60 seconds old is deleted. A live writer modifies its temporary file as it writes, within
+    seconds, so an old one belongs to a writer that died; one that merely paused for a minute
+    in the middle of its ``with`` block would lose its file and fail at the rename (its
+    ``path`` stays as it was), never leave a corrupt ``path``. The age, not a process id, is
+    the test because ids are reused and mean nothing across machines sharing a folder.
 
     Examples
     --------
@@ -102,6 +117,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the directory {directory} does not "
                                 "exist")
+    _remove_stale_temporaries(path)
     tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
     # O_EXCL: never follow or clobber an existing file; mode 0o666 lets the umask apply.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -118,6 +134,24 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
             pass
         raise
     _fsync_directory(directory)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete the leftovers of writes of ``path`` that died (see :func:`atomic_write`)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
+    cutoff = time.time() - _STALE_TMP_SECONDS
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if not pattern.fullmatch(name):
+            continue
+        leftover = path.parent / name
+        with suppress(OSError):  # gone meanwhile, or not ours to delete: leave it
+            info = leftover.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                leftover.unlink()
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -266,13 +300,58 @@ def load_net(path: str | os.PathLike[str]) -> Network:
 
 
 class _Reader:
-    """Reads members of an open NpzFile with size, shape and dtype checks."""
+    """Reads members of an open NpzFile with size, shape and dtype checks.
+
+    :meth:`check_members` reads every member's ``.npy`` header first (no data), so that each
+    array's shape and dtype are known, and known to fit the member, before anything of that
+    size is allocated.
+    """
 
     def __init__(self, npz: Any, where: str):
         self.npz, self.where = npz, where
+        #: array name -> (shape, dtype) from its .npy header
+        self.headers: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
 
     def error(self, message: str) -> CheckpointError:
         return CheckpointError(f"{self.where}: {message}")
+
+    def check_members(self) -> None:
+        """Refuse duplicate names and ``.npy`` headers that do not fit their member."""
+        infos = self.npz.zip.infolist()
+        counts = Counter(info.filename.removesuffix(".npy") for info in infos)
+        twice = sorted(name for name, n in counts.items() if n > 1)
+        if twice:
+            raise self.error(f"names {twice[:5]} more than once; a kobai checkpoint holds each "
+                             "array once (with two, which one is read is arbitrary)")
+        for info in infos:
+            if info.filename.endswith(".npy"):
+                key = info.filename.removesuffix(".npy")
+                self.headers[key] = self._header(key, info)
+
+    def _header(self, key: str, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+        fmt = np.lib.format
+        with self.npz.zip.open(info) as fp:
+            try:
+                version = fmt.read_magic(fp)
+                if version == (1, 0):
+                    shape, _, dtype = fmt.read_array_header_1_0(fp)
+                elif version == (2, 0):
+                    shape, _, dtype = fmt.read_array_header_2_0(fp)
+                else:
+                    raise ValueError(f".npy format {version[0]}.{version[1]}, which kobai's "
+                                     "checkpoints never use")
+            except ValueError as exc:
+                raise self.error(f"array {key!r} has an invalid .npy header: {exc}") from None
+            data = info.file_size - fp.tell()
+        if dtype.hasobject:
+            raise self.error(f"array {key!r} holds pickled Python objects; kobai never "
+                             "loads pickled data (it can run code)")
+        need = math.prod(shape) * dtype.itemsize
+        if need != data:
+            raise self.error(f"array {key!r}: its header says {dtype} of shape {shape} "
+                             f"({need:,} bytes) but the file holds {data:,} bytes of data "
+                             "for it")
+        return shape, dtype
 
     def size(self, key: str) -> int:
         names = self.npz.zip.namelist()
@@ -285,6 +364,9 @@ class _Reader:
             if self.size(key) > expected + _NPY_HEADER_ALLOWANCE:
                 raise self.error(f"array {key!r} takes {self.size(key)} bytes but should be a "
                                  f"{dtype.name} array of shape {shape} ({expected} bytes)")
+        header = self.headers.get(key)
+        if header is not None:  # refuse before reading the data
+            self._check(key, header[0], header[1], shape, dtype)
         try:
             arr = self.npz[key]
         except ValueError as exc:
@@ -294,12 +376,16 @@ class _Reader:
             raise self.error(f"cannot read array {key!r}: {exc}") from None
         if not isinstance(arr, np.ndarray):
             raise self.error(f"entry {key!r} is not a NumPy .npy array")
-        if shape is not None and arr.shape != shape:
-            raise self.error(f"array {key!r} has shape {arr.shape} but the network described "
-                             f"in the metadata needs {shape}")
-        if dtype is not None and arr.dtype != dtype:
-            raise self.error(f"array {key!r} is {arr.dtype} but the metadata says {dtype.name}")
+        self._check(key, arr.shape, arr.dtype, shape, dtype)
         return arr
+
+    def _check(self, key: str, got_shape: tuple[int, ...], got_dtype: np.dtype,
+               shape: tuple[int, ...] | None, dtype: np.dtype | None) -> None:
+        if shape is not None and got_shape != shape:
+            raise self.error(f"array {key!r} has shape {got_shape} but the network described "
+                             f"in the metadata needs {shape}")
+        if dtype is not None and got_dtype != dtype:
+            raise self.error(f"array {key!r} is {got_dtype} but the metadata says {dtype.name}")
 
 
 def _load_npz(npz: Any, where: str) -> Checkpoint:
@@ -308,7 +394,9 @@ def _load_npz(npz: Any, where: str) -> Checkpoint:
     if _META not in names:
         raise rd.error("has no 'meta' entry; it is an .npz archive but not a kobai checkpoint "
                        "(written by kobai.io.save)")
+    rd.check_members()
     meta = _read_meta(rd)
+    _check_sizes(rd, meta)
     net = _build_net(rd, meta)
     own = net.state_dict()
     opt_meta = meta.get("optimizer")
@@ -365,6 +453,55 @@ def _read_meta(rd: _Reader) -> dict:
                        f"{meta.get('kobai_version', '?')}); this kobai {__version__} reads "
                        f"format {FORMAT_VERSION} at most, so upgrade kobai")
     return meta
+
+
+def _check_sizes(rd: _Reader, meta: dict) -> None:
+    """Refuse constructor arguments that cannot describe the file's arrays, before building.
+
+    Building a network allocates and fills every parameter array from the sizes in its
+    constructor arguments, so a 17 KB file whose metadata claims
+    ``hidden_size_list=[500000, 8]`` would cost gigabytes before its arrays were compared.
+    Every size a kobai network takes (``input_size``, ``hidden_size_list``, ``output_size``,
+    ``input_shape``, the parameter shapes of a generic Network's layers) is a dimension of
+    one of its arrays or a factor of one, and each array of the network is one of the file's
+    ``param/`` arrays, whose shapes are known from their headers. So, without building
+    anything:
+
+    * no whole number in the arguments may exceed the largest dimension of those arrays;
+    * the arguments may hold at most four whole numbers per array, plus eight (a network has
+      at most one size per array and dimension, and a few more for its input).
+
+    What a file can then make :func:`load` allocate before the exact comparison is bounded
+    by the arrays it really holds (at most about its number of sizes times the square of its
+    largest dimension), no longer by what its metadata claims. A whole number that is not a
+    size (an integer ``weight_init_std``) larger than every dimension would be refused too.
+    """
+    config = meta.get("config")
+    shapes = [shape for key, (shape, _) in rd.headers.items() if key.startswith("param/")]
+    largest = max((n for shape in shapes for n in shape), default=0)
+    numbers = _whole_numbers(config)
+    too_big = [n for n in numbers if n > largest]
+    if too_big:
+        raise rd.error(f"its metadata describes a {meta.get('class')} with a size of "
+                       f"{max(too_big)}, but no array in the file has a dimension larger than "
+                       f"{largest}; the metadata does not match the arrays")
+    if len(numbers) > 4 * len(shapes) + 8:
+        raise rd.error(f"its metadata gives {len(numbers)} sizes for a {meta.get('class')}, "
+                       f"too many for the {len(shapes)} parameter arrays in the file")
+
+
+def _whole_numbers(value: Any) -> list[int]:
+    """Every int (not bool) in a JSON value."""
+    found, todo = [], [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, int) and not isinstance(item, bool):
+            found.append(item)
+        elif isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return found
 
 
 def _build_net(rd: _Reader, meta: dict) -> Network:

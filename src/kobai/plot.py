@@ -19,6 +19,9 @@ from .metrics import _check_cm
 
 __all__ = ["plot_learning_curve", "plot_confusion"]
 
+#: at most this many markers per curve: at 50+ epochs, one per epoch would merge into a band
+MAX_MARKERS = 20
+
 
 def _new_figure(figsize: tuple[float, float]) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -34,6 +37,21 @@ def _save_png(fig: Any, path: str | os.PathLike[str], dpi: int) -> Path:
     with atomic_write(path) as fh:
         fig.savefig(fh, format="png", dpi=dpi)
     return path
+
+
+def _marked(n_points: int) -> list[int]:
+    """Indices of the points that get a marker: all of up to MAX_MARKERS, else evenly spread
+    ones from the first to the last."""
+    count = min(n_points, MAX_MARKERS)
+    return sorted({int(round(i)) for i in np.linspace(0, n_points - 1, count)})
+
+
+def _accuracy_limits(values: np.ndarray) -> tuple[float, float]:
+    """The accuracy axis around the data (0.96-0.99 fills the panel, not its top 3 %), with a
+    margin of a tenth of the range (at least 0.01) and never below 0."""
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(0.01, 0.1 * (hi - lo))
+    return max(0.0, lo - pad), min(1.0 + pad / 2, hi + pad)
 
 
 def _epoch_columns(history: Any) -> tuple[dict[str, np.ndarray], list[float]]:
@@ -68,7 +86,10 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
     path : str or path-like
         The PNG file to write (replaced atomically).
     title : str, optional
-        Figure title, e.g. the network's repr.
+        Figure title, e.g. the network, optimizer and data set (``kobai train`` gives these).
+
+    The accuracy axis spans the data (not 0 to 1), and each curve has at most
+    :data:`MAX_MARKERS` markers, spread from the first epoch to the last.
 
     Returns
     -------
@@ -84,12 +105,15 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
         marks = np.concatenate([[epochs[0] - 1], epochs])
         x = np.interp(np.arange(1, len(batch_losses) + 1), ends, marks)
         ax_loss.plot(x, batch_losses, color="0.75", linewidth=0.7, label="mini-batch")
-    ax_loss.plot(epochs, cols["train_loss"], "o-", label="train")
-    ax_loss.plot(epochs, cols["test_loss"], "s--", label="test")
+    style = {"markevery": _marked(len(epochs)), "markersize": 6 if len(epochs) <= 20 else 4}
+    ax_loss.plot(epochs, cols["train_loss"], "o-", label="train", **style)
+    ax_loss.plot(epochs, cols["test_loss"], "s--", label="test", **style)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
-    ax_acc.plot(epochs, cols["train_acc"], "o-", label="train")
-    ax_acc.plot(epochs, cols["test_acc"], "s--", label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0.0, 1.0))
+    ax_acc.plot(epochs, cols["train_acc"], "o-", label="train", **style)
+    ax_acc.plot(epochs, cols["test_acc"], "s--", label="test", **style)
+    accuracies = np.concatenate([cols["train_acc"], cols["test_acc"]])
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy",
+               ylim=_accuracy_limits(accuracies))
     from matplotlib.ticker import MaxNLocator
 
     for ax in (ax_loss, ax_acc):

@@ -12,9 +12,13 @@ Differences from the book's ``Trainer``:
 * **A history** is returned by :meth:`Trainer.train`: the mini-batch losses (the book's
   ``train_loss_list``, each computed *before* that batch's update) and one
   :class:`EpochRecord` per epoch.
-* **Divergence stops training.** A NaN or infinite loss raises
-  :class:`TrainingDivergedError` before the bad batch's update is applied, and before any
-  callback of that epoch runs, so the last checkpoint saved by a callback stays intact.
+* **Divergence stops training.** A NaN, infinite or exploding loss (the rule is in
+  :class:`Trainer`'s notes) raises :class:`TrainingDivergedError` before the bad batch's
+  update is applied, and before any callback of that epoch runs, so the last checkpoint saved
+  by a callback stays intact. NumPy's overflow warnings are silenced meanwhile: the error
+  says what happened.
+* **Input scale.** Training inputs far from the scale of order 1 that the networks'
+  initialization assumes (raw 0–255 pixels) give a warning saying how to normalize them.
 * **Reproducible and resumable.** Epoch ``e``'s batch order (and, for kobai nets, its
   dropout masks) come from ``SeedSequence(seed, spawn_key=(e, stream))``, so a run resumed
   from a checkpoint after epoch ``k`` continues exactly as the uninterrupted run would have.
@@ -30,6 +34,7 @@ import math
 import numbers
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeGuard, cast
@@ -42,15 +47,23 @@ from ._validate import check_t, check_x, positive_int
 from .nets import Network
 from .optimizers import get_optimizer
 
-__all__ = ["EVAL_BATCH_SIZE", "EpochRecord", "History", "Trainer", "TrainingDivergedError"]
+__all__ = ["EVAL_BATCH_SIZE", "EXPLODED_FACTOR", "EpochRecord", "History", "INPUT_RMS_LIMIT",
+           "SUSTAINED_BATCHES", "SUSTAINED_FACTOR", "Trainer", "TrainingDivergedError"]
 
 EVAL_BATCH_SIZE = 1000
+# The divergence rule (Trainer's notes): a mini-batch loss above EXPLODED_FACTOR times the
+# reference loss, or above SUSTAINED_FACTOR times it in SUSTAINED_BATCHES consecutive batches.
+EXPLODED_FACTOR = 1000.0
+SUSTAINED_FACTOR = 100.0
+SUSTAINED_BATCHES = 10
+# Training inputs whose root mean square exceeds this get a warning (raw 0-255 pixels: ~80).
+INPUT_RMS_LIMIT = 10.0
 _HISTORY_FORMAT = 1
 _STREAM_ORDER = 0  # spawn_key stream of the batch order; dropout layer i uses stream i
 
 
 class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite.
+    """The training loss became NaN or infinite, or exploded (see :class:`Trainer`'s notes).
 
     Attributes
     ----------
@@ -240,6 +253,28 @@ class Trainer:
     ----------
     network, optimizer, history, seed, epochs, batch_size, iter_per_epoch
 
+    Notes
+    -----
+    **When training has diverged.** Besides a NaN or infinite loss, the Trainer stops with
+    :class:`TrainingDivergedError` when the finite mini-batch loss *explodes*: it is above
+    ``EXPLODED_FACTOR`` (1000) times the reference loss ``L_ref`` in one mini-batch, or above
+    ``SUSTAINED_FACTOR`` (100) times ``L_ref`` in ``SUSTAINED_BATCHES`` (10) consecutive
+    mini-batches, where
+
+        L_ref = max(the run's first mini-batch loss, log(n_classes))
+
+    is the loss at the start (``history.train_loss_list[0]``, so a resumed run applies the
+    same rule), and at least the cross-entropy of a uniform guess. A mean cross-entropy of
+    ``100·log(n_classes)`` means the network gives the right class a probability of about
+    ``n_classes**-100``: its logits are in the hundreds and its weights have blown up. On the
+    bundled MNIST sample (MultiLayerNet 784-100-100-10 with and without batch norm; SGD,
+    Momentum, AdaGrad, RMSprop and Adam from their usual learning rates to 50 times them),
+    runs that recovered to a useful accuracy stayed below 300 times ``L_ref`` and above 100
+    times it for at most 4 mini-batches in a row, while every run that passed 1000 times it
+    ended between chance and 72% test accuracy. The bad batch's update is not applied.
+    NumPy's overflow, invalid-value and divide-by-zero warnings are silenced during training
+    and evaluation (not in callbacks): these checks report what happened instead.
+
     Examples
     --------
     >>> (x, t), (xt, tt) = load_mnist()                                  # doctest: +SKIP
@@ -286,11 +321,20 @@ class Trainer:
                 raise TypeError(f"each callback must be callable as cb(trainer, record) or "
                                 f"have on_epoch_end(trainer, record), got {cb!r}")
 
-        self.x_train, self.t_train = self._data(x_train, t_train, "x_train", "t_train")
-        self.x_test, self.t_test = self._data(x_test, t_test, "x_test", "t_test",
-                                              n_features=self.x_train.shape[1])
+        self.x_train, self.t_train, n_classes = self._data(x_train, t_train, "x_train",
+                                                           "t_train")
+        self.x_test, self.t_test, _ = self._data(x_test, t_test, "x_test", "t_test",
+                                                 n_features=self.x_train.shape[1])
         n = self.x_train.shape[0]
         self.iter_per_epoch = -(-n // self.batch_size)
+        self._check_last_batch(n)
+        _warn_if_unnormalized(self.x_train)
+        # the divergence rule's log(n_classes), at least log(2)
+        self._uniform_loss = math.log(max(n_classes, 2))
+        self._ref_loss: float | None = None
+        self._streak = 0  # consecutive mini-batch losses above SUSTAINED_FACTOR * L_ref
+        self._snapshot: tuple[Any, Any] | None = None  # network and optimizer state at the
+        # start of the current epoch: the last state known to be finite
 
         if history is not None and not isinstance(history, History):
             raise TypeError(f"history must be a kobai.trainer.History (History.from_dict "
@@ -317,8 +361,9 @@ class Trainer:
         return optimizer
 
     def _data(self, x: Any, t: Any, x_name: str, t_name: str,
-              n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Validate one data set once: 2-D finite x in the net's dtype, int64 labels."""
+              n_features: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Validate one data set once: 2-D finite x in the net's dtype, int64 labels; and the
+        number of classes."""
         net = self.network
         shape = np.shape(x)
         if len(shape) < 2:
@@ -339,7 +384,30 @@ class Trainer:
                 n_classes = max(int(t_arr.max()) + 1, 1)
             else:
                 n_classes = 1
-        return x2, check_t(t, x2.shape[0], n_classes, name=t_name)
+        return x2, check_t(t, x2.shape[0], n_classes, name=t_name), n_classes
+
+    def _check_last_batch(self, n: int) -> None:
+        """Refuse a last mini-batch smaller than a layer can train on (batch norm: 2)."""
+        if not self._kobai:
+            return
+
+        def last_batch(size: int) -> int:
+            return n - (-(-n // size) - 1) * size
+
+        bs = self.batch_size
+        last = last_batch(bs)
+        for name, layer in self.network.layers.items():
+            need = getattr(layer, "min_train_batch", 1)
+            if last >= need:
+                continue
+            near = (b for d in range(1, n) for b in (bs - d, bs + d) if need <= b <= n)
+            ok = next((b for b in near if last_batch(b) >= need), None)
+            hint = f" (e.g. {ok})" if ok is not None else ""
+            raise ValueError(f"x_train has {n} samples, so with mini_batch_size="
+                             f"{self.batch_size} each epoch's last mini-batch holds {last}, but "
+                             f"layer {name!r} ({type(layer).__name__}) needs at least {need} "
+                             f"samples per batch in training; choose a mini_batch_size that "
+                             f"leaves no such remainder{hint}, or leave out {last} sample(s)")
 
     def _resolve_seed(self, rng: Any) -> int:
         if rng is None:
@@ -364,9 +432,16 @@ class Trainer:
         Raises
         ------
         TrainingDivergedError
-            When a mini-batch loss (or the end-of-epoch evaluation) is NaN or infinite; the
-            network keeps its parameters from before that batch, the history stops at the
-            last completed epoch, and that epoch's callbacks are not run.
+            When a mini-batch loss is NaN, infinite or exploding (the rule is in the class
+            notes), or the end-of-epoch evaluation or parameters are not finite. The bad
+            batch's update is not applied (unless a book-style ``train_step`` applied it
+            already), so the network keeps its parameters from before that batch; if those are
+            no longer finite (an update overflowed, which shows only in the next loss or at
+            the epoch's end), the network, and the optimizer's state if it has
+            ``state_dict``, are restored to the start of that epoch, the last state known to
+            be finite: what the history and a checkpoint saved after the previous epoch hold.
+            The history stops at the last completed epoch, and that epoch's callbacks are
+            not run.
         """
         start = self.history.epoch
         if start >= self.epochs:
@@ -385,6 +460,14 @@ class Trainer:
         return auto_blas_threads(self.network.params.values(), self.batch_size)
 
     def _train_epochs(self, start: int, bar: Any) -> None:
+        losses = self.history.train_loss_list
+        if losses:  # a resumed run: the same reference and streak as the uninterrupted one
+            self._ref_loss = max(losses[0], self._uniform_loss)
+            self._streak = 0
+            for loss in reversed(losses[-SUSTAINED_BATCHES:]):
+                if not loss > SUSTAINED_FACTOR * self._ref_loss:
+                    break
+                self._streak += 1
         try:
             if self.verbose:
                 tqdm.write(_TABLE_HEADER)
@@ -401,6 +484,12 @@ class Trainer:
             bar.close()
 
     def _train_epoch(self, epoch: int, bar: Any) -> EpochRecord:
+        self._snapshot = self._state()
+        # overflow is caught by the divergence checks, which say what happened
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._train_epoch_body(epoch, bar)
+
+    def _train_epoch_body(self, epoch: int, bar: Any) -> EpochRecord:
         t0 = time.perf_counter()
         x, t, bs = self.x_train, self.t_train, self.batch_size
         order = self._epoch_rng(epoch, _STREAM_ORDER).permutation(x.shape[0])
@@ -443,22 +532,48 @@ class Trainer:
         net = self.network
         if self._kobai:
             # Validated once in __init__, so skip the per-call checks; train_step applies no
-            # update when the loss is not finite.
-            loss = net.train_step(xb, tb, self.optimizer, check_inputs=False)
-            if not math.isfinite(loss):
-                raise self._diverged(epoch, i, loss, "the mini-batch loss")
+            # update when the loss is not finite or above max_loss.
+            loss = net.train_step(xb, tb, self.optimizer, check_inputs=False,
+                                  max_loss=self._max_loss())
+            self._check_loss(loss, epoch, i, "the mini-batch loss")
             return loss
         if hasattr(net, "train_step"):
             loss = float(net.train_step(xb, tb, self.optimizer))
-            if not math.isfinite(loss):  # train_step has applied the update already
-                raise self._diverged(epoch, i, loss, "the mini-batch loss (returned by "
-                                     "train_step, which has applied the update)")
+            # train_step has applied the update already
+            self._check_loss(loss, epoch, i, "the mini-batch loss (returned by train_step, "
+                             "which has applied the update)")
             return loss
         loss = float(net.loss(xb, tb))
-        if not math.isfinite(loss):
-            raise self._diverged(epoch, i, loss, "the mini-batch loss")
+        self._check_loss(loss, epoch, i, "the mini-batch loss")
         self.optimizer.update(net.params, net.gradient(xb, tb))
         return loss
+
+    def _max_loss(self) -> float:
+        """The largest mini-batch loss the divergence rule lets through in the next step."""
+        if self._ref_loss is None:
+            return math.inf
+        factor = (SUSTAINED_FACTOR if self._streak >= SUSTAINED_BATCHES - 1
+                  else EXPLODED_FACTOR)
+        return factor * self._ref_loss
+
+    def _check_loss(self, loss: float, epoch: int, i: int, what: str) -> None:
+        """Raise TrainingDivergedError for a NaN, infinite or exploding mini-batch loss."""
+        if not math.isfinite(loss):
+            raise self._diverged(epoch, i, loss, what)
+        ref = self._ref_loss
+        if ref is None:  # the run's first mini-batch
+            self._ref_loss = max(loss, self._uniform_loss)
+            return
+        self._streak = self._streak + 1 if loss > SUSTAINED_FACTOR * ref else 0
+        basis = (f"its reference {ref:.4g} (the larger of the run's first mini-batch loss and "
+                 f"log(n_classes) = {self._uniform_loss:.4g}, the loss of a uniform guess)")
+        if loss > EXPLODED_FACTOR * ref:
+            raise self._diverged(epoch, i, loss, what, f", more than {EXPLODED_FACTOR:g} times "
+                                 f"{basis}: the loss exploded")
+        if self._streak >= SUSTAINED_BATCHES:
+            raise self._diverged(epoch, i, loss, what, f", and the last {SUSTAINED_BATCHES} "
+                                 f"mini-batch losses were all above {SUSTAINED_FACTOR:g} times "
+                                 f"{basis}: the loss exploded")
 
     def _check_params(self, epoch: int) -> None:
         """Parameters can overflow in the epoch's last update, after the last loss check."""
@@ -481,8 +596,8 @@ class Trainer:
             correct += float(net.accuracy(xc, tc)) * xc.shape[0]
         return total / n, correct / n
 
-    def _diverged(self, epoch: int, i: int | None, loss: float,
-                  what: str) -> TrainingDivergedError:
+    def _diverged(self, epoch: int, i: int | None, loss: float, what: str,
+                  why: str = "") -> TrainingDivergedError:
         where = (f"epoch {epoch}, iteration {i} of {self.iter_per_epoch} (iteration "
                  f"{len(self.history.train_loss_list) + 1} overall)" if i is not None else
                  f"the end of epoch {epoch}")
@@ -490,8 +605,65 @@ class Trainer:
         hint = (f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g})" if _is_real(lr)
                 else "try a smaller learning rate")
         kept = (f"; the history and callbacks stop at epoch {epoch - 1}" if epoch > 1 else "")
-        return TrainingDivergedError(f"training diverged at {where}: {what} is {loss}{kept}; "
-                                     f"{hint}", epoch=epoch, iteration=i, loss=loss)
+        value = f"{loss:.4g}" if math.isfinite(loss) else str(loss)
+        return TrainingDivergedError(f"training diverged at {where}: {what} is {value}{why}"
+                                     f"{kept}{self._restore_if_not_finite(epoch)}; {hint}",
+                                     epoch=epoch, iteration=i, loss=loss)
+
+    # -- the last finite state ----------------------------------------------------------------
+    def _state(self) -> tuple[Any, Any]:
+        """Copies of the network's and the optimizer's state (once per epoch: cheap)."""
+        net, opt = self.network, self.optimizer
+        if self._kobai:
+            net_state = net.state_dict()
+        else:
+            net_state = {k: np.array(v, copy=True) for k, v in getattr(net, "params",
+                                                                       {}).items()}
+        opt_state = opt.state_dict() if callable(getattr(opt, "state_dict", None)) else None
+        return net_state, opt_state
+
+    def _restore_if_not_finite(self, epoch: int) -> str:
+        """Put back the epoch's starting state if the network's arrays are not finite;
+        return what to add to the message."""
+        arrays = (self.network.state_dict() if self._kobai
+                  else getattr(self.network, "params", {}))
+        if all(np.isfinite(np.asarray(a)).all() for a in arrays.values()):
+            return ""
+        if self._snapshot is None:
+            return "; the network's parameters are no longer finite"
+        net_state, opt_state = self._snapshot
+        try:
+            if self._kobai:
+                self.network.load_state_dict(net_state)
+            else:
+                for key, saved in net_state.items():
+                    self.network.params[key][...] = saved
+            if opt_state is not None and callable(getattr(self.optimizer, "load_state_dict",
+                                                          None)):
+                self.optimizer.load_state_dict(opt_state)
+        except (ValueError, TypeError, KeyError) as exc:
+            return (f"; the network's parameters are no longer finite and its state from the "
+                    f"start of epoch {epoch} could not be restored ({exc})")
+        return (f"; an update had made the parameters NaN or infinite, so the network (and the "
+                f"optimizer's state) was restored to the start of epoch {epoch}, its last "
+                "finite state")
+
+
+def _warn_if_unnormalized(x: np.ndarray) -> None:
+    """Warn when the training inputs are far larger than the order-1 scale (He/Xavier
+    initialization, pixels in [0, 1]) the networks are built for: raw 0-255 pixels train to
+    chance accuracy."""
+    flat = x.reshape(-1)
+    # one BLAS pass; its rounding does not matter for a threshold
+    rms = math.sqrt(float(np.vdot(flat, flat)) / max(flat.size, 1))
+    if not rms > INPUT_RMS_LIMIT:
+        return
+    warnings.warn(f"x_train has a root mean square of {rms:.3g} (values from {flat.min():g} to "
+                  f"{flat.max():g}), but kobai's networks are initialized for inputs of order 1, "
+                  "such as pixels in [0, 1]; on inputs this large training stalls or diverges. "
+                  "Divide images of 0-255 pixels by 255 (load_mnist(normalize=True), the "
+                  "default, does so), or standardize other features (subtract the mean, "
+                  "divide by the standard deviation)", UserWarning, stacklevel=3)
 
 
 def _eval_kwargs(fn: Callable) -> dict[str, bool]:

@@ -9,7 +9,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
 from .. import __version__
@@ -42,13 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kobai`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
     parser = build_parser()
-    _show_library_messages()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
             return 2
-        return int(args.run(args) or 0)
+        with _library_messages():
+            return int(args.run(args) or 0)
     except CliError as exc:
         print(f"kobai: error: {exc}", file=sys.stderr)
         return exc.status
@@ -72,14 +73,26 @@ class _StderrHandler(logging.StreamHandler):
         pass  # StreamHandler.__init__ sets it; always use sys.stderr
 
 
-def _show_library_messages() -> None:
-    """Show kobai's log messages (e.g. "downloading ...") on stderr, once per process."""
+@contextmanager
+def _library_messages() -> Iterator[None]:
+    """Show kobai's log messages (e.g. "downloading ...") on stderr while a command runs.
+
+    Only then: ``main()`` called in a process that goes on (a notebook, a test) leaves the
+    library silent again afterwards, as a library should be.
+    """
     logger = logging.getLogger("kobai")
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("kobai: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    if any(isinstance(h, _StderrHandler) for h in logger.handlers):  # main() within main()
+        yield
+        return
+    handler, level = _StderrHandler(), logger.level
+    handler.setFormatter(logging.Formatter("kobai: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

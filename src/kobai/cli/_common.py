@@ -6,6 +6,8 @@ import argparse
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,23 +57,38 @@ NETS = {"two-layer": ("TwoLayerNet", "TwoLayerNet (the book's ch. 4-5)"),
         "mlp": ("MultiLayerNet", "MultiLayerNet (ch. 6)")}
 
 
+def model_file(path: Path) -> Path:
+    """``path`` itself, or for a run folder (kobai train's --out), the model.npz inside it."""
+    if not path.is_dir():
+        return path
+    if not (path / "model.npz").exists():
+        raise CliError(f"{path} is a folder without a model.npz; give a model.npz written by "
+                       "kobai train, or the run folder holding it")
+    return path / "model.npz"
+
+
 def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str) -> None:
-    """The options that describe a network: --net, --hidden, --activation, ..."""
+    """The options that describe a network: --net, --hidden, --activation, ...
+
+    Each defaults to None, so that a command can tell the options given from those left out
+    (``kobai train --resume`` refuses the given ones that conflict with the checkpoint);
+    :func:`build_net` applies the defaults the help states.
+    """
     from ..layers import ACTIVATIONS
 
     g = parser.add_argument_group("network")
-    g.add_argument("--net", choices=list(NETS), default="two-layer",
+    g.add_argument("--net", choices=list(NETS),
                    help="; ".join(f"{name}: {text}" for name, (_, text) in NETS.items())
                         + " (default: two-layer)")
     g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
                    help=f"hidden layer sizes (default: {hidden_default})")
     g.add_argument("--activation", choices=sorted(ACTIVATIONS),
                    help="default: sigmoid for two-layer, relu for mlp")
-    g.add_argument("--weight-decay", type=non_negative_float, default=0.0, metavar="LAMBDA",
+    g.add_argument("--weight-decay", type=non_negative_float, metavar="LAMBDA",
                    help="L2 weight decay λ (mlp only; default 0)")
     g.add_argument("--dropout", type=ratio, default=None, metavar="RATIO",
                    help="dropout ratio after each hidden layer (mlp only)")
-    g.add_argument("--batchnorm", action="store_true",
+    g.add_argument("--batchnorm", action="store_true", default=None,
                    help="batch normalization before each activation (mlp only)")
 
 
@@ -85,7 +102,7 @@ def build_net(args: argparse.Namespace, *, input_size: int = 784, output_size: i
 def _build_net(args, input_size, output_size, dtype, rng):
     from ..nets import MultiLayerNet, TwoLayerNet
 
-    if args.net == "two-layer":
+    if (args.net or "two-layer") == "two-layer":
         extras = [name for name, on in (("--weight-decay", args.weight_decay),
                                         ("--dropout", args.dropout is not None),
                                         ("--batchnorm", args.batchnorm)) if on]
@@ -101,7 +118,25 @@ def _build_net(args, input_size, output_size, dtype, rng):
     activation = args.activation or "relu"
     return MultiLayerNet(input_size, args.hidden or [100, 100], output_size,
                          activation=activation, weight_init_std=activation,
-                         weight_decay_lambda=args.weight_decay,
+                         weight_decay_lambda=args.weight_decay or 0.0,
                          use_dropout=args.dropout is not None,
                          dropout_ratio=args.dropout if args.dropout is not None else 0.5,
-                         use_batchnorm=args.batchnorm, rng=rng, dtype=dtype)
+                         use_batchnorm=bool(args.batchnorm), rng=rng, dtype=dtype)
+
+
+def net_options(net: Any) -> dict[str, Any] | None:
+    """The --net, --hidden, ... values that describe ``net`` (the inverse of :func:`build_net`).
+
+    Keys are the options' argparse names (``net``, ``hidden``, ``activation``,
+    ``weight_decay``, ``dropout``, ``batchnorm``); None for a network that :func:`build_net`
+    does not build (no options describe it).
+    """
+    name = next((key for key, (cls, _) in NETS.items() if type(net).__name__ == cls), None)
+    if name is None:
+        return None
+    config = net.get_config()
+    hidden = config.get("hidden_size_list") or [config["hidden_size"]]
+    return {"net": name, "hidden": [int(n) for n in hidden], "activation": config["activation"],
+            "weight_decay": float(config.get("weight_decay_lambda", 0.0)),
+            "dropout": config.get("dropout_ratio") if config.get("use_dropout") else None,
+            "batchnorm": bool(config.get("use_batchnorm", False))}

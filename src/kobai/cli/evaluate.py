@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.mnist import SOURCES
-from ._common import user_errors
+from ._common import CliError, model_file, user_errors
 
 
 def add_parser(sub) -> None:
@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
                        description="Evaluate a model.npz written by kobai train: accuracy, "
                                    "per-class precision and recall, a text confusion matrix, "
                                    "and confusion.png.")
-    p.add_argument("model", type=Path, metavar="MODEL", help="a model.npz from kobai train")
+    p.add_argument("model", type=Path, metavar="MODEL",
+                   help="a model.npz from kobai train, or the run folder holding it")
     p.add_argument("--dataset", choices=list(SOURCES), default="sample",
                    help="default: sample")
     p.add_argument("--data-dir", type=Path, help="folder of the four IDX .gz files")
@@ -31,11 +32,20 @@ def run(args: argparse.Namespace) -> int:
     from ..metrics import classification_report, confusion_matrix, format_confusion_matrix
     from ..plot import plot_confusion
 
-    with user_errors(f"cannot load {args.model}"):
-        net = load_net(args.model)
+    model = model_file(args.model)
+    with user_errors(f"cannot load {model}"):
+        net = load_net(model)
     with user_errors("cannot load the data"):
         _, (x_test, t_test) = load_mnist(source=args.dataset, data_dir=args.data_dir,
                                          dtype=net.dtype)
+    if net.input_size != x_test.shape[1]:
+        raise CliError(f"{model} takes {net.input_size} inputs per sample, but the "
+                       f"{args.dataset} images have {x_test.shape[1]} pixels")
+    n_classes = int(t_test.max()) + 1
+    if net.output_size < n_classes:
+        raise CliError(f"{model} scores {net.output_size} classes, but the {args.dataset} test "
+                       f"set has {n_classes} (labels 0-{n_classes - 1}); evaluate it on a data "
+                       "set of its own classes")
     with user_errors():
         scores = np.concatenate([net.predict(x_test[i:i + 1000])
                                  for i in range(0, len(x_test), 1000)])
@@ -45,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     print(classification_report(cm))
     print()
     print(format_confusion_matrix(cm))
-    out_dir = args.out or args.model.parent
+    out_dir = args.out or model.parent
     with user_errors(f"cannot write into {out_dir}"):
         out_dir.mkdir(parents=True, exist_ok=True)
         plot_confusion(cm, out_dir / "confusion.png")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import time
+import math
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,11 +16,14 @@ from ._common import (
     CliError,
     add_net_arguments,
     build_net,
+    model_file,
+    net_options,
     non_negative_int,
     positive_float,
     positive_int,
     user_errors,
 )
+from ._runs import check_out, run_folder
 
 # Default learning rate per optimizer: SGD as in the book's train_neuralnet.py, the others
 # their usual defaults (the book's ch. 6 optimizer_compare_mnist.py).
@@ -42,11 +47,13 @@ def add_parser(sub) -> None:
         "train", help="train a network on MNIST (default: the bundled sample)",
         description="Train a network on MNIST. With no options: the book's TwoLayerNet(784, 50, "
                     "10), sigmoid, SGD lr 0.1, batch 100, on the 4,000/1,000-image sample that "
-                    "ships with kobai. Writes model.npz, history.csv, history.json and "
-                    "learning_curve.png into --out.")
+                    "ships with kobai. Writes model.npz (after every epoch), history.csv, "
+                    "history.json and learning_curve.png into --out, a new folder for each "
+                    "run unless told otherwise: an earlier run is never overwritten without "
+                    "--force.")
     add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp")
     g = p.add_argument_group("training")
-    g.add_argument("--optimizer", type=str.lower, default="sgd", choices=list(OPTIMIZERS),
+    g.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS),
                    help="default: sgd")
     g.add_argument("--lr", type=positive_float,
                    help="learning rate (default: 0.1 for sgd, 0.01 for momentum, nesterov and "
@@ -58,10 +65,11 @@ def add_parser(sub) -> None:
     g.add_argument("--seed", type=non_negative_int,
                    help="seed for the weights, the batch order and dropout (default 0; with "
                         "--resume, the resumed run's own seed)")
-    g.add_argument("--dtype", choices=["float32", "float64"], default="float32",
-                   help="default: float32")
+    g.add_argument("--dtype", choices=["float32", "float64"], help="default: float32")
     g.add_argument("--resume", metavar="MODEL", type=Path,
-                   help="continue training from a model.npz written by kobai train")
+                   help="continue training from a model.npz written by kobai train (or its run "
+                        "folder), with its network, optimizer and seed: options that "
+                        "conflict with those are refused")
     d = p.add_argument_group("data and output")
     d.add_argument("--dataset", choices=list(SOURCES), default="sample",
                    help="sample: bundled with kobai; mnist / fashion-mnist: the full sets, "
@@ -69,20 +77,30 @@ def add_parser(sub) -> None:
     d.add_argument("--data-dir", type=Path,
                    help="folder of the four IDX .gz files (default: $KOBAI_HOME/datasets/NAME)")
     d.add_argument("--out", type=Path,
-                   help="output folder (default: runs/<timestamp>/)")
+                   help="output folder (default: a new runs/<timestamp>/, with -2, -3, ... "
+                        "when two runs start in the same second)")
+    d.add_argument("--force", action="store_true",
+                   help="replace the run already in --out (its model.npz, history and plots)")
     d.add_argument("--no-progress", action="store_true",
                    help="no progress bar (the per-epoch table is still printed)")
     p.set_defaults(run=run)
 
 
+
+#: the options describing the network, by argparse name: compared with a resumed checkpoint
+_NET_FLAGS = {"net": "--net", "hidden": "--hidden", "activation": "--activation",
+              "weight_decay": "--weight-decay", "dropout": "--dropout", "batchnorm": "--batchnorm"}
+
+
 def _net_and_optimizer(args: argparse.Namespace):
     if args.resume is None:
         net = build_net(args, rng=0 if args.seed is None else args.seed,
-                        dtype=np.dtype(args.dtype))
-        lr = args.lr if args.lr is not None else default_lr(args.optimizer)
+                        dtype=np.dtype(args.dtype or "float32"))
+        name = args.optimizer or "sgd"
+        lr = args.lr if args.lr is not None else default_lr(name)
         from ..optimizers import get_optimizer
 
-        return net, get_optimizer(args.optimizer, lr=lr), None
+        return net, get_optimizer(name, lr=lr), None
     from ..io import load
     from ..trainer import History
 
@@ -92,7 +110,59 @@ def _net_and_optimizer(args: argparse.Namespace):
     if checkpoint.optimizer is None:
         raise CliError(f"{args.resume} holds no optimizer state, so training cannot resume "
                        "exactly; start a new run instead")
+    conflicts = _resume_conflicts(args, checkpoint, history)
+    if conflicts:
+        raise CliError(f"--resume continues {args.resume} with the network, optimizer and seed "
+                       f"it was trained with, and these options conflict with them: "
+                       f"{'; '.join(conflicts)}. Leave them out, or start a new run without "
+                       "--resume")
+    done = history.epoch if history else 0
+    if args.epochs <= done:
+        raise CliError(f"{args.resume} has trained {done} epochs already; --epochs is the total "
+                       f"to reach, so give more than {done} (e.g. --epochs {done + 10})")
     return checkpoint.net, checkpoint.optimizer, history
+
+
+def _resume_conflicts(args: argparse.Namespace, checkpoint: Any, history: Any) -> list[str]:
+    """The options given with --resume that disagree with the checkpoint, each with its value."""
+    net, optimizer = checkpoint.net, checkpoint.optimizer
+    described = net_options(net)
+    have: dict[str, Any] = dict(described or {})
+    have["dtype"] = net.dtype.name
+    have["optimizer"] = next((name for name, cls in OPTIMIZERS.items()
+                              if type(optimizer) is cls), type(optimizer).__name__)
+    have["lr"] = getattr(optimizer, "lr", None)
+    have["seed"] = history.seed if history else None
+    flags = {**_NET_FLAGS, "dtype": "--dtype", "optimizer": "--optimizer", "lr": "--lr",
+             "seed": "--seed"}
+    found = []
+    for dest, flag in flags.items():
+        given = getattr(args, dest)
+        if given is None:
+            continue
+        if dest not in have:  # a network the network options do not describe
+            found.append(f"{_option(flag, given)} (the checkpoint holds {net!r})")
+        elif not _same(given, have[dest]) and not (dest == "seed" and have[dest] is None):
+            found.append(f"{_option(flag, given)} (the checkpoint has "
+                         f"{_option(flag, have[dest])})")
+    return found
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9)
+    return bool(a == b)
+
+
+def _option(flag: str, value: Any) -> str:
+    """``value`` as the option that gives it, e.g. ``--hidden 100 100`` or ``no --dropout``."""
+    if value is None or value is False:
+        return f"no {flag}"
+    if value is True:
+        return flag
+    if isinstance(value, list):
+        return f"{flag} {' '.join(map(str, value))}"
+    return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,35 +170,71 @@ def run(args: argparse.Namespace) -> int:
     from ..datasets import load_mnist
     from ..trainer import Trainer, TrainingDivergedError
 
+    if args.resume is not None:
+        args.resume = model_file(args.resume)
     net, optimizer, history = _net_and_optimizer(args)
-    out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    replace = args.out is not None and check_out(args.out, force=args.force,
+                                                 resuming=args.resume)
     with user_errors("cannot load the data"):
         (x_train, t_train), (x_test, t_test) = load_mnist(source=args.dataset,
                                                           data_dir=args.data_dir,
                                                           dtype=net.dtype)
-    with user_errors(f"cannot write into {out}"):
-        out.mkdir(parents=True, exist_ok=True)
-    model_path = out / "model.npz"
-    print(f"training {net!r} with {type(optimizer).__name__}(lr={optimizer.lr:g}) on "
-          f"{args.dataset}: {len(x_train)} training and {len(x_test)} test images, "
-          f"batch {args.batch_size}, {args.epochs} epochs -> {out}/")
-    with user_errors():
-        trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs,
-                          mini_batch_size=args.batch_size, optimizer=optimizer,
-                          verbose=True, progress=not args.no_progress,
-                          rng=args.seed if args.seed is not None or history else 0,
-                          callbacks=[io.SaveCheckpoint(model_path)], history=history)
-    try:
-        history = trainer.train()
-    except TrainingDivergedError as exc:
-        kept = f"; {model_path} holds the last good epoch" if model_path.exists() else ""
-        raise CliError(f"{exc}{kept}", status=1) from None
-    history.to_csv(out / "history.csv")
-    history.to_json(out / "history.json")
-    plot.plot_learning_curve(history, out / "learning_curve.png")
+    start = history.epoch if history else 0
+    optimizer_text = f"{type(optimizer).__name__}(lr={optimizer.lr:g})"
+    with run_folder(args.out, replace=replace) as out:
+        model_path = out / "model.npz"
+        in_place = args.resume is not None and args.resume.resolve() == model_path.resolve()
+        saved = [start] if in_place else []  # the epochs model.npz holds, last one last
+
+        def remember(trainer: Any, record: Any) -> None:  # runs after SaveCheckpoint succeeded
+            saved.append(record.epoch)
+
+        with user_errors():
+            trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs,
+                              mini_batch_size=args.batch_size, optimizer=optimizer,
+                              verbose=True, progress=not args.no_progress,
+                              rng=args.seed if args.seed is not None or history else 0,
+                              callbacks=[io.SaveCheckpoint(model_path), remember],
+                              history=history)
+        if replace:
+            print(f"replaced the earlier run in {out}/ (--force)")
+        print(f"training {net!r} with {optimizer_text} on {args.dataset}: {len(x_train)} "
+              f"training and {len(x_test)} test images, batch {args.batch_size}, "
+              f"{args.epochs} epochs -> {out}/")
+        try:
+            history = trainer.train()
+        except TrainingDivergedError as exc:
+            kept = f"; {model_path} holds the last good epoch ({saved[-1]})" if saved else ""
+            raise CliError(f"{exc}{kept}", status=1) from None
+        except KeyboardInterrupt:
+            stopped_in = (saved[-1] if saved else start) + 1
+            print(f"kobai: interrupted in epoch {stopped_in} of {args.epochs}; "
+                  f"{_kept(args, model_path, saved, start)}", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # the callbacks' saving is the only I/O of trainer.train()
+            raise CliError(f"cannot save {model_path}: {exc.strerror or exc}; "
+                           f"{_kept(args, model_path, saved, start)}", status=1) from None
+        with user_errors(f"cannot write into {out}"):
+            history.to_csv(out / "history.csv")
+            history.to_json(out / "history.json")
+            plot.plot_learning_curve(history, out / "learning_curve.png",
+                                     title=f"{net!r}, {optimizer_text}, {args.dataset}")
     last = history.epochs[-1]
     print(f"test accuracy {last.test_acc:.4f} (train {last.train_acc:.4f}) after epoch "
           f"{last.epoch}")
     print(f"wrote {model_path}, {out / 'history.csv'}, {out / 'history.json'}, "
           f"{out / 'learning_curve.png'}")
     return 0
+
+
+def _kept(args: argparse.Namespace, model_path: Path, saved: list[int], start: int) -> str:
+    """What a stopped run leaves, and how to continue it."""
+    if saved:
+        folder = model_path.parent
+        return (f"{model_path} holds epoch {saved[-1]}, the last completed one (continue with "
+                f"kobai train --resume {folder} --out {folder} --epochs {args.epochs})")
+    if args.resume is not None:
+        return f"nothing was saved; {args.resume} still holds epoch {start}"
+    return "no epoch was completed, so nothing was saved"

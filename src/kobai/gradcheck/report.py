@@ -149,8 +149,10 @@ class GradCheckReport:
 
     @property
     def passed(self) -> bool:
-        """True when no array has an element out of tolerance and there are no problems."""
-        return not self.problems and all(r.passed for r in self.results.values())
+        """True when at least one array was checked, none has an element out of tolerance,
+        and there are no problems (a check of nothing does not pass)."""
+        return (not self.problems and bool(self.results)
+                and all(r.passed for r in self.results.values()))
 
     @property
     def failed(self) -> list[str]:
@@ -179,6 +181,8 @@ class GradCheckReport:
                     f"{kinks}")
         parts = [f"{name} ({self.results[name].n_bad} bad)" for name in self.failed]
         parts += [f"{len(self.problems)} problem(s)"] if self.problems else []
+        if not parts:
+            return f"FAILED: nothing was checked ({scope})"
         return f"FAILED: {', '.join(parts)} of {scope}{kinks}"
 
     def details(self) -> list[str]:
@@ -218,6 +222,8 @@ class GradCheckReport:
         """Raise an ``AssertionError`` naming each failing array, its worst index and values."""
         if self.passed:
             return
+        if not self.results and not self.problems:
+            raise AssertionError(f"gradient check failed: nothing was checked\n\n{self}")
         lines = ["gradient check failed (backprop vs central differences, |a - n| > "
                  f"atol + rtol*|n| with rtol={self.rtol:g}, atol={self.atol:g}):"]
         for name in self.failed:

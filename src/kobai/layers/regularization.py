@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validate import resolve_rng
+from .._validate import is_real, resolve_rng
 from .base import Layer, grad_property, param_property, state_property
 
 __all__ = ["Dropout", "BatchNormalization", "normalize"]
@@ -22,8 +23,9 @@ class Dropout(Layer):
 
     def __init__(self, ratio: float = 0.5, rng: np.random.Generator | int | None = None):
         super().__init__()
-        if not 0.0 <= ratio < 1.0:
-            raise ValueError(f"dropout ratio must be in [0, 1), got {ratio}")
+        if isinstance(ratio, bool) or not (is_real(ratio) and 0.0 <= ratio < 1.0):
+            raise ValueError(f"dropout ratio must be in [0, 1) (a number: the fraction of inputs "
+                             f"dropped, e.g. 0.5), got {ratio!r}")
         self.ratio = float(ratio)
         self.rng = resolve_rng(rng)
         self.frozen = False
@@ -77,7 +79,16 @@ class BatchNormalization(Layer):
     Parameters
     ----------
     gamma, beta : ndarray of shape (n_features,)
+
+    Attributes
+    ----------
+    min_train_batch : int
+        2: training mode refuses a batch of one sample (as PyTorch does: "expected more than
+        1 value per channel when training"), unless ``frozen``; the Trainer checks its last
+        mini-batch against this.
     """
+
+    min_train_batch: ClassVar[int] = 2
 
     gamma = param_property("gamma")
     beta = param_property("beta")
@@ -87,9 +98,9 @@ class BatchNormalization(Layer):
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
                  eps: float = 1e-5):
         super().__init__()
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        if not (eps > 0 and np.isfinite(eps)):
+        if isinstance(momentum, bool) or not (is_real(momentum) and 0.0 <= momentum <= 1.0):
+            raise ValueError(f"momentum must be in [0, 1] (a number), got {momentum!r}")
+        if isinstance(eps, bool) or not (is_real(eps) and eps > 0 and math.isfinite(eps)):
             raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
         self.params["gamma"], self.params["beta"] = gamma, beta
         self.momentum, self.eps = float(momentum), float(eps)
@@ -107,6 +118,14 @@ class BatchNormalization(Layer):
     def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
         self.input_shape = x.shape
         x2 = x.reshape(x.shape[0], -1)
+        if train and not self.frozen and x2.shape[0] < self.min_train_batch:
+            # One sample is its own batch mean: the output is beta, every gradient but beta's
+            # is 0, and running_var would shrink toward 0. (Frozen, as in a gradient check,
+            # nothing is updated and that degenerate function is what gets differentiated.)
+            raise ValueError(f"BatchNormalization expected more than 1 value per channel when "
+                             f"training, got input of shape {x.shape}: the statistics of one "
+                             "sample are degenerate (zero variance); train on batches of 2 or "
+                             "more, or evaluate with train=False")
         self.train = train
         if train:
             self.xn, mu, var, std = normalize(x2, self.eps, axis=0)

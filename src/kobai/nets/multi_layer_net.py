@@ -81,6 +81,10 @@ class MultiLayerNet(Network):
                             f" got {hidden_size_list!r}")
         self.hidden_size_list = [positive_int(h, "each hidden size") for h in hidden_size_list]
         self.output_size = positive_int(output_size, "output_size")
+        if not isinstance(activation, str):
+            raise TypeError(f"activation must be a name, one of {sorted(ACTIVATIONS)} (one "
+                            f"activation for every hidden layer), got "
+                            f"{type(activation).__name__} {activation!r:.60}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got "
                              f"{activation!r}")
@@ -101,8 +105,10 @@ class MultiLayerNet(Network):
                              f"{weight_decay_lambda!r}")
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.use_dropout = bool(use_dropout)
-        if not 0.0 <= dropout_ratio < 1.0:
-            raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio!r}")
+        if isinstance(dropout_ratio, bool) or not (is_real(dropout_ratio)
+                                                   and 0.0 <= dropout_ratio < 1.0):
+            raise ValueError(f"dropout_ratio must be in [0, 1) (a number: the fraction of "
+                             f"hidden units dropped, e.g. 0.5), got {dropout_ratio!r}")
         self.dropout_ratio = float(dropout_ratio)
         self.use_batchnorm = bool(use_batchnorm)
         self.dtype: np.dtype = resolve_dtype(dtype)

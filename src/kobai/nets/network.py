@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_float_array, check_t, check_x, is_real, positive_int, resolve_dtype
+from .._validate import (
+    as_float_array,
+    check_step,
+    check_t,
+    check_x,
+    is_real,
+    positive_int,
+    resolve_dtype,
+)
 from ..functions import softmax
 from ..gradient import numerical_gradient as _loop_gradient
 from ..layers import LAYERS, Layer, LossLayer, SoftmaxWithLoss
@@ -285,16 +293,21 @@ class Network:
         return last.forward
 
     def accuracy(self, x: Any, t: Any, batch_size: int = 10000) -> float:
-        """Fraction of samples whose highest-scoring class is the target (evaluation mode)."""
+        """Fraction of samples whose highest-scoring class is the target (evaluation mode).
+
+        ``batch_size`` (a positive integer) bounds the rows per forward pass, not the result.
+        """
         return self.evaluate(x, t, batch_size=batch_size)[1]
 
     def evaluate(self, x: Any, t: Any, batch_size: int = 1000, *,
                  check_inputs: bool = True) -> tuple[float, float]:
         """``(loss, accuracy)`` in evaluation mode, ``batch_size`` samples at a time.
 
+        ``batch_size`` must be a positive integer (it bounds memory, not the result).
         ``check_inputs=False`` skips validating data that was validated before, as the
         Trainer does (``x`` of the net's dtype and shape, ``t`` int64 labels in range).
         """
+        batch_size = positive_int(batch_size, "batch_size")
         x2, labels = self._inputs(x, t) if check_inputs else (x, t)
         n, total, correct = x2.shape[0], 0.0, 0
         for start in range(0, n, batch_size):
@@ -342,12 +355,14 @@ class Network:
         self._loss(*self._inputs(x, t), True)
         return {key: g.copy() for key, g in self._backward().items()}
 
-    def train_step(self, x: Any, t: Any, optimizer: Any, *, check_inputs: bool = True) -> float:
+    def train_step(self, x: Any, t: Any, optimizer: Any, *, check_inputs: bool = True,
+                   max_loss: float = math.inf) -> float:
         """One training step: forward, backprop, ``optimizer.update(params, grads)``.
 
         Returns the mini-batch loss computed in this step's forward pass (before the update),
         so no second forward pass is needed, unlike the book's ``train_neuralnet.py``. When the
-        loss is not finite (NaN or inf) the update is skipped and that loss is returned.
+        loss is not finite (NaN or inf) or above ``max_loss``, the update is skipped and that
+        loss is returned.
 
         Parameters
         ----------
@@ -360,10 +375,12 @@ class Network:
             once beforehand, as :class:`kobai.trainer.Trainer` does: ``x`` must then be a
             C-contiguous array of the net's dtype and input shape, finite, and ``t`` int64
             labels in range.
+        max_loss : float
+            Skip the update when the loss exceeds this (the Trainer's divergence rule).
         """
         x2, labels = self._inputs(x, t) if check_inputs else (x, t)
         loss = self._loss(x2, labels, True)
-        if math.isfinite(loss):
+        if loss <= max_loss and math.isfinite(loss):
             optimizer.update(self.params, self._backward())
         return loss
 
@@ -383,6 +400,7 @@ class Network:
         """
         if method not in ("fast", "loop"):
             raise ValueError(f"method must be one of 'fast', 'loop'; got {method!r}")
+        self._check_step(h)
         x2, labels = self._inputs(x, t)
         if method == "fast":
             from .numgrad import numerical_gradient as structured
@@ -408,7 +426,14 @@ class Network:
         """
         from .numgrad import numerical_gradient_and_kinks
 
+        self._check_step(h)
         return numerical_gradient_and_kinks(self, *self._inputs(x, t), h)
+
+    def _check_step(self, h: float) -> None:
+        """Refuse a step ``h`` that central differences of these parameters cannot use."""
+        self._bind()
+        for key, arr in self.params.items():
+            check_step(h, arr, x_name=key)
 
     # -- state ------------------------------------------------------------------------------
     @contextmanager
@@ -442,6 +467,9 @@ class Network:
 
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
         """Copy ``state`` (as from :meth:`state_dict`) into this net's arrays, in place."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict of name -> array, as returned by "
+                            f"state_dict(), got {type(state).__name__}")
         own = self._state_arrays()
         missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or extra:

@@ -38,6 +38,22 @@ def _names(keys: Any) -> str:
     return ", ".join(repr(k) for k in keys)
 
 
+def _refuse_non_finite(key: str, grad: Any) -> None:
+    """Raise naming the first NaN or infinity of a gradient whose ``g·g`` was not finite
+    (return if that was only the overflow of huge but finite entries)."""
+    flat = np.ravel(grad)
+    bad = ~np.isfinite(flat)
+    if not bad.any():
+        return
+    first = int(np.argmax(bad))
+    idx = tuple(int(i) for i in np.unravel_index(first, np.shape(grad)))
+    raise ValueError(
+        f"grads[{key!r}] contains {int(bad.sum())} NaN or infinite value(s), the first at index "
+        f"{idx} ({flat[first]}); expected finite gradients. No parameter or optimizer state was "
+        "changed (did the loss or its backward overflow? try a smaller learning rate)"
+    )
+
+
 class Optimizer(ABC):
     """Common machinery: hyperparameter checks, per-name state, in-place update, state_dict.
 
@@ -91,8 +107,9 @@ class Optimizer(ABC):
         KeyError
             If ``grads`` lacks a key of ``params`` or has one that ``params`` lacks.
         ValueError
-            If a gradient's shape differs from its parameter's, or saved state does not fit
-            the parameter (another shape or dtype).
+            If a gradient's shape differs from its parameter's, a gradient holds NaN or
+            infinity (which would poison the slots of every later step), or saved state does
+            not fit the parameter (another shape or dtype).
         TypeError
             If a parameter is not a floating-point ndarray.
 
@@ -124,6 +141,10 @@ class Optimizer(ABC):
                     f"grads[{key!r}] has shape {np.shape(grad)} but params[{key!r}] has shape "
                     f"{param.shape} (one gradient entry per parameter entry)"
                 )
+            # g·g is NaN or infinite when any entry is: one BLAS pass (half the time of
+            # np.isfinite(g).all(), no temporary) clears a finite gradient
+            if not math.isfinite(np.vdot(grad, grad)):
+                _refuse_non_finite(key, grad)
             work.append((param, grad, bufs))
         self.iter += 1
         coef = self._coefficients()
