@@ -2,7 +2,7 @@
 
 The book samples batches with replacement and computes gradients numerically in its first
 version; here, like its last line suggests, with backprop (``network.gradient``).
-Run: python examples/ch04_train_neuralnet.py   (the bundled 4,000-image sample, ~10 s)
+Run: python examples/ch04_train_neuralnet.py   (the bundled 5,000 training images, ~10 s)
 """
 
 import numpy as np

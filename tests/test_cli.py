@@ -171,9 +171,9 @@ def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, capsys,
 
     real_step, calls = MultiLayerNet.train_step, []
 
-    def step_that_turns_nan(self, x, t, optimizer, **kwargs):  # NaN from the 50th batch
+    def step_that_turns_nan(self, x, t, optimizer, **kwargs):  # NaN from the 60th batch
         calls.append(1)
-        return float("nan") if len(calls) >= 50 else real_step(self, x, t, optimizer, **kwargs)
+        return float("nan") if len(calls) >= 60 else real_step(self, x, t, optimizer, **kwargs)
 
     monkeypatch.setattr(MultiLayerNet, "train_step", step_that_turns_nan)
     status, _, err = run(capsys, "train", "--epochs", "3", "--no-progress", "--out",

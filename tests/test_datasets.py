@@ -199,16 +199,18 @@ def _write_files(folder: Path, files: dict[str, bytes]) -> None:
 
 def test_sample_has_the_books_shapes_and_dtypes():
     (x_train, t_train), (x_test, t_test) = load_mnist()
-    assert x_train.shape == (4000, 784) and x_train.dtype == np.float32
-    assert x_test.shape == (1000, 784) and x_test.dtype == np.float32
-    assert t_train.shape == (4000,) and t_train.dtype == np.int64
-    assert t_test.shape == (1000,) and t_test.dtype == np.int64
+    assert x_train.shape == (5000, 784) and x_train.dtype == np.float32
+    assert x_test.shape == (10000, 784) and x_test.dtype == np.float32
+    assert t_train.shape == (5000,) and t_train.dtype == np.int64
+    assert t_test.shape == (10000,) and t_test.dtype == np.int64
 
 
-def test_sample_is_stratified_400_and_100_per_digit():
+def test_sample_trains_on_500_per_digit_and_tests_on_mnists_test_set():
     (_, t_train), (_, t_test) = load_mnist()
-    np.testing.assert_array_equal(np.bincount(t_train, minlength=10), [400] * 10)
-    np.testing.assert_array_equal(np.bincount(t_test, minlength=10), [100] * 10)
+    np.testing.assert_array_equal(np.bincount(t_train, minlength=10), [500] * 10)
+    # MNIST's own test set: its class counts (../shared/mnist/README.md)
+    np.testing.assert_array_equal(np.bincount(t_test, minlength=10),
+                                  [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
 
 
 def test_sample_labels_are_shuffled_not_grouped_by_digit():
@@ -245,7 +247,7 @@ def test_sample_labels_match_real_digits_nearest_mean_beats_70_percent():
 def test_one_hot_labels_are_rows_of_dtype_matching_integer_labels():
     (_, hot), (_, hot_test) = load_mnist(one_hot_label=True, dtype=np.float64)
     (_, t_train), (_, t_test) = load_mnist()
-    assert hot.shape == (4000, 10) and hot.dtype == np.float64
+    assert hot.shape == (5000, 10) and hot.dtype == np.float64
     np.testing.assert_allclose(hot.sum(axis=1), 1.0)
     np.testing.assert_array_equal(hot.argmax(axis=1), t_train)
     np.testing.assert_array_equal(hot_test.argmax(axis=1), t_test)
@@ -254,8 +256,8 @@ def test_one_hot_labels_are_rows_of_dtype_matching_integer_labels():
 def test_flatten_false_gives_n_1_28_28_with_the_same_pixels():
     (x_img, _), (x_img_test, _) = load_mnist(flatten=False)
     (x_flat, _), _ = load_mnist()
-    assert x_img.shape == (4000, 1, 28, 28) and x_img_test.shape == (1000, 1, 28, 28)
-    np.testing.assert_array_equal(x_img.reshape(4000, 784), x_flat)
+    assert x_img.shape == (5000, 1, 28, 28) and x_img_test.shape == (10000, 1, 28, 28)
+    np.testing.assert_array_equal(x_img.reshape(5000, 784), x_flat)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

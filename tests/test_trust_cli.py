@@ -44,7 +44,7 @@ def first_run(tmp_path_factory):
 
 def stop_at_step(monkeypatch, n, exc=None):
     """Make the n-th training step (from 1) raise ``exc``, or with None, return a NaN loss
-    (training diverges); 40 steps make an epoch of the bundled sample."""
+    (training diverges); 50 steps make an epoch of the bundled sample."""
     real_step, calls = MultiLayerNet.train_step, []
 
     def step(self, x, t, optimizer, **kwargs):
@@ -109,7 +109,7 @@ def test_a_failed_run_leaves_no_empty_folder_but_keeps_what_it_saved(tmp_path, c
     assert run(capsys, "train", "--epochs", "2", "--no-progress", "--out", "deep/er/run")[0] == 1
     assert sorted(os.listdir(tmp_path)) == []  # neither runs/ nor deep/
 
-    stop_at_step(monkeypatch, 45)  # in epoch 2
+    stop_at_step(monkeypatch, 55)  # in epoch 2
     assert run(capsys, "train", "--epochs", "2", "--no-progress", "--out", "run")[0] == 1
     assert sorted(os.listdir(tmp_path / "run")) == ["model.npz"]
     assert saved_epochs(tmp_path / "run" / "model.npz") == [1]
@@ -151,7 +151,7 @@ def test_model_npz_that_is_a_folder_is_refused_before_training(tmp_path, capsys)
 def test_interrupt_mid_epoch_says_where_it_stopped_and_what_model_npz_holds(tmp_path, capsys,
                                                                            monkeypatch):
     out = tmp_path / "run"
-    stop_at_step(monkeypatch, 50, KeyboardInterrupt())  # epoch 2, iteration 10
+    stop_at_step(monkeypatch, 60, KeyboardInterrupt())  # epoch 2, iteration 10
     status, _, err = run(capsys, "train", "--epochs", "3", "--no-progress", "--out", out)
     assert status == 130
     line = one_line(err)

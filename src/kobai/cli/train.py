@@ -46,8 +46,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "train", help="train a network on MNIST (default: the bundled sample)",
         description="Train a network on MNIST. With no options: the book's TwoLayerNet(784, 50, "
-                    "10), sigmoid, SGD lr 0.1, batch 100, on the 4,000/1,000-image sample that "
-                    "ships with kobai. Writes model.npz (after every epoch), history.csv, "
+                    "10), sigmoid, SGD lr 0.1, batch 100, on the MNIST sample that ships with "
+                    "kobai (5,000 training images, MNIST's 10,000 test images). Writes "
+                    "model.npz (after every epoch), history.csv, "
                     "history.json and learning_curve.png into --out, a new folder for each "
                     "run unless told otherwise: an earlier run is never overwritten without "
                     "--force.")

@@ -1,7 +1,9 @@
 """``load_mnist``: the book's MNIST loader (chapter 3.6.1, ``dataset/mnist.py``), without pickle.
 
-``source="sample"`` reads the 5,000 real MNIST digits bundled with kobai (4,000 train /
-1,000 test, 400/100 per digit; see ``tools/build_mnist_sample.py``); ``"mnist"`` and
+``source="sample"`` reads the MNIST digits bundled with kobai: 5,000 of MNIST's training
+images (500 per digit) for training and MNIST's whole test set, 10,000 images, for testing
+(see ``tools/build_mnist_sample.py``), so accuracy on it is comparable with any published
+MNIST result; ``"mnist"`` and
 ``"fashion-mnist"`` read the full 60,000 / 10,000 sets from their IDX files, downloading
 them once into ``$KOBAI_HOME/datasets/<source>``.
 """
@@ -45,7 +47,7 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
     one_hot_label : bool
         Labels as one-hot rows of ``dtype``; otherwise as int64 digits 0..9.
     source : {"sample", "mnist", "fashion-mnist"}
-        ``"sample"``: the bundled 4,000/1,000 digits, no download. ``"mnist"`` and
+        ``"sample"``: the bundled 5,000 training / 10,000 test digits, no download. ``"mnist"`` and
         ``"fashion-mnist"``: the full 60,000/10,000 sets (see
         :func:`kobai.datasets.fetch.fetch_mnist` for downloads and mirrors).
     data_dir : str or path-like, optional
