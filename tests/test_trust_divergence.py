@@ -216,3 +216,45 @@ def test_adam_state_is_restored_with_the_parameters():
     for slot in ("m", "v"):
         for key, arr in saved["slots"][slot].items():
             np.testing.assert_array_equal(state["slots"][slot][key], arr)
+
+
+def test_an_interrupted_epoch_is_discarded_and_train_again_matches_an_uninterrupted_run():
+    from kobai.nets import MultiLayerNet
+    from kobai.trainer import Trainer
+
+    rng = np.random.default_rng(0)
+    x, t = rng.random((60, 6)), rng.integers(0, 3, 60)
+
+    def trainer():
+        net = MultiLayerNet(6, [5], 3, use_dropout=True, use_batchnorm=True, rng=0)
+        return Trainer(net, x, t, x, t, epochs=3, mini_batch_size=10, optimizer="Adam",
+                       optimizer_param={"lr": 0.01}, rng=0, verbose=False)
+
+    reference = trainer()
+    reference.train()
+    interrupted = trainer()
+    real_step, calls = interrupted.network.train_step, []
+
+    def step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 9:  # epoch 2, batch 3 of 6
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    interrupted.network.train_step = step
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.train()
+    assert interrupted.history.epoch == 1
+    assert len(interrupted.history.train_loss_list) == 6  # the partial epoch's 2 are gone
+    interrupted.train()
+    assert interrupted.history.train_loss_list == reference.history.train_loss_list
+    for key, arr in reference.network.params.items():
+        np.testing.assert_array_equal(interrupted.network.params[key], arr)
+
+
+def test_the_trainers_progress_bar_is_tqdm_auto():
+    import tqdm.auto
+
+    import kobai.trainer
+
+    assert kobai.trainer.tqdm is tqdm.auto.tqdm

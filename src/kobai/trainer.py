@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeGuard, cast
 
 import numpy as np
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ._threads import auto_blas_threads, blas_threads
 from ._validate import check_t, check_x, positive_int
@@ -442,6 +442,12 @@ class Trainer:
             be finite: what the history and a checkpoint saved after the previous epoch hold.
             The history stops at the last completed epoch, and that epoch's callbacks are
             not run.
+        KeyboardInterrupt
+            (Or any other exception) in the middle of an epoch: that partial epoch is
+            discarded — its mini-batch losses leave the history, and the network and the
+            optimizer's state go back to the epoch's start — so calling ``train()`` again
+            resumes at the start of that epoch and gives the same result as a run that was
+            never interrupted.
         """
         start = self.history.epoch
         if start >= self.epochs:
@@ -485,9 +491,32 @@ class Trainer:
 
     def _train_epoch(self, epoch: int, bar: Any) -> EpochRecord:
         self._snapshot = self._state()
-        # overflow is caught by the divergence checks, which say what happened
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return self._train_epoch_body(epoch, bar)
+        n_losses = len(self.history.train_loss_list)
+        try:
+            # overflow is caught by the divergence checks, which say what happened
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                return self._train_epoch_body(epoch, bar)
+        except TrainingDivergedError:
+            raise
+        except BaseException:
+            # Interrupted (Ctrl-C) or failed mid-epoch: discard the partial epoch, so that
+            # train() called again resumes at its start exactly as if it had not begun.
+            self._rewind(n_losses)
+            raise
+
+    def _rewind(self, n_losses: int) -> None:
+        """Put the network, the optimizer and the history back to the start of the epoch."""
+        del self.history.train_loss_list[n_losses:]
+        if self._snapshot is None:
+            return
+        net_state, opt_state = self._snapshot
+        if self._kobai:
+            self.network.load_state_dict(net_state)
+        else:
+            for key, saved in net_state.items():
+                self.network.params[key][...] = saved
+        if opt_state is not None and callable(getattr(self.optimizer, "load_state_dict", None)):
+            self.optimizer.load_state_dict(opt_state)
 
     def _train_epoch_body(self, epoch: int, bar: Any) -> EpochRecord:
         t0 = time.perf_counter()
