@@ -337,3 +337,62 @@ def test_library_messages_show_on_stderr_only_while_a_command_runs(capsys, monke
     assert capsys.readouterr().err == "kobai: downloading x.gz\n"
     logger.info("after the command")  # e.g. a notebook or a test that goes on
     assert capsys.readouterr().err == ""
+
+
+# -- checkpoints record their data ----------------------------------------------------------
+
+def test_a_checkpoint_records_its_training_data(tmp_path, capsys):
+    from kobai.datasets import fingerprint, load_mnist
+
+    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--out", tmp_path / "r")[0] == 0
+    data = load(tmp_path / "r" / "model.npz").data
+    (x, t), _ = load_mnist()
+    assert data == {"source": "sample", "normalize": True, "n_train": 5000,
+                    "fingerprint": fingerprint(x, t)}
+
+
+def test_resume_trains_on_the_recorded_data_set_and_refuses_another(tmp_path, capsys,
+                                                                     monkeypatch):
+    run_dir = tmp_path / "r"
+    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--out", run_dir)[0] == 0
+    path = run_dir / "model.npz"
+    checkpoint = load(path)
+    checkpoint.meta["data"]["source"] = "fashion-mnist"  # as if trained on Fashion-MNIST
+    save(checkpoint.net, path, optimizer=checkpoint.optimizer, history=checkpoint.history,
+         data=checkpoint.meta["data"])
+    monkeypatch.setenv("KOBAI_FASHION_MNIST_MIRRORS", "")  # never download in a test
+    monkeypatch.setenv("KOBAI_HOME", str(tmp_path / "home"))
+    status, _, err = run(capsys, "train", "--resume", run_dir, "--out", run_dir, "--epochs", "2",
+                         "--dataset", "sample", "--no-progress")
+    assert status == 2
+    assert "was trained on --dataset fashion-mnist" in one_line(err)
+    status, _, err = run(capsys, "train", "--resume", run_dir, "--out", run_dir, "--epochs", "2",
+                         "--no-progress")
+    assert status == 2 and "fashion-mnist" in err  # it went for the recorded set (offline here)
+
+
+def test_resume_refuses_training_data_that_differs_from_the_recorded_fingerprint(tmp_path,
+                                                                                 capsys):
+    run_dir = tmp_path / "r"
+    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--out", run_dir)[0] == 0
+    path = run_dir / "model.npz"
+    checkpoint = load(path)
+    checkpoint.meta["data"]["fingerprint"] = "0" * 16
+    save(checkpoint.net, path, optimizer=checkpoint.optimizer, history=checkpoint.history,
+         data=checkpoint.meta["data"])
+    status, _, err = run(capsys, "train", "--resume", run_dir, "--out", run_dir, "--epochs", "2",
+                         "--no-progress")
+    assert status == 2 and "differs from the data" in one_line(err)
+
+
+def test_evaluate_defaults_to_the_recorded_data_set_and_says_when_told_another(tmp_path,
+                                                                               capsys,
+                                                                               monkeypatch):
+    run_dir = tmp_path / "r"
+    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--out", run_dir)[0] == 0
+    status, out, _ = run(capsys, "evaluate", run_dir)
+    assert status == 0 and "on the sample test set (10000 images)" in out
+    monkeypatch.setenv("KOBAI_MNIST_MIRRORS", "")
+    monkeypatch.setenv("KOBAI_HOME", str(tmp_path / "home"))
+    status, out, err = run(capsys, "evaluate", run_dir, "--dataset", "mnist")
+    assert "was trained on --dataset sample; evaluating it on the mnist test set" in out

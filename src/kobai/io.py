@@ -86,6 +86,13 @@ class Checkpoint:
     history: dict | None
     meta: dict
 
+    @property
+    def data(self) -> dict | None:
+        """What the network was trained on (``save(..., data=...)``), or None if not recorded
+        (checkpoints of kobai 0.1.0)."""
+        data = self.meta.get("data")
+        return data if isinstance(data, dict) else None
+
 
 # -- atomic writing ---------------------------------------------------------------------------
 @contextmanager
@@ -170,7 +177,7 @@ def _fsync_directory(directory: Path) -> None:
 
 # -- save -------------------------------------------------------------------------------------
 def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
-         history: Any = None) -> Path:
+         history: Any = None, data: dict[str, Any] | None = None) -> Path:
     """Save ``net`` (and optionally its optimizer and history) to ``path``, atomically.
 
     Parameters
@@ -185,6 +192,10 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
         training can resume bit for bit.
     history : kobai.trainer.History or dict, optional
         Saved as JSON (``History.to_dict()`` when given a History).
+    data : dict, optional
+        What the network was trained on, as JSON, e.g. ``kobai.datasets.describe(...)``:
+        ``{"source": "sample", "normalize": true, "fingerprint": "…", ...}``. ``kobai
+        evaluate`` and ``kobai train --resume`` use it.
 
     Returns
     -------
@@ -216,6 +227,8 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
         arrays.update(opt_arrays)
     if history is not None:
         meta["history"] = history.to_dict() if hasattr(history, "to_dict") else history
+    if data is not None:
+        meta["data"] = dict(data)
     try:
         text = json.dumps(meta, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -563,19 +576,23 @@ class SaveCheckpoint:
     path : str or path-like
     every : int
         Save after epochs ``every, 2·every, ...`` (and never in between).
+    data : dict, optional
+        Recorded in every checkpoint (see :func:`save`).
 
     Examples
     --------
     >>> trainer = Trainer(net, ..., callbacks=[SaveCheckpoint("run/model.npz")])  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | os.PathLike[str], every: int = 1):
+    def __init__(self, path: str | os.PathLike[str], every: int = 1,
+                 data: dict[str, Any] | None = None):
         self.path, self.every = Path(path), positive_int(every, "every")
+        self.data = data
 
     def on_epoch_end(self, trainer: Any, record: Any) -> None:
         if record.epoch % self.every == 0:
             save(trainer.network, self.path, optimizer=trainer.optimizer,
-                 history=trainer.history)
+                 history=trainer.history, data=self.data)
 
     def __repr__(self) -> str:
         return f"SaveCheckpoint({str(self.path)!r}, every={self.every})"

@@ -18,8 +18,9 @@ def add_parser(sub) -> None:
                                    "and confusion.png.")
     p.add_argument("model", type=Path, metavar="MODEL",
                    help="a model.npz from kobai train, or the run folder holding it")
-    p.add_argument("--dataset", choices=list(SOURCES), default="sample",
-                   help="default: sample")
+    p.add_argument("--dataset", choices=list(SOURCES), default=None,
+                   help="default: the data set the model was trained on (recorded in its "
+                        "checkpoint), else sample")
     p.add_argument("--data-dir", type=Path, help="folder of the four IDX .gz files")
     p.add_argument("--out", type=Path,
                    help="where to write confusion.png (default: the model's folder)")
@@ -28,13 +29,20 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..datasets import load_mnist
-    from ..io import load_net
+    from ..io import load
     from ..metrics import classification_report, confusion_matrix, format_confusion_matrix
     from ..plot import plot_confusion
 
     model = model_file(args.model)
     with user_errors(f"cannot load {model}"):
-        net = load_net(model)
+        checkpoint = load(model)
+    net, recorded = checkpoint.net, checkpoint.data
+    trained_on = recorded.get("source") if recorded else None
+    if args.dataset is None:
+        args.dataset = trained_on if trained_on in SOURCES else "sample"
+    elif trained_on is not None and args.dataset != trained_on:
+        print(f"note: {model} was trained on --dataset {trained_on}; evaluating it on the "
+              f"{args.dataset} test set, as asked")
     with user_errors("cannot load the data"):
         _, (x_test, t_test) = load_mnist(source=args.dataset, data_dir=args.data_dir,
                                          dtype=net.dtype)

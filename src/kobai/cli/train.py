@@ -72,9 +72,10 @@ def add_parser(sub) -> None:
                         "folder), with its network, optimizer and seed: options that "
                         "conflict with those are refused")
     d = p.add_argument_group("data and output")
-    d.add_argument("--dataset", choices=list(SOURCES), default="sample",
+    d.add_argument("--dataset", choices=list(SOURCES), default=None,
                    help="sample: bundled with kobai; mnist / fashion-mnist: the full sets, "
-                        "downloaded into --data-dir when missing (default: sample)")
+                        "downloaded into --data-dir when missing (default: sample; with "
+                        "--resume, the data set the checkpoint was trained on)")
     d.add_argument("--data-dir", type=Path,
                    help="folder of the four IDX .gz files (default: $KOBAI_HOME/datasets/NAME)")
     d.add_argument("--out", type=Path,
@@ -101,7 +102,7 @@ def _net_and_optimizer(args: argparse.Namespace):
         lr = args.lr if args.lr is not None else default_lr(name)
         from ..optimizers import get_optimizer
 
-        return net, get_optimizer(name, lr=lr), None
+        return net, get_optimizer(name, lr=lr), None, None
     from ..io import load
     from ..trainer import History
 
@@ -121,7 +122,18 @@ def _net_and_optimizer(args: argparse.Namespace):
     if args.epochs <= done:
         raise CliError(f"{args.resume} has trained {done} epochs already; --epochs is the total "
                        f"to reach, so give more than {done} (e.g. --epochs {done + 10})")
-    return checkpoint.net, checkpoint.optimizer, history
+    recorded = checkpoint.data
+    source = recorded.get("source") if recorded else None
+    if args.dataset is None:
+        args.dataset = source if source in SOURCES else "sample"
+        if source is None:
+            print(f"{args.resume} does not record what it was trained on (written by kobai "
+                  "0.1.0?); resuming on --dataset sample", file=sys.stderr)
+    elif source is not None and args.dataset != source:
+        raise CliError(f"{args.resume} was trained on --dataset {source}; --resume with "
+                       f"--dataset {args.dataset} would continue it on other data. Leave "
+                       "--dataset out, or start a new run without --resume")
+    return checkpoint.net, checkpoint.optimizer, history, recorded
 
 
 def _resume_conflicts(args: argparse.Namespace, checkpoint: Any, history: Any) -> list[str]:
@@ -168,18 +180,27 @@ def _option(flag: str, value: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from .. import io, plot
-    from ..datasets import load_mnist
+    from ..datasets import describe, load_mnist
     from ..trainer import Trainer, TrainingDivergedError
 
     if args.resume is not None:
         args.resume = model_file(args.resume)
-    net, optimizer, history = _net_and_optimizer(args)
+    net, optimizer, history, recorded = _net_and_optimizer(args)
+    if args.dataset is None:
+        args.dataset = "sample"
     replace = args.out is not None and check_out(args.out, force=args.force,
                                                  resuming=args.resume)
     with user_errors("cannot load the data"):
         (x_train, t_train), (x_test, t_test) = load_mnist(source=args.dataset,
                                                           data_dir=args.data_dir,
                                                           dtype=net.dtype)
+    data = describe(args.dataset, x_train, t_train, data_dir=args.data_dir)
+    if recorded and recorded.get("fingerprint") not in (None, data["fingerprint"]):
+        raise CliError(f"the {args.dataset} training data differs from the data {args.resume} "
+                       f"was trained on (fingerprint {data['fingerprint']}, recorded "
+                       f"{recorded['fingerprint']}, {recorded.get('n_train', '?')} images): "
+                       "are other files in --data-dir? Resume on the same data, or start a new "
+                       "run")
     start = history.epoch if history else 0
     optimizer_text = f"{type(optimizer).__name__}(lr={optimizer.lr:g})"
     with run_folder(args.out, replace=replace) as out:
@@ -195,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
                               mini_batch_size=args.batch_size, optimizer=optimizer,
                               verbose=True, progress=not args.no_progress,
                               rng=args.seed if args.seed is not None or history else 0,
-                              callbacks=[io.SaveCheckpoint(model_path), remember],
+                              callbacks=[io.SaveCheckpoint(model_path, data=data), remember],
                               history=history)
         if replace:
             print(f"replaced the earlier run in {out}/ (--force)")

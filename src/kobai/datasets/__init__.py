@@ -12,6 +12,7 @@ from kobai.datasets.errors import DatasetError, DownloadError
 from kobai.datasets.fetch import fetch_mnist
 from kobai.datasets.idx import parse_idx, read_idx, write_idx
 from kobai.datasets.mnist import SOURCES, load_mnist
+from kobai.datasets.record import describe, fingerprint
 from kobai.datasets.sources import (
     DEFAULT_MIRRORS,
     IDX_SHA256,
@@ -34,6 +35,8 @@ __all__ = [
     "DatasetError",
     "DownloadError",
     "default_data_dir",
+    "describe",
+    "fingerprint",
     "download",
     "fetch_mnist",
     "kobai_home",
