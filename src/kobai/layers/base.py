@@ -33,6 +33,9 @@ Optional (with defaults here)
     into its ``x`` or ``dout``.
 ``decay_keys`` : tuple of str
     The parameters that a network's L2 weight decay applies to (``("W",)`` for Affine).
+``min_train_batch`` : int
+    The smallest batch the layer can train on (2 for batch norm, whose batch variance of one
+    sample is 0); the Trainer refuses a mini-batch size that would leave a smaller last batch.
 ``state`` : dict of str to ndarray
     Arrays that are not parameters but belong in a checkpoint (batch norm's running
     statistics); a network names them ``running_mean1``, ... and may replace them (casting).
