@@ -348,7 +348,7 @@ def test_a_checkpoint_records_its_training_data(tmp_path, capsys):
     data = load(tmp_path / "r" / "model.npz").data
     (x, t), _ = load_mnist()
     assert data == {"source": "sample", "normalize": True, "n_train": 5000,
-                    "fingerprint": fingerprint(x, t)}
+                    "fingerprint": fingerprint(x, t), "batch_size": 100}
 
 
 def test_resume_trains_on_the_recorded_data_set_and_refuses_another(tmp_path, capsys,
@@ -396,3 +396,47 @@ def test_evaluate_defaults_to_the_recorded_data_set_and_says_when_told_another(t
     monkeypatch.setenv("KOBAI_HOME", str(tmp_path / "home"))
     status, out, err = run(capsys, "evaluate", run_dir, "--dataset", "mnist")
     assert "was trained on --dataset sample; evaluating it on the mnist test set" in out
+
+
+def test_resume_continues_with_the_recorded_batch_size_and_refuses_another(tmp_path, capsys):
+    run_dir = tmp_path / "r"
+    assert run(capsys, "train", "--epochs", "1", "--batch-size", "250", "--no-progress",
+               "--out", run_dir)[0] == 0
+    status, _, err = run(capsys, "train", "--resume", run_dir, "--out", run_dir, "--epochs",
+                         "2", "--batch-size", "7", "--no-progress")
+    assert status == 2 and "--batch-size 7 (the checkpoint has --batch-size 250)" in err
+    status, out, _ = run(capsys, "train", "--resume", run_dir, "--out", run_dir, "--epochs",
+                         "2", "--no-progress")
+    assert status == 0 and "batch 250" in out
+
+
+def test_evaluate_and_resume_read_the_recorded_data_dir(tmp_path, capsys, monkeypatch):
+    from kobai.datasets import write_idx
+
+    data_dir = tmp_path / "digits"  # a tiny MNIST-shaped set under the standard names
+    data_dir.mkdir()
+    rng = np.random.default_rng(0)
+    for name, n in (("train", 60), ("t10k", 20)):
+        write_idx(data_dir / f"{name}-images-idx3-ubyte",
+                  rng.integers(0, 256, (n, 28, 28)).astype(np.uint8))
+        write_idx(data_dir / f"{name}-labels-idx1-ubyte",
+                  (np.arange(n) % 10).astype(np.uint8))
+    from kobai.datasets import MNIST_FILES, sha256_file, sources
+
+    stand_ins = {name: sha256_file(data_dir / name.removesuffix(".gz")) for name in MNIST_FILES}
+    monkeypatch.setitem(sources.SHA256, "mnist", stand_ins)  # accept these stand-in files
+    monkeypatch.setitem(sources.IDX_SHA256, "mnist", {})
+    monkeypatch.setenv("KOBAI_MNIST_MIRRORS", "")
+    monkeypatch.setenv("KOBAI_HOME", str(tmp_path / "home"))
+    run_dir = tmp_path / "r"
+    status, _, err = run(capsys, "train", "--dataset", "mnist", "--data-dir", data_dir,
+                         "--epochs", "1", "--batch-size", "20", "--no-progress", "--out",
+                         run_dir)
+    assert status == 0, err
+    assert load(run_dir / "model.npz").data["data_dir"] == str(data_dir.resolve())
+    status, out, err = run(capsys, "evaluate", run_dir)
+    assert status == 0, err
+    assert "the --data-dir the model was trained from" in err and "(20 images)" in out
+    status, _, err = run(capsys, "train", "--resume", run_dir, "--out", run_dir, "--epochs",
+                         "2", "--no-progress")
+    assert status == 0, err

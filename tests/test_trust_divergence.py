@@ -48,19 +48,12 @@ def train_scripted(losses, **kwargs):
     return net, trainer
 
 
-def test_a_finite_loss_that_explodes_stops_training_before_that_update():
+def test_a_finite_loss_that_explodes_stops_training_and_puts_back_the_epochs_start():
     x, t = blobs(200)
     net = MultiLayerNet(6, [8], 3, rng=0)
+    start = {k: v.copy() for k, v in net.params.items()}
     trainer = Trainer(net, x, t, x, t, epochs=5, mini_batch_size=20,
                       optimizer_param={"lr": 1e6}, rng=0, verbose=False)
-    applied = {}
-    real_update = trainer.optimizer.update
-
-    def update_and_snapshot(params, grads):
-        real_update(params, grads)
-        applied.update({k: v.copy() for k, v in params.items()})
-
-    trainer.optimizer.update = update_and_snapshot
     with pytest.raises(TrainingDivergedError, match="the loss exploded") as info:
         trainer.train()
     err = info.value
@@ -68,9 +61,10 @@ def test_a_finite_loss_that_explodes_stops_training_before_that_update():
     assert (err.epoch, err.iteration) == (1, 2)
     assert "more than 1000 times its reference" in str(err)
     assert "log(n_classes) = 1.099, the loss of a uniform guess" in str(err)
-    assert trainer.optimizer.iter == 1  # the exploding batch was not applied
+    assert trainer.optimizer.iter == 0  # the epoch is discarded: the net is as it started
+    assert trainer.history.train_loss_list == []
     for key, arr in net.params.items():
-        np.testing.assert_array_equal(arr, applied[key])
+        np.testing.assert_array_equal(arr, start[key])
 
 
 def test_an_exploding_loss_is_measured_against_the_runs_first_loss():
@@ -185,7 +179,7 @@ def test_parameters_that_overflow_are_restored_to_the_start_of_the_epoch(at):
     trainer = Trainer(net, x, t, x, t, epochs=3, mini_batch_size=30,
                       optimizer=OverflowOnStep(at, lr=0.1), rng=0, verbose=False,
                       callbacks=[lambda tr, rec: after_epoch_1.update(net.state_dict())])
-    with pytest.raises(TrainingDivergedError, match="restored to the start of epoch 2") as info:
+    with pytest.raises(TrainingDivergedError, match="back at the start of epoch 2") as info:
         trainer.train()
     assert info.value.epoch == 2 and trainer.history.epoch == 1
     state = net.state_dict()
@@ -209,7 +203,7 @@ def test_adam_state_is_restored_with_the_parameters():
     trainer = Trainer(net, x, t, x, t, epochs=3, mini_batch_size=30, optimizer=optimizer,
                       rng=0, verbose=False,
                       callbacks=[lambda tr, rec: saved.update(optimizer.state_dict())])
-    with pytest.raises(TrainingDivergedError, match="restored"):
+    with pytest.raises(TrainingDivergedError, match="back at the start of epoch 2"):
         trainer.train()
     state = optimizer.state_dict()
     assert state["step"] == saved["step"] == 2
@@ -258,3 +252,23 @@ def test_the_trainers_progress_bar_is_tqdm_auto():
     import kobai.trainer
 
     assert kobai.trainer.tqdm is tqdm.auto.tqdm
+
+
+def test_after_divergence_train_can_be_called_again_with_a_smaller_learning_rate():
+    x, t = blobs(120)
+    net = MultiLayerNet(6, [8], 3, rng=0)
+
+    class Bump:  # after epoch 1, an lr far too large
+        def on_epoch_end(self, trainer, record):
+            if record.epoch == 1:
+                trainer.optimizer.lr = 1e6
+
+    trainer = Trainer(net, x, t, x, t, epochs=3, mini_batch_size=20, optimizer_param={"lr": 0.1},
+                      rng=0, verbose=False, callbacks=[Bump()])
+    with pytest.raises(TrainingDivergedError):
+        trainer.train()
+    assert trainer.history.epoch == 1 and len(trainer.history.train_loss_list) == 6
+    trainer.optimizer.lr = 0.1
+    trainer.callbacks = []
+    trainer.train()
+    assert trainer.history.epoch == 3 and trainer.history.test_acc_list[-1] > 0.8

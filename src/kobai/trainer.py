@@ -433,14 +433,11 @@ class Trainer:
         ------
         TrainingDivergedError
             When a mini-batch loss is NaN, infinite or exploding (the rule is in the class
-            notes), or the end-of-epoch evaluation or parameters are not finite. The bad
-            batch's update is not applied (unless a book-style ``train_step`` applied it
-            already), so the network keeps its parameters from before that batch; if those are
-            no longer finite (an update overflowed, which shows only in the next loss or at
-            the epoch's end), the network, and the optimizer's state if it has
-            ``state_dict``, are restored to the start of that epoch, the last state known to
-            be finite: what the history and a checkpoint saved after the previous epoch hold.
-            The history stops at the last completed epoch, and that epoch's callbacks are
+            notes), or the end-of-epoch evaluation or parameters are not finite. The epoch is
+            discarded: the network, the optimizer's state (if it has ``state_dict``) and the
+            history go back to the start of that epoch, the last state known to be sound —
+            what a checkpoint saved after the previous epoch holds — so ``train()`` may be
+            called again, e.g. after lowering the learning rate. That epoch's callbacks are
             not run.
         KeyboardInterrupt
             (Or any other exception) in the middle of an epoch: that partial epoch is
@@ -496,11 +493,10 @@ class Trainer:
             # overflow is caught by the divergence checks, which say what happened
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 return self._train_epoch_body(epoch, bar)
-        except TrainingDivergedError:
-            raise
         except BaseException:
-            # Interrupted (Ctrl-C) or failed mid-epoch: discard the partial epoch, so that
-            # train() called again resumes at its start exactly as if it had not begun.
+            # Diverged, interrupted (Ctrl-C) or failed mid-epoch: discard the partial epoch, so
+            # the network is what the last checkpoint holds and train() called again resumes
+            # at the epoch's start exactly as if it had not begun.
             self._rewind(n_losses)
             raise
 
@@ -635,9 +631,13 @@ class Trainer:
                 else "try a smaller learning rate")
         kept = (f"; the history and callbacks stop at epoch {epoch - 1}" if epoch > 1 else "")
         value = f"{loss:.4g}" if math.isfinite(loss) else str(loss)
+        back = (f"; the network, the optimizer's state and the history are back at the start "
+                f"of epoch {epoch}" + (f" (what a checkpoint saved after epoch {epoch - 1} holds)"
+                                       if epoch > 1 else "")
+                + ", so train() may be called again")
         return TrainingDivergedError(f"training diverged at {where}: {what} is {value}{why}"
-                                     f"{kept}{self._restore_if_not_finite(epoch)}; {hint}",
-                                     epoch=epoch, iteration=i, loss=loss)
+                                     f"{kept}{back}; {hint}", epoch=epoch, iteration=i,
+                                     loss=loss)
 
     # -- the last finite state ----------------------------------------------------------------
     def _state(self) -> tuple[Any, Any]:
@@ -650,32 +650,6 @@ class Trainer:
                                                                        {}).items()}
         opt_state = opt.state_dict() if callable(getattr(opt, "state_dict", None)) else None
         return net_state, opt_state
-
-    def _restore_if_not_finite(self, epoch: int) -> str:
-        """Put back the epoch's starting state if the network's arrays are not finite;
-        return what to add to the message."""
-        arrays = (self.network.state_dict() if self._kobai
-                  else getattr(self.network, "params", {}))
-        if all(np.isfinite(np.asarray(a)).all() for a in arrays.values()):
-            return ""
-        if self._snapshot is None:
-            return "; the network's parameters are no longer finite"
-        net_state, opt_state = self._snapshot
-        try:
-            if self._kobai:
-                self.network.load_state_dict(net_state)
-            else:
-                for key, saved in net_state.items():
-                    self.network.params[key][...] = saved
-            if opt_state is not None and callable(getattr(self.optimizer, "load_state_dict",
-                                                          None)):
-                self.optimizer.load_state_dict(opt_state)
-        except (ValueError, TypeError, KeyError) as exc:
-            return (f"; the network's parameters are no longer finite and its state from the "
-                    f"start of epoch {epoch} could not be restored ({exc})")
-        return (f"; an update had made the parameters NaN or infinite, so the network (and the "
-                f"optimizer's state) was restored to the start of epoch {epoch}, its last "
-                "finite state")
 
 
 def _warn_if_unnormalized(x: np.ndarray) -> None:

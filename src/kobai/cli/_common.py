@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,3 +141,15 @@ def net_options(net: Any) -> dict[str, Any] | None:
             "weight_decay": float(config.get("weight_decay_lambda", 0.0)),
             "dropout": config.get("dropout_ratio") if config.get("use_dropout") else None,
             "batchnorm": bool(config.get("use_batchnorm", False))}
+
+
+def use_recorded_data_dir(args: argparse.Namespace, recorded: dict | None) -> None:
+    """Without --data-dir, read the data from the folder a checkpoint was trained from (when
+    it still exists and the data set is the recorded one), saying so."""
+    if args.data_dir is not None or not recorded or args.dataset != recorded.get("source"):
+        return
+    folder = recorded.get("data_dir")
+    if isinstance(folder, str) and Path(folder).is_dir():
+        args.data_dir = Path(folder)
+        print(f"reading --dataset {args.dataset} from {folder}, the --data-dir the model was "
+              "trained from", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.mnist import SOURCES
-from ._common import CliError, model_file, user_errors
+from ._common import CliError, model_file, use_recorded_data_dir, user_errors
 
 
 def add_parser(sub) -> None:
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     elif trained_on is not None and args.dataset != trained_on:
         print(f"note: {model} was trained on --dataset {trained_on}; evaluating it on the "
               f"{args.dataset} test set, as asked")
+    use_recorded_data_dir(args, recorded)
     with user_errors("cannot load the data"):
         _, (x_test, t_test) = load_mnist(source=args.dataset, data_dir=args.data_dir,
                                          dtype=net.dtype)

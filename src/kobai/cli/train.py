@@ -21,6 +21,7 @@ from ._common import (
     non_negative_int,
     positive_float,
     positive_int,
+    use_recorded_data_dir,
     user_errors,
 )
 from ._runs import check_out, run_folder
@@ -59,7 +60,8 @@ def add_parser(sub) -> None:
     g.add_argument("--lr", type=positive_float,
                    help="learning rate (default: 0.1 for sgd, 0.01 for momentum, nesterov and "
                         "adagrad, 0.001 for rmsprop and adam)")
-    g.add_argument("--batch-size", type=positive_int, default=100, help="default: 100")
+    g.add_argument("--batch-size", type=positive_int, default=None,
+                   help="default: 100 (with --resume, the checkpoint's)")
     g.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
                    help=f"total number of epochs (default: {DEFAULT_EPOCHS}); with --resume, "
                         "training continues until this epoch")
@@ -133,6 +135,9 @@ def _net_and_optimizer(args: argparse.Namespace):
         raise CliError(f"{args.resume} was trained on --dataset {source}; --resume with "
                        f"--dataset {args.dataset} would continue it on other data. Leave "
                        "--dataset out, or start a new run without --resume")
+    if args.batch_size is None and recorded and "batch_size" in recorded:
+        args.batch_size = recorded["batch_size"]
+    use_recorded_data_dir(args, recorded)
     return checkpoint.net, checkpoint.optimizer, history, recorded
 
 
@@ -146,12 +151,17 @@ def _resume_conflicts(args: argparse.Namespace, checkpoint: Any, history: Any) -
                               if type(optimizer) is cls), type(optimizer).__name__)
     have["lr"] = getattr(optimizer, "lr", None)
     have["seed"] = history.seed if history else None
+    recorded = checkpoint.data or {}
+    if "batch_size" in recorded:
+        have["batch_size"] = recorded["batch_size"]
     flags = {**_NET_FLAGS, "dtype": "--dtype", "optimizer": "--optimizer", "lr": "--lr",
-             "seed": "--seed"}
+             "seed": "--seed", "batch_size": "--batch-size"}
     found = []
     for dest, flag in flags.items():
         given = getattr(args, dest)
         if given is None:
+            continue
+        if dest == "batch_size" and dest not in have:  # not recorded (kobai 0.1.0)
             continue
         if dest not in have:  # a network the network options do not describe
             found.append(f"{_option(flag, given)} (the checkpoint holds {net!r})")
@@ -188,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
     net, optimizer, history, recorded = _net_and_optimizer(args)
     if args.dataset is None:
         args.dataset = "sample"
+    if args.batch_size is None:
+        args.batch_size = 100
     replace = args.out is not None and check_out(args.out, force=args.force,
                                                  resuming=args.resume)
     with user_errors("cannot load the data"):
@@ -195,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
                                                           data_dir=args.data_dir,
                                                           dtype=net.dtype)
     data = describe(args.dataset, x_train, t_train, data_dir=args.data_dir)
+    data["batch_size"] = args.batch_size  # what --resume continues with
     if recorded and recorded.get("fingerprint") not in (None, data["fingerprint"]):
         raise CliError(f"the {args.dataset} training data differs from the data {args.resume} "
                        f"was trained on (fingerprint {data['fingerprint']}, recorded "

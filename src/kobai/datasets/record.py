@@ -5,6 +5,7 @@ given other data."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,10 +26,12 @@ def fingerprint(x: np.ndarray, t: np.ndarray) -> str:
 def describe(source: str, x_train: np.ndarray, t_train: np.ndarray, *, normalize: bool = True,
              data_dir: Any = None) -> dict[str, Any]:
     """The JSON record of a training set: ``{"source", "normalize", "n_train",
-    "fingerprint"[, "data_dir"]}`` (``kobai.io.save(..., data=...)``)."""
+    "fingerprint"[, "data_dir"]}`` (``kobai.io.save(..., data=...)``); ``data_dir`` is stored
+    resolved, so it means the same from any working folder. ``kobai train`` adds the
+    ``batch_size`` a resumed run continues with."""
     record: dict[str, Any] = {"source": source, "normalize": bool(normalize),
                               "n_train": int(len(x_train)),
                               "fingerprint": fingerprint(x_train, t_train)}
     if data_dir is not None:
-        record["data_dir"] = str(data_dir)
+        record["data_dir"] = str(Path(data_dir).resolve())
     return record
