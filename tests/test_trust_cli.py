@@ -440,3 +440,30 @@ def test_evaluate_and_resume_read_the_recorded_data_dir(tmp_path, capsys, monkey
     status, _, err = run(capsys, "train", "--resume", run_dir, "--out", run_dir, "--epochs",
                          "2", "--no-progress")
     assert status == 0, err
+
+
+def test_force_keeps_the_earlier_run_when_the_new_one_saves_nothing(tmp_path, capsys,
+                                                                    monkeypatch):
+    run_dir = tmp_path / "run"
+    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--out", run_dir)[0] == 0
+    before = (run_dir / "model.npz").read_bytes()
+    stop_at_step(monkeypatch, 5)  # the replacement diverges in its first epoch
+    status, _, _ = run(capsys, "train", "--epochs", "1", "--no-progress", "--out", run_dir,
+                       "--force")
+    assert status == 1
+    assert (run_dir / "model.npz").read_bytes() == before  # the earlier run is back
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_save_that_fails_after_an_epoch_says_the_epoch_completed(tmp_path, capsys,
+                                                                   monkeypatch):
+    from kobai import io
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(io, "save", full_disk)
+    status, _, err = run(capsys, "train", "--epochs", "2", "--no-progress", "--out",
+                         tmp_path / "run")
+    assert status == 1
+    assert "epoch 1 completed but could not be saved; nothing was saved" in one_line(err)

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import itertools
+import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,10 +55,12 @@ def check_out(out: Path, *, force: bool, resuming: Path | None) -> bool:
 def run_folder(out: Path | None, *, replace: bool) -> Iterator[Path]:
     """Create the run's folder (a new ``runs/<timestamp>`` when ``out`` is None) for the block.
 
-    With ``replace`` (``--force``), the run files of an earlier run in ``out`` are removed
-    first. The folders created here are removed at the end if the block left them empty.
+    With ``replace`` (``--force``), the run files of an earlier run in ``out`` are set aside
+    first and removed once the new run has saved its model — or put back if it stops before
+    that. The folders created here are removed at the end if the block left them empty.
     """
     created: list[Path] = []
+    backup: Path | None = None
     try:
         with user_errors(f"cannot create the run folder {out or RUNS_ROOT}"):
             if out is None:
@@ -64,16 +68,33 @@ def run_folder(out: Path | None, *, replace: bool) -> Iterator[Path]:
             else:
                 _mkdirs(out, created)
                 folder = out
-            if replace:
+            if replace:  # set aside until the new run has saved a model
+                backup = folder / f".replaced-{secrets.token_hex(4)}"
+                backup.mkdir()
                 for name in RUN_FILES + DERIVED_FILES:
-                    (folder / name).unlink(missing_ok=True)
+                    if (folder / name).exists():
+                        (folder / name).rename(backup / name)
         yield folder
     finally:
+        if backup is not None:
+            _settle(folder, backup)
         for directory in reversed(created):
             try:
                 directory.rmdir()  # only if empty: a run that saved something keeps it
             except OSError:
                 break
+
+
+def _settle(folder: Path, backup: Path) -> None:
+    """After a --force run: drop the earlier run's files once the new run saved a model, else
+    (it failed or was interrupted before its first save) put them back."""
+    if (folder / "model.npz").exists():
+        shutil.rmtree(backup, ignore_errors=True)
+        return
+    for item in backup.iterdir():
+        if not (folder / item.name).exists():
+            item.rename(folder / item.name)
+    shutil.rmtree(backup, ignore_errors=True)
 
 
 def _mkdirs(path: Path, created: list[Path]) -> None:

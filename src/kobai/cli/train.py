@@ -249,8 +249,14 @@ def run(args: argparse.Namespace) -> int:
         except BrokenPipeError:
             raise
         except OSError as exc:  # the callbacks' saving is the only I/O of trainer.train()
-            raise CliError(f"cannot save {model_path}: {exc.strerror or exc}; "
-                           f"{_kept(args, model_path, saved, start)}", status=1) from None
+            done = trainer.history.epoch
+            unsaved = (f"epoch {done} completed but could not be saved; "
+                       if done > (saved[-1] if saved else start) else "")
+            kept = _kept(args, model_path, saved, start)
+            if unsaved and not saved and args.resume is None:
+                kept = "nothing was saved"
+            raise CliError(f"cannot save {model_path}: {exc.strerror or exc}; {unsaved}{kept}",
+                           status=1) from None
         with user_errors(f"cannot write into {out}"):
             history.to_csv(out / "history.csv")
             history.to_json(out / "history.json")
