@@ -44,6 +44,27 @@ def series_terms(r: float) -> int | None:
     return None
 
 
+def softmax_parts(z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(E, c)`` with ``E = exp(z - max z)`` per row and ``c = z_t - max z``, so that the
+    cross-entropy of row ``n`` is ``log Σ_c E[n, c] - c[n]`` (as SoftmaxWithLoss computes it)."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return np.exp(shifted), shifted[np.arange(z.shape[0]), labels]
+
+
+def series_losses(nu: list[np.ndarray], cols: slice | np.ndarray, u: np.ndarray, K: int,
+                  c: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``log Σ_{k≤K} ν_k[:, cols] u^k - c`` (N, P) by Horner's rule:
+    ``ν_0 + u (ν_1 + u (ν_2 + … + u ν_K))``. ``out`` (N, P) may be given to write into."""
+    s = np.empty_like(u) if out is None else out
+    s[...] = nu[K][:, cols]
+    for k in range(K - 1, -1, -1):
+        s *= u
+        s += nu[k][:, cols]
+    np.log(s, out=s)
+    s -= c[:, None]
+    return s
+
+
 class RankOneLogits:
     """Per-sample cross-entropy after a change of one hidden unit, from cached moments.
 
@@ -57,11 +78,8 @@ class RankOneLogits:
     """
 
     def __init__(self, z: np.ndarray, labels: np.ndarray, V: np.ndarray):
-        rows = np.arange(z.shape[0])
-        shifted = z - z.max(axis=1, keepdims=True)  # as SoftmaxWithLoss.forward
-        self.E = np.exp(shifted)
+        self.E, self.c = softmax_parts(z, labels)  # loss_n = log Σ_c E_c - c_n
         s0 = self.E.sum(axis=1)
-        self.c = shifted[rows, labels]  # loss_n = log Σ_c E_c - c_n
         self.V, self.labels = V, labels
         n_hidden = V.shape[-2]
         # samples per block of the (block, n_hidden, n_classes) arrays w[n, j, c]
@@ -114,12 +132,4 @@ class RankOneLogits:
         if K is None:
             return None
         self._extend(K)
-        # Horner: Σ_k ν_k u^k = ν_0 + u (ν_1 + u (ν_2 + … + u ν_K))
-        s = au
-        s[...] = self.nu[K][:, cols]
-        for k in range(K - 1, -1, -1):
-            s *= u
-            s += self.nu[k][:, cols]
-        np.log(s, out=s)
-        s -= self.c[:, None]
-        return s
+        return series_losses(self.nu, cols, u, K, self.c, out=au)

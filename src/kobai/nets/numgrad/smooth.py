@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .rank1 import series_losses, softmax_parts
+
 __all__ = ["smooth_directions", "PolynomialLogits", "ErrorBound"]
 
 _ORDER = 5  # Taylor terms through each smooth layer (the layer's derivatives 1..5)
@@ -191,10 +193,7 @@ class PolynomialLogits:
 
     def __init__(self, z: np.ndarray, labels: np.ndarray, V: list[np.ndarray],
                  bound: ErrorBound):
-        rows = np.arange(z.shape[0])
-        shifted = z - z.max(axis=1, keepdims=True)  # as SoftmaxWithLoss.forward
-        self.E = np.exp(shifted)
-        self.c = shifted[rows, labels]  # loss_n = log Σ_c E_c - c_n
+        self.E, self.c = softmax_parts(z, labels)  # loss_n = log Σ_c E_c - c_n
         # w_k[n, j, c] = V_k[n, j, c] - V_k[n, j, t_n]
         self.w = [v - np.take_along_axis(v, labels[:, None, None], axis=2) for v in V]
         self.wmax = [np.abs(w).max(axis=2) for w in self.w]  # (N, n_hidden)
@@ -237,12 +236,4 @@ class PolynomialLogits:
         if M is None:
             return None
         self._extend(M)
-        # Horner: Σ_m ν_m u^m = ν_0 + u (ν_1 + u (ν_2 + … + u ν_M))
-        s = np.empty_like(au)
-        s[...] = self.nu[M][:, cols]
-        for m in range(M - 1, -1, -1):
-            s *= u
-            s += self.nu[m][:, cols]
-        np.log(s, out=s)
-        s -= self.c[:, None]
-        return s
+        return series_losses(self.nu, cols, u, M, self.c)
