@@ -244,3 +244,24 @@ def test_a_two_dimensional_input_shape_takes_batches_and_single_samples():
     with pytest.raises(ValueError, match=r"input_shape \(3, 5\) has 15 features but the "
                                          r"first layer \(Affine\) takes 12"):
         Network([Affine(np.ones((12, 3)), np.zeros(3))], input_shape=(3, 5))
+
+
+def test_an_activation_without_derivative_hooks_is_recomputed_not_guessed(monkeypatch):
+    class HardKink(Activation):  # piecewise linear, but no derivatives hook
+        kinks = True
+
+        def apply(self, x, out=None):
+            return np.maximum(x, 0.5 * x, out=out)
+
+        def backward(self, dout):
+            return dout * np.where(self.out > 0, 1.0, 0.5)
+
+    monkeypatch.setitem(LAYERS, "HardKink", HardKink)
+    monkeypatch.setitem(ACTIVATIONS, "hardkink", HardKink)
+    net = MultiLayerNet(6, [5, 4, 3], 3, activation="hardkink", weight_init_std="he", rng=0)
+    x, t = blob_data(7)
+    fast, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    for key in loop:
+        np.testing.assert_allclose(fast[key], loop[key], rtol=1e-9, atol=1e-10)
+    with pytest.raises(NotImplementedError, match="must define apply"):
+        Activation().forward(np.ones(2))

@@ -67,12 +67,15 @@ class Activation(Layer):
         return buffer(self._workspace((dout.shape, dout.dtype)), name, dout.shape, dout.dtype)
 
     def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``f(x)`` for an array of any shape, into ``out`` (new when None); no state."""
-        raise NotImplementedError
+        """``f(x)`` for an array of any shape, into ``out`` (new when None); no state.
 
-    def derivatives(self, x: np.ndarray, y: np.ndarray, order: int) -> list[np.ndarray]:
-        """``[f'(x), f''(x), …]`` up to ``order``, given ``y = f(x)``."""
-        raise NotImplementedError
+        Every activation defines it (``forward`` calls it). The optional hook
+        ``derivatives(x, y, order) -> [f'(x), f''(x), …]`` (given ``y = f(x)``) lets the
+        structured numerical gradient carry a series through the layer; without it, that
+        part of the network is recomputed instead.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define apply(x, out=None), "
+                                  "the activation function")
 
 
 class Relu(Activation):

@@ -96,10 +96,12 @@ class Layer:
         self.state: dict[str, np.ndarray] = {}
 
     def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
-        raise NotImplementedError
+        """The layer's output for ``x`` (required of every layer)."""
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x, *, train)")
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        raise NotImplementedError
+        """``d loss / d x`` from ``dout``, storing ``grads`` (required of every layer)."""
+        raise NotImplementedError(f"{type(self).__name__} must define backward(dout)")
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments other than the parameter arrays, JSON-able."""
@@ -183,7 +185,8 @@ class LossLayer(Layer):
 
     def forward_labels(self, x: np.ndarray, labels: np.ndarray) -> float:
         """The mean loss of 2-D scores ``x`` for int64 labels already checked to be in range."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward_labels(x, labels)")
 
     def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
-        raise NotImplementedError
+        """``dout · d loss / d x`` for the last ``forward`` (required of every loss layer)."""
+        raise NotImplementedError(f"{type(self).__name__} must define backward(dout=1.0)")

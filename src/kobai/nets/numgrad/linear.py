@@ -33,7 +33,8 @@ def relu_directions(stages: list[Stage], s: int) -> tuple[np.ndarray, np.ndarray
     None unless every hidden stage after ``s`` is relu without batch norm (and the arrays fit).
     """
     later = stages[s + 1:-1]
-    if not later or any(not st.kinks or st.gamma is not None for st in later):
+    if not later or any(not st.kinks or st.gamma is not None
+                        or not callable(getattr(st.act, "derivatives", None)) for st in later):
         return None
     n, n_s = cached(stages[s].h).shape
     if 8 * n * n_s * max(st.W.shape[1] for st in stages[s + 1:]) > MAX_BYTES:
