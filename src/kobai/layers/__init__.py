@@ -15,17 +15,20 @@ from __future__ import annotations
 from .activations import Activation, Relu, Sigmoid, Tanh
 from .affine import Affine, Flatten
 from .base import Layer, LossLayer
+from .convolution import Convolution
 from .loss import SoftmaxWithLoss
+from .pooling import Pooling
 from .regularization import BatchNormalization, Dropout
 
-__all__ = ["Layer", "LossLayer", "Activation", "Affine", "Flatten", "Relu", "Sigmoid", "Tanh",
+__all__ = ["Layer", "LossLayer", "Activation", "Affine", "Flatten", "Convolution", "Pooling",
+           "Relu", "Sigmoid", "Tanh",
            "SoftmaxWithLoss", "Dropout", "BatchNormalization", "LAYERS", "ACTIVATIONS",
            "register"]
 
 #: class name -> layer class, for checkpoints of networks built from layers
 LAYERS: dict[str, type[Layer]] = {
-    cls.__name__: cls for cls in (Affine, Flatten, Relu, Sigmoid, Tanh, Dropout,
-                                  BatchNormalization, SoftmaxWithLoss)
+    cls.__name__: cls for cls in (Affine, Flatten, Convolution, Pooling, Relu, Sigmoid, Tanh,
+                                  Dropout, BatchNormalization, SoftmaxWithLoss)
 }
 
 #: activation name -> class (``MultiLayerNet(activation="relu")``, ``kobai train --activation``)

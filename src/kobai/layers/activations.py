@@ -56,7 +56,7 @@ class Activation(Layer):
 
     def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
         out = x if self.overwrite_input else buffer(self._workspace((x.shape, x.dtype)), "out",
-                                                    x.shape, x.dtype)
+                                                    x.shape, x.dtype, like=x)
         self.out = self.apply(x, out=out)
         return self.out
 
@@ -64,7 +64,8 @@ class Activation(Layer):
         """Where backward writes: into ``dout`` when the network allows it, else a buffer."""
         if self.overwrite_dout and name == "dx":
             return dout
-        return buffer(self._workspace((dout.shape, dout.dtype)), name, dout.shape, dout.dtype)
+        return buffer(self._workspace((dout.shape, dout.dtype)), name, dout.shape, dout.dtype,
+                      like=dout)
 
     def apply(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``f(x)`` for an array of any shape, into ``out`` (new when None); no state.
@@ -91,8 +92,8 @@ class Relu(Activation):
 
     def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
         ws = self._workspace((x.shape, x.dtype))
-        self.mask = np.greater(x, 0, out=buffer(ws, "mask", x.shape, np.dtype(bool)))
-        out = x if self.overwrite_input else buffer(ws, "out", x.shape, x.dtype)
+        self.mask = np.greater(x, 0, out=buffer(ws, "mask", x.shape, np.dtype(bool), like=x))
+        out = x if self.overwrite_input else buffer(ws, "out", x.shape, x.dtype, like=x)
         self.out = np.maximum(x, 0, out=out)
         return self.out
 

@@ -131,13 +131,27 @@ Layer._defined = {k: v for k, v in vars(Layer).items() if callable(v)}
 
 
 def buffer(ws: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...],
-           dtype: np.dtype) -> np.ndarray:
-    """``ws[name]`` (allocated on first use) or, without a workspace, a new array."""
+           dtype: np.dtype, like: np.ndarray | None = None) -> np.ndarray:
+    """``ws[name]`` (allocated on first use) or, without a workspace, a new array; with
+    ``like`` (an array of ``shape``), laid out in memory as ``like`` is (a channels-last view
+    stays channels-last, so elementwise work on the two runs contiguously)."""
+    arr = None if ws is None else ws.get(name)
+    if arr is None:
+        arr = np.empty(shape, dtype) if like is None else np.empty_like(like, dtype)
+        if ws is not None:
+            ws[name] = arr
+    return arr
+
+
+def filled_buffer(ws: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...],
+                  dtype: np.dtype, fill: float = 0.0) -> np.ndarray:
+    """``ws[name]`` filled with ``fill`` when first allocated (a padded input whose border
+    stays ``fill`` because only its interior is ever written), or a new filled array."""
     if ws is None:
-        return np.empty(shape, dtype)
+        return np.full(shape, fill, dtype)
     arr = ws.get(name)
     if arr is None:
-        arr = ws[name] = np.empty(shape, dtype)
+        arr = ws[name] = np.full(shape, fill, dtype)
     return arr
 
 

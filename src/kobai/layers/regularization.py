@@ -14,30 +14,43 @@ __all__ = ["Dropout", "BatchNormalization", "normalize"]
 
 
 class Dropout(Layer):
-    """Inverted dropout (§6.4.3): in training, zero each input with probability ``ratio`` and
-    scale the rest by ``1 / (1 - ratio)``, so evaluation is the identity and needs no rescaling.
+    """Dropout (§6.4.3): in training, zero each input with probability ``ratio``.
+
+    Parameters
+    ----------
+    ratio : float in [0, 1)
+    rng : numpy.random.Generator or int, optional
+    inverted : bool
+        True (kobai's default, as in PyTorch): the kept inputs are scaled by
+        ``1 / (1 - ratio)`` in training, so evaluation is the identity. False: the book's
+        convention, kept inputs unscaled in training and every input scaled by ``1 - ratio``
+        in evaluation. The two compute the same function of differently scaled weights
+        (``Network.load_params`` converts the book's trained weights).
 
     Set ``frozen = True`` to reuse the last mask (gradient checks need the same mask in every
     forward pass).
     """
 
-    def __init__(self, ratio: float = 0.5, rng: np.random.Generator | int | None = None):
+    def __init__(self, ratio: float = 0.5, rng: np.random.Generator | int | None = None,
+                 inverted: bool = True):
         super().__init__()
         if isinstance(ratio, bool) or not (is_real(ratio) and 0.0 <= ratio < 1.0):
             raise ValueError(f"dropout ratio must be in [0, 1) (a number: the fraction of inputs "
                              f"dropped, e.g. 0.5), got {ratio!r}")
         self.ratio = float(ratio)
         self.rng = resolve_rng(rng)
+        self.inverted = bool(inverted)
         self.frozen = False
-        self.mask: np.ndarray | None = None  # 0 or 1/(1-ratio), in x's dtype
+        self.mask: np.ndarray | None = None  # 0 or the kept inputs' scale, in x's dtype
 
     def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
         if not train:
-            return x
+            return x if self.inverted else x * (1.0 - self.ratio)
         if not (self.frozen and self.mask is not None and self.mask.shape == x.shape):
             keep = self.rng.random(x.shape) >= self.ratio
             self.mask = keep.astype(x.dtype)
-            self.mask *= 1.0 / (1.0 - self.ratio)
+            if self.inverted:
+                self.mask *= 1.0 / (1.0 - self.ratio)
         return self.apply(x)
 
     def apply(self, x: np.ndarray) -> np.ndarray:
@@ -50,7 +63,7 @@ class Dropout(Layer):
         return dout * self.mask
 
     def get_config(self) -> dict[str, Any]:
-        return {"ratio": self.ratio}
+        return {"ratio": self.ratio, "inverted": self.inverted}
 
 
 def normalize(x: np.ndarray, eps: float, axis: int = -2
