@@ -287,8 +287,8 @@ class _Machine:
             raise self.refuse("STACK_GLOBAL", f"of {_describe(module)} and {_describe(name)}")
         dotted = f"{module}.{name}"
         if dotted not in _GLOBALS:
-            raise self.refuse(f"global {dotted[:200]!r}", "kobai allows only "
-                              "NumPy's array reconstruction: " + ", ".join(sorted(_GLOBALS)))
+            raise self.refuse(f"global {dotted[:200]!r}", "kobai allows only the names of "
+                              "NumPy's array reconstruction, kobai.arrays_file.ALLOWED_GLOBALS")
         self.push(_GLOBALS[dotted])
 
     def setitems(self, target: Any, items: list[Any]) -> None:
@@ -362,7 +362,11 @@ class _Machine:
             if not isinstance(data, bytes):
                 raise self.refuse("BUILD", f"of an array whose data is {_describe(data)}, "
                                   "not bytes")
-            obj.array = self.array(data, dtype.dtype, self.shape(shape), "F" if fortran else "C")
+            array = self.array(data, dtype.dtype, self.shape(shape), "F" if fortran else "C")
+            # NumPy's ndarray.__setstate__ swaps the bytes of a non-native array into native
+            # order (protocol 5's _frombuffer keeps them): so does kobai, to give what it gives.
+            native = array.dtype.newbyteorder("=")
+            obj.array = array if array.dtype == native else array.astype(native, order="K")
         else:
             raise self.refuse("BUILD", f"on {_describe(obj)}; only NumPy arrays and dtypes are "
                               "built")
@@ -482,8 +486,9 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     -------
     dict of str to ndarray
         The arrays under their names, in the pickle's order (an ``OrderedDict`` if the pickle
-        holds one): each a new, writable array with the pickled dtype (bool, integer or
-        floating point, byte order kept), shape and memory order (C or Fortran).
+        holds one), as ``pickle.load`` gives them: each a new, writable array with the pickled
+        dtype (bool, integer or floating point), shape and memory order (C or Fortran); in
+        native byte order unless pickled with protocol 5, as NumPy unpickles them.
 
     Raises
     ------
@@ -510,8 +515,8 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
             return machine.stop()
         op = _OPS.get(name)
         if op is None:
-            raise machine.refuse(f"opcode {name}", "kobai interprets only "
-                                 + ", ".join(sorted(ALLOWED_OPCODES)))
+            raise machine.refuse(f"opcode {name}", "kobai interprets only the opcodes of "
+                                 "a pickled dict of arrays, kobai.arrays_file.ALLOWED_OPCODES")
         try:
             op(machine)
         except UnicodeDecodeError as exc:

@@ -17,6 +17,7 @@ import copy
 import inspect
 import math
 import numbers
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -501,6 +502,21 @@ class Network:
         clone._decay_out = {}
         clone._rewire(tuple(clone.layers.values()))
         return clone
+
+    def save_params(self, file_name: str | os.PathLike[str] = "params.pkl") -> None:
+        """Write the parameters (and running statistics) to ``file_name`` in kobai's safe
+        ``.npz`` format, whatever the name (the book's method; the book wrote a pickle)."""
+        from .params_file import save_params
+
+        save_params(self, file_name)
+
+    def load_params(self, file_name: str | os.PathLike[str] = "params.pkl") -> None:
+        """Load parameters saved by :meth:`save_params` or the book's trained-weight pickles
+        (``ch07/params.pkl``, ``ch08/deep_convnet_params.pkl``, ...), which are read without
+        unpickling: see :mod:`kobai.nets.params_file`."""
+        from .params_file import load_params
+
+        load_params(self, file_name)
 
     # -- configuration ------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

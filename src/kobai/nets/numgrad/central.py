@@ -67,7 +67,7 @@ from .kinks import column_crossings, row_crossings, stack_crossings
 from .linear import relu_directions
 from .rank1 import RankOneLogits
 from .smooth import PolynomialLogits, smooth_directions
-from .stages import Stage, batch_norm, cached, read_stages
+from .stages import PREFIX, Stage, batch_norm, cached, read_stages
 from .tail import mean_losses, row_logits, sample_losses, stack_logits
 
 __all__ = ["numerical_gradient", "numerical_gradient_and_kinks"]
@@ -120,9 +120,36 @@ def _central_differences(net, x: np.ndarray, labels: np.ndarray, h: float, kinks
         # The loop's first pass draws the dropout masks if none fits; so does this one.
         net.loss(x, labels, train=True)
         model = _PerturbedLosses(net, x, labels, kinks)
-        results = {key: model.gradient(key, arr, h) for key, arr in net.params.items()}
+        results = {key: (_element_loop(net, x, labels, arr, h, kinks)
+                         if model.slots[key][0] == PREFIX else model.gradient(key, arr, h))
+                   for key, arr in net.params.items()}
     return ({key: grad for key, (grad, _) in results.items()},
             {key: crossed for key, (_, crossed) in results.items()})
+
+
+def _element_loop(net, x: np.ndarray, labels: np.ndarray, arr: np.ndarray, h: float,
+                  kinks: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The book's loop for a parameter of the prefix (the layers before the first Affine):
+    ``arr[i] ± h`` in place, the whole loss each time, and whether any layer's
+    ``kink_state()`` (ReLU signs, pooling maxima) differs between the two."""
+    probes = [layer.kink_state for layer in net.layers.values()
+              if kinks and callable(getattr(layer, "kink_state", None))]
+    flat = arr.reshape(-1)
+    assert np.shares_memory(flat, arr), "a parameter array must be contiguous"
+    grad, crossed = np.empty(flat.size), np.zeros(flat.size, dtype=bool)
+    for i in range(flat.size):
+        old = flat[i]
+        try:
+            flat[i] = old + h
+            up, up_state = net.loss(x, labels, train=True), [probe() for probe in probes]
+            flat[i] = old - h
+            down = net.loss(x, labels, train=True)
+            crossed[i] = any(not np.array_equal(a, probe()) for a, probe in zip(up_state, probes,
+                                                                              strict=True))
+        finally:
+            flat[i] = old
+        grad[i] = (up - down) / (2 * h)
+    return grad.reshape(arr.shape).astype(arr.dtype, copy=False), crossed.reshape(arr.shape)
 
 
 class _PerturbedLosses:

@@ -17,11 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from ...layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss
+from ...layers import Affine, BatchNormalization, Dropout, Layer, SoftmaxWithLoss
 from ...layers.regularization import normalize
 from ..network import UnsupportedNetwork
 
-__all__ = ["Stage", "read_stages", "trusted", "batch_norm", "cached"]
+__all__ = ["Stage", "read_stages", "trusted", "batch_norm", "cached", "PREFIX"]
+
+#: the stage index of parameters in layers before the first Affine (left to the element loop)
+PREFIX = -1
 
 _HOOKS = ("forward", "forward_labels", "apply", "derivatives")
 
@@ -111,6 +114,11 @@ def read_stages(net: Any, x: np.ndarray) -> tuple[list[Stage], dict[str, tuple[i
     Call inside ``net.frozen()`` after a forward pass in training mode, so the dropout masks
     are the ones every perturbed pass of the loop uses.
 
+    Layers before the first ``Affine`` (the convolutions and pooling of a ConvNet) are a
+    prefix: they do not depend on the parameters of the stages, so their output, computed
+    once by their own ``forward``, is the stages' input. Their own parameters have the slot
+    ``(PREFIX, key)``: the caller differentiates them with the element loop.
+
     Raises
     ------
     UnsupportedNetwork
@@ -120,7 +128,7 @@ def read_stages(net: Any, x: np.ndarray) -> tuple[list[Stage], dict[str, tuple[i
     -------
     stages : list of Stage
     slots : dict
-        ``params`` key → (stage index, "W" | "b" | "gamma" | "beta").
+        ``params`` key → (stage index, "W" | "b" | "gamma" | "beta"), or ``(PREFIX, name)``.
     """
     stages: list[Stage] = []
     owner: dict[int, tuple[int, str]] = {}
@@ -129,7 +137,18 @@ def read_stages(net: Any, x: np.ndarray) -> tuple[list[Stage], dict[str, tuple[i
     if type(loss) is not SoftmaxWithLoss or loss.guard or not trusted(loss):
         raise UnsupportedNetwork(f"the structured numerical gradient follows SoftmaxWithLoss "
                                  f"without guard, not {type(loss).__name__}")
-    for name, layer in net.layers.items():
+    items = list(net.layers.items())
+    first = next((i for i, (_, layer) in enumerate(items) if type(layer) is Affine), len(items))
+    a = x
+    for name, layer in items[:first]:
+        if not isinstance(layer, Layer) or "forward" in vars(layer):
+            raise UnsupportedNetwork(f"layer {name!r} ({type(layer).__name__}) before the first "
+                                     "Affine is not a kobai layer with its own forward")
+        a = layer.forward(a, train=True)
+        for arr in layer.params.values():
+            owner[id(arr)] = (PREFIX, name)
+    a = np.array(a, f64).reshape(a.shape[0], -1)  # a copy: the layers reuse their buffers
+    for name, layer in items[first:]:
         if not trusted(layer):
             raise UnsupportedNetwork(f"layer {name!r} ({type(layer).__name__}) was changed "
                                      "after its class was defined, so its hooks may not "
@@ -153,7 +172,6 @@ def read_stages(net: Any, x: np.ndarray) -> tuple[list[Stage], dict[str, tuple[i
     if not stages or stages[-1].act is not None or any(st.act is None for st in stages[:-1]):
         raise UnsupportedNetwork("the structured numerical gradient expects (Affine → "
                                  "[BatchNorm] → activation → [Dropout]) × n → Affine")
-    a = np.asarray(x, f64)
     for st in stages:
         if st.mask is not None and st.mask.shape != (a.shape[0], st.W.shape[1]):
             raise ValueError(f"a dropout mask has shape {st.mask.shape}; expected "

@@ -1,0 +1,108 @@
+"""``load_params`` / ``save_params``: a network's parameters in a file, the book's method names
+(§7.5, ``SimpleConvNet.save_params``), without the book's pickle.
+
+``save_params`` writes kobai's ``.npz`` (:func:`kobai.arrays_file.write_arrays`) under exactly
+the name given, ``params.pkl`` included. ``load_params`` reads that or one of the book's
+pickles, told apart by content and read by :func:`kobai.arrays_file.read_arrays`, which never
+unpickles.
+
+The book's pickles come from networks with the book's dropout, which scales its output by
+``1 - ratio`` in evaluation; kobai's ``Dropout`` is inverted (the identity in evaluation). The
+two are the same function of different weights: a ReLU or max pooling commutes with a
+positive scale, so for each inverted ``Dropout`` the weights and bias of the nearest affine or
+convolution layer before it are multiplied by ``1 - ratio`` on loading a pickle, after which
+the network computes the book's scores in training and in evaluation alike (exactly, for the
+book's ratio 0.5: a power of two).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..arrays_file import read_arrays, write_arrays
+from ..layers import Affine, Convolution, Dropout, Flatten, Pooling, Relu
+
+__all__ = ["load_params", "save_params"]
+
+# Layers f with f(s·x) = s·f(x) for s > 0: a scale moves through them unchanged.
+_POSITIVELY_HOMOGENEOUS = (Relu, Pooling, Flatten)
+
+
+def save_params(net: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``net.state_dict()`` (parameters and running statistics) to ``path`` as kobai's
+    ``.npz``, whatever the name says; atomically, so a failure leaves an earlier file whole."""
+    write_arrays(path, net.state_dict())
+
+
+def load_params(net: Any, path: str | os.PathLike[str]) -> None:
+    """Copy the arrays of ``path`` (kobai's ``.npz`` or the book's pickle) into ``net``.
+
+    Every parameter of the net must be in the file with its shape; running statistics
+    (``running_mean1``, ...) are taken when present. Values are cast to the net's dtype.
+    Nothing in the net changes unless the whole file fits.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing, unexpected or misshapen arrays (and what the net expected), or a
+        file that is neither format (:class:`kobai.arrays_file.ArraysFileError`) or a pickle of
+        anything but arrays (:class:`kobai.arrays_file.UnsafePickleError`; not run).
+    """
+    where = os.fspath(path)
+    with open(where, "rb") as fh:
+        book = not fh.read(2).startswith(b"PK")
+    arrays = read_arrays(where)
+    own = net.state_dict()
+    missing = [k for k in net.params if k not in arrays]
+    unexpected = [k for k in arrays if k not in own]
+    if missing or unexpected:
+        have = ", ".join(f"{k} {tuple(v.shape)}" for k, v in arrays.items())
+        raise ValueError(f"{where} does not hold the parameters of this {type(net).__name__}: "
+                         f"missing {missing or 'nothing'}, unexpected {unexpected or 'nothing'}"
+                         f" (the file has {have or 'no arrays'}); is it the weights of another "
+                         f"network?")
+    for key, arr in arrays.items():
+        if arr.shape != own[key].shape:
+            raise ValueError(f"{where}: {key} has shape {arr.shape}, but this "
+                             f"{type(net).__name__}'s {key} has shape {own[key].shape}")
+        if arr.dtype.kind not in "fiub" or not np.all(np.isfinite(arr)):
+            raise ValueError(f"{where}: {key} must hold finite numbers (got dtype {arr.dtype}"
+                             f"{'' if arr.dtype.kind not in 'fiub' else ' with NaN or inf'})")
+    own.update({key: arr.astype(own[key].dtype) for key, arr in arrays.items()})
+    if book:
+        _scale_for_inverted_dropout(net, own)
+    net.load_state_dict(own)
+
+
+def _scale_for_inverted_dropout(net: Any, state: dict[str, np.ndarray]) -> None:
+    """Weights of the book's (non-inverted) dropout → kobai's inverted dropout, in ``state``."""
+    layers = list(net.layers.items())
+    keys = _param_keys(net)
+    for i, (name, layer) in enumerate(layers):
+        if not (isinstance(layer, Dropout) and layer.inverted and layer.ratio):
+            continue
+        j = i - 1
+        while j >= 0 and isinstance(layers[j][1], _POSITIVELY_HOMOGENEOUS):
+            j -= 1
+        before = layers[j][1] if j >= 0 else None
+        if not isinstance(before, (Affine, Convolution)):
+            raise ValueError(
+                f"these weights come from the book's network, whose dropout scales by "
+                f"1 - ratio in evaluation; kobai's {name} is inverted, and the weights can be "
+                f"converted only when an Affine or Convolution layer (then ReLU or pooling "
+                f"layers at most) comes before it, not "
+                f"{type(before).__name__ if before is not None else 'nothing'}. Build the "
+                f"network with Dropout(ratio, inverted=False), the book's convention")
+        for pkey in before.params:
+            key = keys[id(before), pkey]
+            state[key] = state[key] * state[key].dtype.type(1.0 - layer.ratio)
+
+
+def _param_keys(net: Any) -> dict[tuple[int, str], str]:
+    """(id(layer), "W") -> the net's name for that array ("W7")."""
+    by_id = {id(arr): key for key, arr in net.params.items()}
+    return {(id(layer), pkey): by_id[id(arr)] for layer in net.layers.values()
+            for pkey, arr in getattr(layer, "params", {}).items() if id(arr) in by_id}
