@@ -573,12 +573,12 @@ def _read_npz(fh: BinaryIO, where: str) -> dict[str, np.ndarray]:
             twice = [n for n, k in Counter(i.filename for i in infos).items() if k > 1]
             if twice:
                 raise error(f"the archive holds {twice[0]!r} twice")
-            arrays = {}
+            arrays, file_size = {}, os.fstat(fh.fileno()).st_size
             for info in infos:
                 key = info.filename.removesuffix(".npy")
                 if key == info.filename:
                     raise error(f"the archive member {key!r} is not a .npy array")
-                _check_npy_member(npz.zip, info, os.fstat(fh.fileno()).st_size, error)
+                _check_npy_member(npz.zip, info, file_size, error)
                 arrays[key] = npz[key]
             return arrays
     except ArraysFileError:
@@ -611,7 +611,7 @@ def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, file_size
             raise error(f"{name!r} is in .npy format {version[0]}.{version[1]}, which NumPy "
                         "writes only for arrays kobai does not read")
         data = info.file_size - fp.tell()
-    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None:
+    if dtype.kind not in _NUMERIC_KINDS:
         raise error(f"{name!r} holds {dtype} data; kobai reads only bool, integer and "
                     "floating-point arrays")
     need = math.prod(shape) * dtype.itemsize
@@ -649,7 +649,7 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
             raise TypeError(f"array names must be str, got {_describe(key)}")
         if not isinstance(value, np.ndarray):
             raise TypeError(f"{key!r} must be a NumPy array, got {type(value).__name__}")
-        if value.dtype.kind not in _NUMERIC_KINDS or value.dtype.fields is not None:
+        if value.dtype.kind not in _NUMERIC_KINDS:
             raise ValueError(f"{key!r} has dtype {value.dtype}; kobai writes only bool, integer "
                              "and floating-point arrays (no pickled objects)")
     from .io import atomic_write  # here, not at the top: kobai.io imports the networks

@@ -324,7 +324,7 @@ class Trainer:
         self.x_train, self.t_train, n_classes = self._data(x_train, t_train, "x_train",
                                                            "t_train")
         self.x_test, self.t_test, _ = self._data(x_test, t_test, "x_test", "t_test",
-                                                 n_features=self.x_train.shape[1])
+                                                 n_features=self.x_train[0].size)
         n = self.x_train.shape[0]
         self.iter_per_epoch = -(-n // self.batch_size)
         self._check_last_batch(n)

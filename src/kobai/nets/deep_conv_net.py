@@ -12,7 +12,7 @@ import numpy as np
 
 from .._validate import is_real, positive_int, resolve_dtype, resolve_rng
 from ..layers import Affine, Convolution, Dropout, Pooling, Relu, SoftmaxWithLoss
-from ..util import conv_output_size
+from ..util import window_count
 from .network import Network
 from .simple_conv_net import conv_options, input_dims
 
@@ -92,12 +92,15 @@ class DeepConvNet(Network):
             layers[f"Conv{i}"] = Convolution(he(channels * fs * fs, fn, channels, fs, fs),
                                              np.zeros(fn, dt), p["stride"], p["pad"])
             layers[f"Relu{i}"] = Relu()
-            h = conv_output_size(h, fs, p["stride"], p["pad"])
-            w = conv_output_size(w, fs, p["stride"], p["pad"])
+            where = f"DeepConvNet: conv_param_{i} {p} on {channels}×{h}×{w} inputs: "
+            h = window_count(h, fs, p["stride"], p["pad"], "height", where)
+            w = window_count(w, fs, p["stride"], p["pad"], "width", where)
             channels = fn
             if i % 2 == 0:
                 layers[f"Pool{i // 2}"] = Pooling(2, 2, stride=2)
-                h, w = conv_output_size(h, 2, 2), conv_output_size(w, 2, 2)
+                where = f"DeepConvNet: the 2×2 pooling after conv_param_{i} on {h}×{w}: "
+                h = window_count(h, 2, 2, 0, "height", where)
+                w = window_count(w, 2, 2, 0, "width", where)
         flat = channels * h * w
         layers["Affine1"] = Affine(he(flat, flat, self.hidden_size),
                                    np.zeros(self.hidden_size, dt))

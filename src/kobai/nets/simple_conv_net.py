@@ -11,7 +11,7 @@ import numpy as np
 
 from .._validate import is_real, positive_int, resolve_dtype, resolve_rng
 from ..layers import Affine, Convolution, Pooling, Relu, SoftmaxWithLoss
-from ..util import conv_output_size
+from ..util import conv_output_size, window_count
 from .network import Network
 
 __all__ = ["SimpleConvNet", "conv_options"]
@@ -98,8 +98,9 @@ class SimpleConvNet(Network):
         dt = resolve_dtype(dtype)
         rng = resolve_rng(rng)
         fn, fs, pad, stride = (self.conv_param[k] for k in _CONV_KEYS)
-        oh = conv_output_size(h, fs, stride, pad)
-        ow = conv_output_size(w, fs, stride, pad)
+        where = f"SimpleConvNet: input_dim {self.input_dim} and conv_param {self.conv_param}: "
+        oh = window_count(h, fs, stride, pad, "height", where)
+        ow = window_count(w, fs, stride, pad, "width", where)
         pooled = fn * conv_output_size(oh, 2, 2) * conv_output_size(ow, 2, 2)
 
         def weights(*shape: int) -> np.ndarray:
