@@ -296,3 +296,20 @@ def test_simple_conv_net_learns_digits_in_seconds():
     Trainer(net, x[:2000], t[:2000], x_test[:1000], t_test[:1000], epochs=3,
             mini_batch_size=50, optimizer=Adam(lr=0.003), rng=0, verbose=False).train()
     assert net.accuracy(x_test[:1000], t_test[:1000]) > 0.85
+
+
+def test_dropout_on_the_logits_takes_the_loop_and_agrees_with_it():
+    """DeepConvNet ends in Affine → Dropout: the structured path must not ignore that mask."""
+    from kobai.layers import Affine, Relu
+    from kobai.nets import Network
+
+    rng = np.random.default_rng(0)
+    net = Network([Affine(rng.standard_normal((4, 5)), rng.standard_normal(5)), Relu(),
+                   Affine(rng.standard_normal((5, 3)), rng.standard_normal(3)),
+                   Dropout(0.5, rng=0)])
+    x, t = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    with net.frozen():
+        fast, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    for key in loop:
+        np.testing.assert_allclose(fast[key], loop[key], rtol=0, atol=1e-12, err_msg=key)
+    check_gradients(net, x, t).raise_if_failed()

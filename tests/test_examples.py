@@ -15,9 +15,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NUMBER = r"[-+]?\d+(?:\.\d*)?(?:e[-+]?\d+)?"
 
 
-def run_example(name, tmp_path):
-    done = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True,
-                          text=True, cwd=tmp_path, timeout=300)
+def run_example(name, tmp_path, *args):
+    done = subprocess.run([sys.executable, str(EXAMPLES / name), *args], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -63,6 +63,65 @@ def test_ch05_train_neuralnet_prints_the_epoch_table_and_final_accuracy(tmp_path
     assert (final[1], final[2]) == (table[-1][3], table[-1][4])  # the last epoch's row
     assert float(final[1]) > 0.9 and float(final[2]) > 0.9
     assert float(table[-1][1]) < float(table[0][1]) / 5  # train loss fell from about 2.2
+
+
+def test_ch07_gradient_check_prints_the_books_lines_and_a_passing_report(tmp_path):
+    lines = run_example("ch07_gradient_check.py", tmp_path).splitlines()
+    # The book's printout: "key mean|numerical - backprop|" for SimpleConvNet's six arrays.
+    diffs = [line.split() for line in lines[:6]]
+    assert [d[0] for d in diffs] == ["W1", "b1", "W2", "b2", "W3", "b3"], lines[:6]
+    for d in diffs:
+        assert 0 <= float(d[1]) < 1e-6, d  # h = 1e-4, as the book's numerical_gradient
+    rows = [re.match(r"(\w+) +\(([\d, ]+)\) +(\d+) .* (\w+)$", line) for line in lines[6:]]
+    assert [m.groups() for m in rows if m] == [
+        ("W1", "10, 1, 3, 3", "90", "PASS"), ("b1", "10,", "10", "PASS"),
+        ("W2", "160, 10", "1600", "PASS"), ("b2", "10,", "10", "PASS"),
+        ("W3", "10, 10", "100", "PASS"), ("b3", "10,", "10", "PASS")]
+    assert any(line.startswith("PASSED: 6 arrays, 1820 elements") for line in lines)
+
+
+def test_ch07_train_convnet_quick_trains_saves_params_and_draws_the_filters(tmp_path):
+    lines = run_example("ch07_train_convnet.py", tmp_path, "--quick").splitlines()
+    table = [line.split() for line in lines[1:3]]
+    assert [row[0] for row in table] == ["1", "2"]
+    assert float(table[1][1]) < float(table[0][1])  # the training loss fell
+    assert lines[3] == "Saved Network Parameters!"
+    final = re.fullmatch(r"test acc (\d\.\d{4}) on 1000 test images", lines[4])
+    assert final is not None and float(final[1]) > 0.3, lines[4]  # chance is 0.1
+    for name in ("filters-before.png", "filters-after.png", "learning_curve.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    from kobai.nets import SimpleConvNet
+
+    net = SimpleConvNet()  # the book's visualize_filter.py: load_params("params.pkl")
+    net.load_params(tmp_path / "params.pkl")
+    assert net.params["W1"].shape == (30, 1, 5, 5)
+
+
+@pytest.mark.slow
+def test_ch07_train_convnet_reaches_96_percent_on_the_sample(tmp_path):
+    lines = run_example("ch07_train_convnet.py", tmp_path).splitlines()
+    assert [line.split()[0] for line in lines[1:21]] == [str(e) for e in range(1, 21)]
+    final = re.fullmatch(r"test acc (\d\.\d{4}) on 10000 test images", lines[-2])
+    assert final is not None and float(final[1]) > 0.955, lines[-2]  # measured 0.9632
+
+
+def test_ch08_misclassified_mnist_prints_the_books_lines_and_draws_them(tmp_path):
+    lines = run_example("ch08_misclassified_mnist.py", tmp_path, "--quick").splitlines()
+    assert lines[:2] == ["calculating test accuracy ... ", "test accuracy:0.993"]
+    assert lines[2:4] == ["======= misclassified result =======",
+                          "{view index: (label, inference), ...}"]
+    pairs = json.loads(re.sub(r"(\d+):", r'"\1":', lines[4]).replace("(", "[").replace(")", "]"))
+    assert list(pairs) == [str(i) for i in range(1, 8)]  # 7 of the first 1,000 are wrong
+    assert all(label != inferred for label, inferred in pairs.values())
+    assert lines[5] == "wrote misclassified_mnist.png"
+    assert (tmp_path / "misclassified_mnist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_ch08_misclassified_mnist_on_all_test_images_is_the_books_0_9935(tmp_path):
+    lines = run_example("ch08_misclassified_mnist.py", tmp_path).splitlines()
+    assert lines[1] == "test accuracy:0.9935"
+    assert lines[4].startswith("{1: (6, 0), 2: (3, 5), 3: (3, 5), 4: (8, 3),")
 
 
 @pytest.mark.slow

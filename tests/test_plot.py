@@ -13,7 +13,13 @@ from kobai.metrics import (
     format_confusion_matrix,
     per_class_metrics,
 )
-from kobai.plot import plot_confusion, plot_learning_curve
+from kobai.plot import (
+    plot_activations,
+    plot_confusion,
+    plot_digits,
+    plot_filters,
+    plot_learning_curve,
+)
 from kobai.trainer import EpochRecord, History
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -209,3 +215,132 @@ def test_kobai_train_titles_the_learning_curve_with_net_optimizer_and_data(tmp_p
     curve = next(fig for fig in drawn_figures if len(fig.axes) == 2)
     title = " ".join(text.get_text() for text in curve.texts)
     assert title == "TwoLayerNet(784-50-10, sigmoid, float32), Adam(lr=0.001), sample"
+
+
+# -- images: filters, feature maps, digits ----------------------------------------------------
+@pytest.fixture(scope="module")
+def small_cnn():
+    from kobai.nets import SimpleConvNet
+
+    return SimpleConvNet(conv_param={"filter_num": 6, "filter_size": 5, "pad": 0, "stride": 1},
+                         hidden_size=10, rng=0, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def digit():
+    from kobai.datasets import load_mnist
+
+    _, (x_test, t_test) = load_mnist(flatten=False)
+    return x_test[0], int(t_test[0])
+
+
+def image_axes(fig):
+    """The axes of a figure that show an image, in order."""
+    return [ax for ax in fig.axes if ax.get_images()]
+
+
+def test_plot_filters_draws_one_grey_panel_per_filter_and_returns_the_figure(tmp_path,
+                                                                           small_cnn):
+    from matplotlib.figure import Figure
+
+    W = small_cnn.params["W1"]
+    fig = plot_filters(W)
+    assert isinstance(fig, Figure) and not list(tmp_path.iterdir())  # no path: nothing written
+    panels = image_axes(fig)
+    assert len(panels) == 6
+    for k, ax in enumerate(panels):
+        image = ax.get_images()[0]
+        np.testing.assert_array_equal(image.get_array(), W[k, 0])  # the book's filters[i, 0]
+        assert image.get_cmap().name == "gray_r"
+    fig = plot_filters(W, tmp_path / "filters.png", ncols=4, title="before")
+    assert read_png(tmp_path / "filters.png").shape[1] == 4 * 110  # 4 columns of 1.1 in
+    assert [text.get_text() for text in fig.texts] == ["before"]
+
+
+def test_plot_filters_refuses_what_is_not_a_filter_bank(tmp_path):
+    with pytest.raises(ValueError, match=r"shape \(filter_num, channels, height, width\).*"
+                                         r"got float64 of shape \(784, 50\)"):
+        plot_filters(np.zeros((784, 50)))
+    with pytest.raises(ValueError, match="channel 1 is not one of the filters' 1 channels"):
+        plot_filters(np.zeros((3, 1, 5, 5)), channel=1)
+    with pytest.raises(ValueError, match="shape"):
+        plot_filters(np.zeros((0, 1, 5, 5)), tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
+@pytest.mark.parametrize("layer, n_maps, side", [("Conv1", 6, 24), ("Relu1", 6, 24),
+                                                 ("Pool1", 6, 12)])
+def test_plot_activations_draws_the_input_and_each_map_of_a_layer(tmp_path, small_cnn, digit,
+                                                                 layer, n_maps, side):
+    x, _ = digit
+    fig = plot_activations(small_cnn, x, layer, tmp_path / "maps.png")
+    assert read_png(tmp_path / "maps.png").ndim == 3
+    panels = image_axes(fig)
+    assert len(panels) == 1 + n_maps
+    np.testing.assert_array_equal(panels[0].get_images()[0].get_array(), x[0])
+    # the maps are the layer's output, computed by hand here with the layers' own forward
+    a = x[None].astype(np.float32)
+    for name, lyr in small_cnn.layers.items():
+        a = lyr.forward(a, train=False)
+        if name == layer:
+            break
+    for c, ax in enumerate(panels[1:]):
+        shown = ax.get_images()[0]
+        assert shown.get_array().shape == (side, side)
+        np.testing.assert_allclose(shown.get_array(), a[0, c], rtol=1e-6)
+        assert shown.get_clim() == panels[1].get_images()[0].get_clim()  # one scale for all maps
+    assert fig.texts[0].get_text().startswith(f"{layer}: {n_maps} maps {side}×{side}")
+
+
+def test_plot_activations_takes_a_row_of_pixels_and_does_not_change_the_net(small_cnn, digit):
+    x, _ = digit
+    before = small_cnn.predict(x)
+    fig = plot_activations(small_cnn, x.reshape(784), "Relu1")
+    assert len(image_axes(fig)) == 7
+    np.testing.assert_array_equal(small_cnn.predict(x), before)
+
+
+def test_plot_activations_refuses_unknown_or_flat_layers(small_cnn, digit):
+    x, _ = digit
+    with pytest.raises(ValueError, match="no layer 'Conv9'; its layers are Conv1, Relu1, Pool1,"):
+        plot_activations(small_cnn, x, "Conv9")
+    with pytest.raises(ValueError, match=r"'Affine1' gives an array of shape \(1, 10\), not "
+                                         r"feature maps.*the layers that do are Conv1, Relu1, "
+                                         r"Pool1$"):
+        plot_activations(small_cnn, x, "Affine1")
+
+
+def test_plot_digits_draws_images_of_any_layout_with_captions(tmp_path):
+    from kobai.datasets import load_mnist
+
+    _, (x_test, t_test) = load_mnist(flatten=False)
+    captions = [f"{t} → ?" for t in t_test[:7]]
+    for images in (x_test[:7], x_test[:7].reshape(7, 784), x_test[:7, 0]):
+        fig = plot_digits(images, captions=captions, ncols=5)
+        panels = image_axes(fig)
+        assert len(panels) == 7 and len(fig.axes) == 10  # 2 rows of 5, the last 3 empty
+        assert [ax.get_title() for ax in panels] == captions
+        np.testing.assert_array_equal(panels[3].get_images()[0].get_array(), x_test[3, 0])
+    plot_digits(x_test[:3], tmp_path / "d.png", title="three")
+    assert read_png(tmp_path / "d.png").ndim == 3
+
+
+@pytest.mark.parametrize("images, captions, match", [
+    (np.zeros((2, 780)), None, "780 pixels are not square"),
+    (np.zeros((0, 28, 28)), None, "non-empty"),
+    (np.zeros((2, 3, 28, 28)), None, r"\(N, 1, 28, 28\)"),
+    (np.zeros((2, 28, 28)), ["a"], "1 captions for 2 images"),
+])
+def test_plot_digits_refuses_bad_input(images, captions, match):
+    with pytest.raises(ValueError, match=match):
+        plot_digits(images, captions=captions)
+
+
+def test_image_plots_import_no_pyplot(tmp_path):
+    code = ("import sys, numpy as np\n"
+            "from kobai.plot import plot_digits, plot_filters\n"
+            f"plot_filters(np.ones((2, 1, 3, 3)), {str(tmp_path / 'f.png')!r})\n"
+            f"plot_digits(np.ones((2, 784)), {str(tmp_path / 'd.png')!r})\n"
+            "assert 'matplotlib.pyplot' not in sys.modules\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,4 +1,6 @@
-"""PNG plots of training: the learning curve (the book's Figure 4-11/4-12) and a confusion matrix.
+"""Plots: the learning curve (the book's Figure 4-11/4-12), a confusion matrix, and for
+convolutional nets the first layer's filters (§7.6.1, Figure 7-24), the feature maps of one
+image after a layer, and a grid of digits (§8.1.1, Figure 8-3's misclassified ones).
 
 Drawn with matplotlib's Agg backend on a :class:`matplotlib.figure.Figure` of our own, never
 through ``pyplot``, so no global state is touched and no display is needed. matplotlib is
@@ -17,7 +19,8 @@ import numpy as np
 from .io import atomic_write
 from .metrics import _check_cm
 
-__all__ = ["plot_learning_curve", "plot_confusion"]
+__all__ = ["plot_learning_curve", "plot_confusion", "plot_filters", "plot_activations",
+           "plot_digits"]
 
 #: at most this many markers per curve: at 50+ epochs, one per epoch would merge into a band
 MAX_MARKERS = 20
@@ -169,3 +172,162 @@ def plot_confusion(confusion_matrix: np.ndarray, path: str | os.PathLike[str],
                 ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
                         color="white" if share[i, j] > 0.5 else "black")
     return _save_png(fig, path, dpi)
+
+
+# -- images: filters, feature maps, digits ----------------------------------------------------
+def _grid(images: Sequence[np.ndarray], ncols: int, *, captions: Sequence[str] | None = None,
+          title: str | None = None, cell: float = 1.1) -> Any:
+    """A figure of grey images in rows of ``ncols``, ink dark (``gray_r``, as the book's)."""
+    ncols = max(1, min(int(ncols), len(images)))
+    nrows = -(-len(images) // ncols)
+    height = nrows * (cell + (0.2 if captions else 0.0)) + (0.4 if title else 0.0)
+    fig = _new_figure((ncols * cell, height))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= len(images):
+            ax.set_axis_off()
+            continue
+        ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
+        if captions:
+            ax.set_title(captions[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _finish(fig: Any, path: str | os.PathLike[str] | None, dpi: int) -> Any:
+    if path is not None:
+        _save_png(fig, path, dpi)
+    return fig
+
+
+def plot_filters(filters: np.ndarray, path: str | os.PathLike[str] | None = None, *,
+                 ncols: int = 8, channel: int = 0, title: str | None = None,
+                 dpi: int = 100) -> Any:
+    """Draw convolution filters as a grid of grey images (the book's ``visualize_filter.py``,
+    Figure 7-24).
+
+    Each filter is scaled to its own range, dark for its largest weights (``gray_r``, as the
+    book's ``filter_show``).
+
+    Parameters
+    ----------
+    filters : ndarray of shape (filter_num, channels, filter_h, filter_w)
+        e.g. ``net.params["W1"]`` of a SimpleConvNet, (30, 1, 5, 5).
+    path : str or path-like, optional
+        Also write the figure to this PNG file (atomically).
+    ncols : int
+        Filters per row (the book's 8).
+    channel : int
+        Which input channel of each filter to draw (MNIST's filters have one).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    W = np.asarray(filters)
+    if W.ndim != 4 or W.dtype.kind not in "fiu" or 0 in W.shape:
+        raise ValueError(f"filters must be a numeric array of shape (filter_num, channels, "
+                         f"height, width), such as a SimpleConvNet's params['W1']; got "
+                         f"{W.dtype} of shape {W.shape}")
+    if not 0 <= channel < W.shape[1]:
+        raise ValueError(f"channel {channel} is not one of the filters' {W.shape[1]} "
+                         f"channels (0-{W.shape[1] - 1})")
+    fig = _grid([W[i, channel] for i in range(W.shape[0])], ncols,
+                title=title or f"{W.shape[0]} filters {W.shape[2]}×{W.shape[3]}")
+    return _finish(fig, path, dpi)
+
+
+def plot_activations(net: Any, x: Any, layer: str, path: str | os.PathLike[str] | None = None,
+                     *, ncols: int = 8, title: str | None = None, dpi: int = 100) -> Any:
+    """Draw the feature maps of one image after a layer of a convolutional net.
+
+    The first panel is the image itself; then one panel per channel of the layer's output, all
+    on one grey scale (dark is large), so that channels a ReLU silenced stay white.
+
+    Parameters
+    ----------
+    net : kobai.nets.Network
+        e.g. a SimpleConvNet or DeepConvNet (``kobai.pretrained.load()``).
+    x : ndarray of shape net.input_shape, (1, *net.input_shape) or (input_size,)
+        One image, scaled as the net was trained (``load_mnist()``'s [0, 1]).
+    layer : str
+        The name of a layer in ``net.layers`` whose output is feature maps, e.g. ``"Conv1"``,
+        ``"Relu1"``, ``"Pool1"``.
+    path : str or path-like, optional
+        Also write the figure to this PNG file (atomically).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    names = list(net.layers)
+    if layer not in names:
+        raise ValueError(f"{type(net).__name__} has no layer {layer!r}; its layers are "
+                         f"{', '.join(names)}")
+    image = np.asarray(x, dtype=net.dtype).reshape(1, *net.input_shape)
+    scores = net.predict(image)  # checks the input (and wires the net's parameters)
+    a, maps, with_maps = image, None, []
+    for name, lyr in net.layers.items():  # the layers' own forward, in evaluation mode
+        a = lyr.forward(a, train=False)
+        if np.ndim(a) == 4:
+            with_maps.append(name)
+        if name == layer:
+            maps = np.array(a, copy=True)  # a layer may reuse its output array
+    assert maps is not None
+    if maps.ndim != 4:
+        raise ValueError(f"layer {layer!r} gives an array of shape {maps.shape}, not feature "
+                         f"maps (1, channels, height, width); the layers that do are "
+                         f"{', '.join(with_maps) or 'none'}")
+    channels, h, w = maps.shape[1:]
+    fig = _grid([image[0, 0], *maps[0]], ncols,
+                captions=["input", *(str(c) for c in range(channels))],
+                title=title or f"{layer}: {channels} maps {h}×{w} (predicted "
+                               f"{int(np.argmax(scores))})")
+    lo, hi = float(maps.min()), float(maps.max())  # one scale for the maps, not the input
+    for ax in fig.axes[1:1 + channels]:
+        for im in ax.get_images():
+            im.set_clim(lo, hi if hi > lo else lo + 1.0)
+    return _finish(fig, path, dpi)
+
+
+def plot_digits(images: Any, path: str | os.PathLike[str] | None = None, *,
+                captions: Sequence[str] | None = None, ncols: int = 5,
+                title: str | None = None, dpi: int = 100) -> Any:
+    """Draw digits as a grid of grey images, ink dark, each with an optional caption (the
+    book's ``misclassified_mnist.py``, Figure 8-3).
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, 784), (N, 28, 28) or (N, 1, 28, 28)
+        Any square size: rows of ``side²`` pixels, or images with one channel.
+    captions : sequence of str, optional
+        One per image, e.g. ``"7 → 2"`` for a 7 predicted as 2.
+    ncols : int
+        Images per row (the book's 5).
+    path : str or path-like, optional
+        Also write the figure to this PNG file (atomically).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    arr = np.asarray(images)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    elif arr.ndim == 2:
+        side = int(round(np.sqrt(arr.shape[1])))
+        if side * side != arr.shape[1]:
+            raise ValueError(f"images of {arr.shape[1]} pixels are not square; give them as "
+                             "(N, height, width)")
+        arr = arr.reshape(len(arr), side, side)
+    if arr.ndim != 3 or len(arr) == 0 or arr.dtype.kind not in "fiub":
+        raise ValueError(f"images must be a non-empty numeric array of shape (N, 784), (N, 28, "
+                         f"28) or (N, 1, 28, 28); got {arr.dtype} of shape {np.shape(images)}")
+    if captions is not None and len(captions) != len(arr):
+        raise ValueError(f"{len(captions)} captions for {len(arr)} images (one each)")
+    fig = _grid(list(arr), ncols, captions=captions, title=title)
+    return _finish(fig, path, dpi)

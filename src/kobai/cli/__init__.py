@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kobai",
         description="kobai (勾配): gradients of neural-network losses by central differences "
                     "and backpropagation, checked against each other, and trained on MNIST "
-                    "(Deep Learning from Scratch, chapters 3-6).")
+                    "(Deep Learning from Scratch, chapters 3-8).")
     parser.add_argument("--version", action="version", version=f"kobai {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:

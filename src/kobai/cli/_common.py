@@ -7,6 +7,7 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,13 @@ ratio = _number(float, "a ratio in [0, 1)", lambda v: 0 <= v < 1)
 
 #: --net choices: name -> (network class in kobai.nets, help)
 NETS = {"two-layer": ("TwoLayerNet", "TwoLayerNet (the book's ch. 4-5)"),
-        "mlp": ("MultiLayerNet", "MultiLayerNet (ch. 6)")}
+        "mlp": ("MultiLayerNet", "MultiLayerNet (ch. 6)"),
+        "cnn": ("SimpleConvNet", "SimpleConvNet (ch. 7)"),
+        "deepcnn": ("DeepConvNet", "DeepConvNet (ch. 8)")}
+#: the --net choices that are convolutional: they take images of shape (1, 28, 28)
+CONV_NETS = ("cnn", "deepcnn")
+#: MNIST's images as the convolutional nets take them
+IMAGE_SHAPE = (1, 28, 28)
 
 
 def model_file(path: Path) -> Path:
@@ -68,7 +75,8 @@ def model_file(path: Path) -> Path:
     return path / "model.npz"
 
 
-def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str) -> None:
+def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str,
+                      title: str = "network") -> None:
     """The options that describe a network: --net, --hidden, --activation, ...
 
     Each defaults to None, so that a command can tell the options given from those left out
@@ -77,44 +85,82 @@ def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str) -
     """
     from ..layers import ACTIVATIONS
 
-    g = parser.add_argument_group("network")
+    g = parser.add_argument_group(title)
     g.add_argument("--net", choices=list(NETS),
                    help="; ".join(f"{name}: {text}" for name, (_, text) in NETS.items())
                         + " (default: two-layer)")
     g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
                    help=f"hidden layer sizes (default: {hidden_default})")
     g.add_argument("--activation", choices=sorted(ACTIVATIONS),
-                   help="default: sigmoid for two-layer, relu for mlp")
+                   help="two-layer and mlp only; default: sigmoid for two-layer, relu for mlp")
     g.add_argument("--weight-decay", type=non_negative_float, metavar="LAMBDA",
                    help="L2 weight decay λ (mlp only; default 0)")
     g.add_argument("--dropout", type=ratio, default=None, metavar="RATIO",
-                   help="dropout ratio after each hidden layer (mlp only)")
+                   help="dropout ratio after each hidden layer (mlp), or of DeepConvNet's two "
+                        "dropout layers (deepcnn; default 0.5, the book's)")
     g.add_argument("--batchnorm", action="store_true", default=None,
                    help="batch normalization before each activation (mlp only)")
 
 
-def build_net(args: argparse.Namespace, *, input_size: int = 784, output_size: int = 10,
-              dtype: object = np.float64, rng: object = None):
-    """A TwoLayerNet or MultiLayerNet from the parsed --net/--hidden/... options."""
+def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_SHAPE,
+              output_size: int = 10, dtype: object = np.float64, rng: object = None,
+              conv_param: dict[str, int] | None = None):
+    """The network the parsed --net/--hidden/... options describe.
+
+    ``input_shape`` is one image, ``(channels, height, width)``: the convolutional nets take
+    it as it is, the others its number of pixels. ``conv_param`` is SimpleConvNet's (default
+    the book's: 30 filters 5×5).
+    """
     with user_errors("cannot build the network"):
-        return _build_net(args, input_size, output_size, dtype, rng)
+        return _build_net(args, input_shape, output_size, dtype, rng, conv_param)
 
 
-def _build_net(args, input_size, output_size, dtype, rng):
-    from ..nets import MultiLayerNet, TwoLayerNet
+def _refuse(args: argparse.Namespace, options: tuple[str, ...], why: str) -> None:
+    """Refuse those of ``options`` (argparse names) that were given, saying ``why``."""
+    given = [f"--{name.replace('_', '-')}" for name in options
+             if getattr(args, name) not in (None, False)]
+    if given:
+        verb = "does" if len(given) == 1 else "do"
+        raise CliError(f"{', '.join(given)} {verb} not apply to --net {args.net}: {why}")
 
-    if (args.net or "two-layer") == "two-layer":
+
+def _one_hidden(args: argparse.Namespace, default: int) -> int:
+    hidden = args.hidden or [default]
+    if len(hidden) != 1:
+        raise CliError(f"--net {args.net or 'two-layer'} has one hidden layer, got --hidden "
+                       f"{' '.join(map(str, hidden))}"
+                       + ("; use --net mlp for more" if args.net in (None, "two-layer") else ""))
+    return hidden[0]
+
+
+def _build_net(args, input_shape, output_size, dtype, rng, conv_param):
+    from ..nets import DeepConvNet, MultiLayerNet, SimpleConvNet, TwoLayerNet
+
+    net = args.net or "two-layer"
+    if net == "cnn":
+        _refuse(args, ("activation", "weight_decay", "dropout", "batchnorm"),
+                "SimpleConvNet is the book's conv - relu - pool - affine - relu - affine, "
+                "with --hidden N units in its hidden affine layer")
+        return SimpleConvNet(input_shape, conv_param, _one_hidden(args, 100), output_size,
+                             rng=rng, dtype=dtype)
+    if net == "deepcnn":
+        _refuse(args, ("activation", "weight_decay", "batchnorm"),
+                "DeepConvNet is the book's six 3x3 convolutions with relu, then affine - relu "
+                "- dropout - affine - dropout; --hidden N and --dropout RATIO set its hidden "
+                "size and dropout ratio")
+        return DeepConvNet(input_shape, hidden_size=_one_hidden(args, 50),
+                           output_size=output_size,
+                           dropout_ratio=0.5 if args.dropout is None else args.dropout,
+                           rng=rng, dtype=dtype)
+    input_size = math.prod(input_shape)
+    if net == "two-layer":
         extras = [name for name, on in (("--weight-decay", args.weight_decay),
                                         ("--dropout", args.dropout is not None),
                                         ("--batchnorm", args.batchnorm)) if on]
         if extras:
             raise CliError(f"{', '.join(extras)} need --net mlp (TwoLayerNet is the book's plain "
                            "two-layer network)")
-        hidden = args.hidden or [50]
-        if len(hidden) != 1:
-            raise CliError(f"--net two-layer has one hidden layer, got --hidden "
-                           f"{' '.join(map(str, hidden))}; use --net mlp for more")
-        return TwoLayerNet(input_size, hidden[0], output_size,
+        return TwoLayerNet(input_size, _one_hidden(args, 50), output_size,
                            activation=args.activation or "sigmoid", rng=rng, dtype=dtype)
     activation = args.activation or "relu"
     return MultiLayerNet(input_size, args.hidden or [100, 100], output_size,
@@ -137,10 +183,21 @@ def net_options(net: Any) -> dict[str, Any] | None:
         return None
     config = net.get_config()
     hidden = config.get("hidden_size_list") or [config["hidden_size"]]
-    return {"net": name, "hidden": [int(n) for n in hidden], "activation": config["activation"],
+    if name == "deepcnn":
+        dropout = config.get("dropout_ratio")
+    else:
+        dropout = config.get("dropout_ratio") if config.get("use_dropout") else None
+    return {"net": name, "hidden": [int(n) for n in hidden],
+            "activation": config.get("activation"),
             "weight_decay": float(config.get("weight_decay_lambda", 0.0)),
-            "dropout": config.get("dropout_ratio") if config.get("use_dropout") else None,
-            "batchnorm": bool(config.get("use_batchnorm", False))}
+            "dropout": dropout, "batchnorm": bool(config.get("use_batchnorm", False))}
+
+
+def first_filters(net: Any) -> np.ndarray | None:
+    """The filters of ``net``'s first layer, ``(FN, C, FH, FW)``, when it is a convolution
+    (its first parameter array is 4-D); else None."""
+    first = next(iter(net.params.values()), None)
+    return first if isinstance(first, np.ndarray) and first.ndim == 4 else None
 
 
 def use_recorded_data_dir(args: argparse.Namespace, recorded: dict | None) -> None:
@@ -153,3 +210,67 @@ def use_recorded_data_dir(args: argparse.Namespace, recorded: dict | None) -> No
         args.data_dir = Path(folder)
         print(f"reading --dataset {args.dataset} from {folder}, the --data-dir the model was "
               "trained from", file=sys.stderr)
+
+
+# -- the model of kobai predict / kobai evaluate -----------------------------------------------
+#: argparse names of the options that describe a network for --params
+_NET_OPTIONS = ("net", "hidden", "activation", "weight_decay", "dropout", "batchnorm")
+
+
+@dataclass
+class Model:
+    """A network to predict with, and where it came from."""
+
+    net: Any
+    #: what it was trained on (a checkpoint's record), or None
+    data: dict | None
+    #: for messages: the file, or "the pretrained DeepConvNet"
+    name: str
+    #: the run folder of a MODEL (outputs go there by default), else None
+    folder: Path | None
+
+
+def add_params_arguments(parser: argparse.ArgumentParser) -> None:
+    """--params FILE and the options describing its network (see :func:`open_model`)."""
+    parser.add_argument("--params", type=Path, metavar="FILE",
+                        help="a parameters file: the book's trained-weight pickles (read "
+                             "without unpickling, e.g. deep_convnet_params.pkl with --net "
+                             "deepcnn) or net.save_params()'s, loaded into a float32 network; "
+                             "--net, --hidden, ... say which network they belong to")
+    add_net_arguments(parser, title="the network of --params (default: two-layer)",
+                      hidden_default="50 for two-layer, 100 100 for mlp, 100 for cnn, 50 for "
+                                     "deepcnn")
+
+
+def open_model(args: argparse.Namespace, model: Path | None, *, pretrained: bool,
+               model_flag: str = "MODEL") -> Model:
+    """The network of ``model`` (a model.npz or run folder), of ``--params FILE`` (with the
+    network options), or the pretrained DeepConvNet; exactly one of them. ``model_flag`` names
+    ``model`` in messages."""
+    given = [what for what, on in ((model_flag, model is not None),
+                                   ("--params", args.params is not None),
+                                   ("--pretrained", pretrained)) if on]
+    if len(given) > 1:
+        raise CliError(f"give one model, not {' and '.join(given)}")
+    net_flags = [f"--{name.replace('_', '-')}" for name in _NET_OPTIONS
+                 if getattr(args, name) not in (None, False)]
+    if net_flags and args.params is None:
+        raise CliError(f"{', '.join(net_flags)} describe the network of --params FILE; a "
+                       "model.npz or the pretrained model holds its own network")
+    if args.params is not None:
+        net = build_net(args, dtype=np.float32, rng=0)
+        with user_errors(f"cannot load {args.params}"):
+            net.load_params(args.params)
+        return Model(net, None, str(args.params), None)
+    from ..io import load
+
+    if model is None:
+        from .. import pretrained as packaged
+
+        with user_errors("cannot load the pretrained model"):
+            checkpoint = load(packaged.path())
+        return Model(checkpoint.net, checkpoint.data, "the pretrained DeepConvNet", None)
+    path = model_file(model)
+    with user_errors(f"cannot load {path}"):
+        checkpoint = load(path)
+    return Model(checkpoint.net, checkpoint.data, str(path), path.parent)

@@ -25,7 +25,8 @@ from ._common import CliError, user_errors
 #: the files that make a folder a run: writing there would replace an earlier run's results
 RUN_FILES = ("model.npz", "history.csv", "history.json")
 #: drawn from the run files (by kobai train and kobai evaluate); removed with them by --force
-DERIVED_FILES = ("learning_curve.png", "confusion.png")
+DERIVED_FILES = ("learning_curve.png", "confusion.png", "filters-before.png",
+                 "filters-after.png")
 RUNS_ROOT = Path("runs")
 
 

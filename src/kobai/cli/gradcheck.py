@@ -1,4 +1,5 @@
-"""``kobai gradcheck``: backprop against numerical gradients (the book's §5.7.3)."""
+"""``kobai gradcheck``: backprop against numerical gradients (the book's §5.7.3 and §7's
+``gradient_check.py``)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,55 @@ import argparse
 
 import numpy as np
 
-from ._common import CliError, add_net_arguments, build_net, non_negative_int, positive_int
+from ._common import (
+    CONV_NETS,
+    IMAGE_SHAPE,
+    CliError,
+    add_net_arguments,
+    build_net,
+    non_negative_int,
+    positive_int,
+)
+
+# The book's ch07/gradient_check.py: SimpleConvNet(input_dim=(1, 10, 10), conv_param=...,
+# hidden_size=10) on one random image.
+BOOK_CHECK_SHAPE = (1, 10, 10)
+BOOK_CHECK_CONV = {"filter_num": 10, "filter_size": 3, "pad": 0, "stride": 1}
+BOOK_CHECK_HIDDEN = 10
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("gradcheck", help="check backprop against numerical gradients",
-                       description="Build a network (default: TwoLayerNet(784, 50, 10) as in "
-                                   "the book's gradient_check.py), compare its backprop "
-                                   "gradients with central differences on three inputs, and "
-                                   "print per parameter the mean and max absolute difference "
-                                   "and the checker's report. Exit status 1 when it fails.")
-    add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp")
-    p.add_argument("--mode", choices=["full", "fast"], default="full",
+                       description="Build a network, compare its backprop gradients with "
+                                   "central differences, and print per parameter the mean and "
+                                   "max absolute difference and the checker's report. Exit "
+                                   "status 1 when it fails. Default: TwoLayerNet(784, 50, 10) "
+                                   "on three MNIST images, as the book's ch05/"
+                                   "gradient_check.py; --net cnn: the book's ch07/"
+                                   "gradient_check.py, SimpleConvNet with 10 filters 3x3 and "
+                                   "10 hidden units on one random 10x10 image (28x28 MNIST "
+                                   "images with --data sample); --net deepcnn: DeepConvNet on "
+                                   "one 28x28 image, in fast mode unless --mode full (each "
+                                   "of its 123,552 parameters in turn takes minutes).")
+    add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp, 10 for cnn, 50 "
+                                        "for deepcnn")
+    p.add_argument("--mode", choices=["full", "fast"], default=None,
                    help="full: every element by central differences; fast: one random "
-                        "direction per parameter array (default: full)")
-    p.add_argument("--data", choices=["sample", "random"], default="sample",
+                        "direction per parameter array (default: full; fast for deepcnn)")
+    p.add_argument("--data", choices=["sample", "random"], default=None,
                    help="the first images of the bundled MNIST sample, as the book does, or "
-                        "random inputs in [0, 1) (default: sample)")
-    p.add_argument("--batch", type=positive_int, default=3, metavar="N",
-                   help="number of inputs (default 3)")
+                        "random inputs in [0, 1) (default: sample; random for cnn and "
+                        "deepcnn, as the book's ch07/gradient_check.py)")
+    p.add_argument("--batch", type=positive_int, default=None, metavar="N",
+                   help="number of inputs (default 3; 1 for cnn and deepcnn)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     p.set_defaults(run=run)
 
 
-def _inputs(args: argparse.Namespace, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _inputs(args: argparse.Namespace, shape: tuple[int, ...],
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     if args.data == "random":
-        return rng.random((args.batch, 784)), rng.integers(0, 10, args.batch)
+        return rng.random((args.batch, *shape)), rng.integers(0, 10, args.batch)
     from ..datasets import load_mnist
 
     (x_train, t_train), _ = load_mnist(dtype=np.float64)
@@ -43,11 +67,23 @@ def _inputs(args: argparse.Namespace, rng: np.random.Generator) -> tuple[np.ndar
 def run(args: argparse.Namespace) -> int:
     from ..gradcheck import check_gradients
 
+    conv = args.net in CONV_NETS
+    args.data = args.data or ("random" if conv else "sample")
+    args.batch = args.batch or (1 if conv else 3)
+    args.mode = args.mode or ("fast" if args.net == "deepcnn" else "full")
+    shape: tuple[int, ...] = IMAGE_SHAPE
+    conv_param = None
+    if args.net == "cnn":  # the book's configuration; its 10x10 images when they are random
+        conv_param = BOOK_CHECK_CONV
+        args.hidden = args.hidden or [BOOK_CHECK_HIDDEN]
+        if args.data == "random":
+            shape = BOOK_CHECK_SHAPE
     rng = np.random.default_rng(args.seed)
-    net = build_net(args, rng=rng, dtype=np.float64)
-    x, t = _inputs(args, rng)
+    net = build_net(args, input_shape=shape, rng=rng, dtype=np.float64, conv_param=conv_param)
+    x, t = _inputs(args, shape if conv else (int(np.prod(shape)),), rng)
     report = check_gradients(net, x, t, mode=args.mode, rng=rng)
-    print(f"{net!r} on {len(x)} {'random inputs' if args.data == 'random' else 'MNIST images'}")
+    what = "random inputs" if args.data == "random" else "MNIST images"
+    print(f"{net!r} on {len(x)} {what}" if len(x) > 1 else f"{net!r} on one {what[:-1]}")
     if args.mode == "full":
         # The book's printout: the mean |backprop - numerical| per parameter.
         for name, result in report.results.items():

@@ -1,4 +1,4 @@
-"""``kobai predict``: classify digit images with a trained model."""
+"""``kobai predict``: classify digit images with a trained model (default: the pretrained one)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CliError, model_file, user_errors
+from ._common import CliError, add_params_arguments, open_model, user_errors
 
 #: what kobai.images.load_digit makes of every image: 28×28 pixels, MNIST's layout
 INPUT_SIZE = 28 * 28
@@ -17,40 +17,70 @@ INPUT_SIZE = 28 * 28
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "predict", help="predict the digit in PNG/JPEG images",
-        description="Predict the digit in each image with a model.npz from kobai train. Images "
-                    "of any size are converted as MNIST was made: grayscale, the background "
-                    "separated from the ink by a threshold (Otsu's, beyond the paper's noise) "
-                    "and made black, white strokes on black (dark-on-light images are "
-                    "inverted), cropped to the strokes, scaled into a 20x20 box and centred in "
-                    "28x28. A blank image gives 'no digit found'. A file that cannot be read is "
-                    "reported and the others are still predicted; the exit status is then 2. "
-                    "Needs Pillow: pip install 'kobai[images]'.")
-    p.add_argument("model", type=Path, metavar="MODEL",
-                   help="a model.npz from kobai train, or the run folder holding it")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+        usage="kobai predict [-h] [--model MODEL | --params FILE [--net NET ...]] "
+              "[--save-input DIR] [MODEL] IMAGE [IMAGE ...]",
+        description="Predict the digit in each image, with the pretrained DeepConvNet that "
+                    "ships with kobai (the book's, 99.35% on MNIST's test set) unless "
+                    "--model or --params names another. The model may also come first among "
+                    "the arguments, as in earlier versions (kobai predict MODEL IMAGE...): a "
+                    "first argument ending in .npz, or a folder, is the model, never an image. "
+                    "Images of any size are converted as MNIST was made: grayscale, the "
+                    "background separated from the ink by a threshold (Otsu's, beyond the "
+                    "paper's noise) and made black, white strokes on black (dark-on-light "
+                    "images are inverted), cropped to the strokes, scaled into a 20x20 box and "
+                    "centred in 28x28. A blank image gives 'no digit found'. A file that "
+                    "cannot be read is reported and the others are still predicted; the exit "
+                    "status is then 2. Needs Pillow: pip install 'kobai[images]'.")
+    p.add_argument("inputs", type=Path, nargs="+", metavar="IMAGE",
+                   help="PNG or JPEG files (a first argument ending in .npz, or a folder, is "
+                        "MODEL)")
+    p.add_argument("--model", type=Path, metavar="MODEL",
+                   help="a model.npz from kobai train, or the run folder holding it (default: "
+                        "the pretrained DeepConvNet, kobai.pretrained)")
+    add_params_arguments(p)
     p.add_argument("--save-input", type=Path, metavar="DIR",
                    help="write the 28x28 image the model saw for each IMAGE into DIR, as "
                         "NAME.28x28.png")
     p.set_defaults(run=run)
 
 
+def _is_model(path: Path) -> bool:
+    """A positional argument that names a model (a checkpoint or a run folder), not an image."""
+    return path.suffix.lower() == ".npz" or path.is_dir()
+
+
+def split_inputs(args: argparse.Namespace) -> tuple[Path | None, list[Path]]:
+    """The model given (``--model`` or a first positional MODEL) and the images."""
+    first, images = args.inputs[0], list(args.inputs)
+    if not _is_model(first):
+        return args.model, images
+    if args.model is not None or args.params is not None:
+        given = "--model" if args.model is not None else "--params"
+        raise CliError(f"{first} names a model (a .npz file or a folder), and so does {given}; "
+                       "give one model")
+    if len(images) == 1:
+        raise CliError(f"{first} names a model (a .npz file or a folder); give the images to "
+                       "predict after it")
+    return first, images[1:]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..images import NoDigitError, load_digit, save_digit
-    from ..io import load_net
 
-    model = model_file(args.model)
-    with user_errors(f"cannot load {model}"):
-        net = load_net(model)
+    model, images = split_inputs(args)
+    found = open_model(args, model, pretrained=False,
+                       model_flag="--model" if args.model is not None else "MODEL")
+    net = found.net
     if net.input_size != INPUT_SIZE:
-        raise CliError(f"{model} takes {net.input_size} inputs per sample, but kobai predict "
-                       f"gives it 28x28 = {INPUT_SIZE} pixels: use a model trained on MNIST-like "
-                       "images")
+        raise CliError(f"{found.name} takes {net.input_size} inputs per sample, but kobai "
+                       f"predict gives it 28x28 = {INPUT_SIZE} pixels: use a model trained on "
+                       "MNIST-like images")
     if args.save_input is not None:
         with user_errors(f"cannot create {args.save_input}"):
             args.save_input.mkdir(parents=True, exist_ok=True)
     failed = 0
     names: set[Path] = set()  # the --save-input files written so far
-    for path in args.images:
+    for path in images:
         try:
             x = load_digit(path)
         except NoDigitError as exc:
@@ -62,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"kobai: error: cannot read {path}: {exc}", file=sys.stderr)
             failed += 1
             continue
+        # one sample in the network's own layout: 784 pixels, or an image of (1, 28, 28)
         proba = net.predict_proba(x.reshape(net.input_shape).astype(net.dtype))
         top = np.argsort(proba)[::-1][:3]
         ranked = ", ".join(f"{int(c)}: {proba[c]:.3f}" for c in top)

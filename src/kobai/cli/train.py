@@ -13,9 +13,11 @@ import numpy as np
 from ..datasets.mnist import SOURCES
 from ..optimizers import OPTIMIZERS
 from ._common import (
+    CONV_NETS,
     CliError,
     add_net_arguments,
     build_net,
+    first_filters,
     model_file,
     net_options,
     non_negative_int,
@@ -31,6 +33,8 @@ from ._runs import check_out, run_folder
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.01,
               "rmsprop": 0.001, "adam": 0.001}
 DEFAULT_EPOCHS = 50
+# The convolutional nets' defaults: the book's ch07/train_convnet.py (and ch08/train_deepnet.py).
+CONV_OPTIMIZER, CONV_EPOCHS = "adam", 20
 
 
 def default_lr(name: str) -> float:
@@ -43,28 +47,37 @@ def default_lr(name: str) -> float:
     return float(default)
 
 
+def default_epochs(net: str | None) -> int:
+    """The --epochs of a new run of ``--net net``."""
+    return CONV_EPOCHS if net in CONV_NETS else DEFAULT_EPOCHS
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "train", help="train a network on MNIST (default: the bundled sample)",
         description="Train a network on MNIST. With no options: the book's TwoLayerNet(784, 50, "
-                    "10), sigmoid, SGD lr 0.1, batch 100, on the MNIST sample that ships with "
-                    "kobai (5,000 training images, MNIST's 10,000 test images). Writes "
-                    "model.npz (after every epoch), history.csv, "
-                    "history.json and learning_curve.png into --out, a new folder for each "
-                    "run unless told otherwise: an earlier run is never overwritten without "
-                    "--force.")
-    add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp")
+                    "10), sigmoid, SGD lr 0.1, batch 100, 50 epochs, on the MNIST sample that "
+                    "ships with kobai (5,000 training images, MNIST's 10,000 test images). "
+                    "--net cnn and --net deepcnn train the book's SimpleConvNet (ch. 7) and "
+                    "DeepConvNet (ch. 8) with the settings of the book's train_convnet.py: "
+                    "Adam, lr 0.001, batch 100, 20 epochs. Writes model.npz (after every epoch), "
+                    "history.csv, history.json and learning_curve.png into --out, and for the "
+                    "convolutional nets the first layer's filters before and after training, "
+                    "filters-before.png and filters-after.png; a new folder for each run unless "
+                    "told otherwise: an earlier run is never overwritten without --force.")
+    add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp, 100 for cnn, 50 "
+                                        "for deepcnn")
     g = p.add_argument_group("training")
     g.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS),
-                   help="default: sgd")
+                   help="default: sgd; adam for cnn and deepcnn")
     g.add_argument("--lr", type=positive_float,
                    help="learning rate (default: 0.1 for sgd, 0.01 for momentum, nesterov and "
                         "adagrad, 0.001 for rmsprop and adam)")
     g.add_argument("--batch-size", type=positive_int, default=None,
                    help="default: 100 (with --resume, the checkpoint's)")
-    g.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS,
-                   help=f"total number of epochs (default: {DEFAULT_EPOCHS}); with --resume, "
-                        "training continues until this epoch")
+    g.add_argument("--epochs", type=positive_int, default=None,
+                   help=f"total number of epochs (default: {DEFAULT_EPOCHS}; {CONV_EPOCHS} for cnn "
+                        "and deepcnn); with --resume, training continues until this epoch")
     g.add_argument("--seed", type=non_negative_int,
                    help="seed for the weights, the batch order and dropout (default 0; with "
                         "--resume, the resumed run's own seed)")
@@ -80,6 +93,12 @@ def add_parser(sub) -> None:
                         "--resume, the data set the checkpoint was trained on)")
     d.add_argument("--data-dir", type=Path,
                    help="folder of the four IDX .gz files (default: $KOBAI_HOME/datasets/NAME)")
+    d.add_argument("--train-size", type=positive_int, metavar="N",
+                   help="train on the first N training images only (default: all; with "
+                        "--resume, the checkpoint's)")
+    d.add_argument("--test-size", type=positive_int, metavar="N",
+                   help="measure test accuracy on the first N test images only (default: all; "
+                        "with --resume, the checkpoint's)")
     d.add_argument("--out", type=Path,
                    help="output folder (default: a new runs/<timestamp>/, with -2, -3, ... "
                         "when two runs start in the same second)")
@@ -88,7 +107,6 @@ def add_parser(sub) -> None:
     d.add_argument("--no-progress", action="store_true",
                    help="no progress bar (the per-epoch table is still printed)")
     p.set_defaults(run=run)
-
 
 
 #: the options describing the network, by argparse name: compared with a resumed checkpoint
@@ -100,7 +118,9 @@ def _net_and_optimizer(args: argparse.Namespace):
     if args.resume is None:
         net = build_net(args, rng=0 if args.seed is None else args.seed,
                         dtype=np.dtype(args.dtype or "float32"))
-        name = args.optimizer or "sgd"
+        if args.epochs is None:
+            args.epochs = default_epochs(args.net)
+        name = args.optimizer or (CONV_OPTIMIZER if args.net in CONV_NETS else "sgd")
         lr = args.lr if args.lr is not None else default_lr(name)
         from ..optimizers import get_optimizer
 
@@ -121,6 +141,8 @@ def _net_and_optimizer(args: argparse.Namespace):
                        f"{'; '.join(conflicts)}. Leave them out, or start a new run without "
                        "--resume")
     done = history.epoch if history else 0
+    if args.epochs is None:
+        args.epochs = default_epochs((net_options(checkpoint.net) or {}).get("net"))
     if args.epochs <= done:
         raise CliError(f"{args.resume} has trained {done} epochs already; --epochs is the total "
                        f"to reach, so give more than {done} (e.g. --epochs {done + 10})")
@@ -135,8 +157,9 @@ def _net_and_optimizer(args: argparse.Namespace):
         raise CliError(f"{args.resume} was trained on --dataset {source}; --resume with "
                        f"--dataset {args.dataset} would continue it on other data. Leave "
                        "--dataset out, or start a new run without --resume")
-    if args.batch_size is None and recorded and "batch_size" in recorded:
-        args.batch_size = recorded["batch_size"]
+    for dest in ("batch_size", "train_size", "test_size"):
+        if getattr(args, dest) is None and recorded and dest in recorded:
+            setattr(args, dest, recorded[dest])
     use_recorded_data_dir(args, recorded)
     return checkpoint.net, checkpoint.optimizer, history, recorded
 
@@ -154,8 +177,11 @@ def _resume_conflicts(args: argparse.Namespace, checkpoint: Any, history: Any) -
     recorded = checkpoint.data or {}
     if "batch_size" in recorded:
         have["batch_size"] = recorded["batch_size"]
+    have["train_size"] = recorded.get("train_size")  # None: all of them
+    have["test_size"] = recorded.get("test_size")
     flags = {**_NET_FLAGS, "dtype": "--dtype", "optimizer": "--optimizer", "lr": "--lr",
-             "seed": "--seed", "batch_size": "--batch-size"}
+             "seed": "--seed", "batch_size": "--batch-size", "train_size": "--train-size",
+             "test_size": "--test-size"}
     found = []
     for dest, flag in flags.items():
         given = getattr(args, dest)
@@ -206,8 +232,14 @@ def run(args: argparse.Namespace) -> int:
         (x_train, t_train), (x_test, t_test) = load_mnist(source=args.dataset,
                                                           data_dir=args.data_dir,
                                                           dtype=net.dtype)
+    x_train, t_train = _first(x_train, t_train, args.train_size, "--train-size", "training",
+                              args.dataset)
+    x_test, t_test = _first(x_test, t_test, args.test_size, "--test-size", "test", args.dataset)
     data = describe(args.dataset, x_train, t_train, data_dir=args.data_dir)
     data["batch_size"] = args.batch_size  # what --resume continues with
+    for dest in ("train_size", "test_size"):
+        if getattr(args, dest) is not None:
+            data[dest] = getattr(args, dest)
     if recorded and recorded.get("fingerprint") not in (None, data["fingerprint"]):
         raise CliError(f"the {args.dataset} training data differs from the data {args.resume} "
                        f"was trained on (fingerprint {data['fingerprint']}, recorded "
@@ -216,6 +248,8 @@ def run(args: argparse.Namespace) -> int:
                        "run")
     start = history.epoch if history else 0
     optimizer_text = f"{type(optimizer).__name__}(lr={optimizer.lr:g})"
+    filters = first_filters(net)
+    filters_before = None if filters is None else filters.copy()
     with run_folder(args.out, replace=replace) as out:
         model_path = out / "model.npz"
         in_place = args.resume is not None and args.resume.resolve() == model_path.resolve()
@@ -262,12 +296,48 @@ def run(args: argparse.Namespace) -> int:
             history.to_json(out / "history.json")
             plot.plot_learning_curve(history, out / "learning_curve.png",
                                      title=f"{net!r}, {optimizer_text}, {args.dataset}")
+            written = [model_path, out / "history.csv", out / "history.json",
+                       out / "learning_curve.png"]
+            if filters_before is not None:
+                written += _draw_filters(net, filters_before, out, start,
+                                          history.epoch, in_place)
     last = history.epochs[-1]
     print(f"test accuracy {last.test_acc:.4f} (train {last.train_acc:.4f}) after epoch "
           f"{last.epoch}")
-    print(f"wrote {model_path}, {out / 'history.csv'}, {out / 'history.json'}, "
-          f"{out / 'learning_curve.png'}")
+    print(f"wrote {', '.join(map(str, written))}")
     return 0
+
+
+def _first(x: np.ndarray, t: np.ndarray, n: int | None, flag: str, what: str,
+           dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` samples (all for None), refusing more than there are."""
+    if n is None:
+        return x, t
+    if n > len(x):
+        raise CliError(f"{flag} {n} is more than the {len(x)} {what} images of --dataset "
+                       f"{dataset}")
+    return x[:n], t[:n]
+
+
+def _draw_filters(net: Any, before: np.ndarray, out: Path, start: int, end: int,
+                  in_place: bool) -> list[Path]:
+    """filters-before.png (the first layer's filters when this run started) and
+    filters-after.png (now), as the book's visualize_filter.py; a run continued in its own
+    folder keeps the filters-before.png of its start."""
+    from ..plot import plot_filters
+
+    written = []
+    target = out / "filters-before.png"
+    if not (in_place and target.exists()):
+        when = "before training" if start == 0 else f"at epoch {start}, where this run resumed"
+        plot_filters(before, target, title=f"{net!r}: first-layer filters {when}")
+        written.append(target)
+    after = first_filters(net)
+    if after is not None:
+        target = out / "filters-after.png"
+        plot_filters(after, target, title=f"{net!r}: first-layer filters after epoch {end}")
+        written.append(target)
+    return written
 
 
 def _kept(args: argparse.Namespace, model_path: Path, saved: list[int], start: int) -> str:

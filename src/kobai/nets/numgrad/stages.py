@@ -165,6 +165,10 @@ def read_stages(net: Any, x: np.ndarray) -> tuple[list[Stage], dict[str, tuple[i
         elif getattr(layer, "elementwise", False) and hasattr(layer, "apply") and stages:
             stages[-1].act = layer
         elif type(layer) is Dropout and stages:
+            if stages[-1].act is None:  # on the logits (DeepConvNet's last layer): the series
+                # of the last stage do not follow a mask there, so the loop must
+                raise UnsupportedNetwork(f"layer {name!r} (Dropout) comes right after an "
+                                         "Affine, not after an activation")
             stages[-1].mask = np.asarray(layer.mask, f64)
         else:
             raise UnsupportedNetwork(f"the structured numerical gradient has no hooks for "
