@@ -64,6 +64,13 @@ def windows(xp: np.ndarray, fh: int, fw: int, stride: int, oh: int, ow: int) -> 
     return v.transpose(0, 1, 2, 4, 5, 3)
 
 
+def row_windows(xp: np.ndarray, fw: int) -> np.ndarray:
+    """The ``fw``-wide windows along the rows of a padded channels-last batch
+    ``(N, Hp, Wp, C)``, stride 1, as a view of shape ``(N, Hp, Wp - fw + 1, fw, C)``: window
+    ``(y, j)`` is the contiguous run ``xp[n, y, j:j + fw]`` of ``fw·C`` values."""
+    return sliding_window_view(xp, fw, axis=2).transpose(0, 1, 2, 4, 3)
+
+
 def pad_hw(x: np.ndarray, pad: int, fill: float = 0.0,
            out: np.ndarray | None = None) -> np.ndarray:
     """A channels-last batch ``(N, H, W, C)`` with ``pad`` rows and columns of ``fill`` around
