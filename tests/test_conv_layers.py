@@ -724,3 +724,35 @@ def test_shape_errors_name_the_dimension(layer, shape, match):
 def test_input_that_is_not_4d_is_rejected(make, shape):
     with pytest.raises(ValueError, match=r"(?i)4|dim"):
         make().forward(np.zeros(shape))
+
+
+def test_pooling_refuses_padding_as_wide_as_the_window():
+    with pytest.raises(ValueError, match="as wide as the 2×2 window"):
+        Pooling(2, 2, stride=2, pad=2)
+    out = Pooling(3, 3, stride=2, pad=2).forward(-np.ones((1, 1, 2, 2)))
+    assert np.all(out == -1)  # every window still holds an input
+
+
+@pytest.mark.parametrize("stride, pad", [(1, 1), (1, 0), (2, 1)])
+def test_convolution_with_many_channels_and_a_large_batch_equals_im2col(stride, pad):
+    """Sizes past the layer's tiles and its few-channel path (16 channels, 40 images): the
+    book's formulation, ``im2col(x) · W`` and ``col2im``, as the oracle (both pinned to the
+    loop oracles above)."""
+    rng = np.random.default_rng(7)
+    n, c, h, w, fn, k = 40, 16, 13, 11, 12, 3
+    x, W, b = (rng.standard_normal((n, c, h, w)), rng.standard_normal((fn, c, k, k)),
+               rng.standard_normal(fn))
+    layer = Convolution(W, b, stride, pad)
+    out = layer.forward(x)
+    oh, ow = out.shape[2:]
+    col = im2col(x, k, k, stride, pad)
+    expected = (col @ W.reshape(fn, -1).T + b).reshape(n, oh, ow, fn).transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+    d2 = dout.transpose(0, 2, 3, 1).reshape(-1, fn)
+    np.testing.assert_allclose(layer.dW, (d2.T @ col).reshape(W.shape), rtol=1e-11,
+                               atol=1e-11)
+    np.testing.assert_allclose(layer.db, d2.sum(axis=0), rtol=1e-12, atol=1e-11)
+    np.testing.assert_allclose(dx, col2im(d2 @ W.reshape(fn, -1), x.shape, k, k, stride, pad),
+                               rtol=1e-11, atol=1e-11)

@@ -43,6 +43,10 @@ class Pooling(Layer):
         super().__init__()
         for name, value in (("pool_h", pool_h), ("pool_w", pool_w)):
             window_count(value, value, stride, pad, name, "Pooling: ")  # checks the integers
+        if pad >= min(pool_h, pool_w):  # a window of padding only would give -inf
+            raise ValueError(f"Pooling: pad {pad} is as wide as the {pool_h}×{pool_w} window, "
+                             f"so some windows would hold nothing but padding; use pad <= "
+                             f"{min(pool_h, pool_w) - 1}")
         self.pool_h, self.pool_w, self.stride, self.pad = (int(pool_h), int(pool_w),
                                                            int(stride), int(pad))
         self.x_shape: tuple[int, ...] | None = None
