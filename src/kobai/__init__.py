@@ -1,6 +1,6 @@
 """kobai (勾配, "gradient"): neural-network gradients by central differences and backprop.
 
-The package follows *Deep Learning from Scratch* (ゼロから作るDeep Learning), chapters 3–6,
+The package follows *Deep Learning from Scratch* (ゼロから作るDeep Learning), chapters 3–8,
 with the book's names: ``kobai.functions``, ``kobai.gradient``, ``kobai.layers``,
 ``kobai.nets``, ``kobai.optimizers``, ``kobai.gradcheck``, ``kobai.datasets``,
 ``kobai.trainer``, ``kobai.io``.

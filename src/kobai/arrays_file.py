@@ -41,7 +41,7 @@ import zipfile
 import zlib
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, BinaryIO, Literal
+from typing import IO, Any, BinaryIO, Literal
 
 import numpy as np
 
@@ -523,6 +523,21 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
             raise machine.malformed(f"invalid text at byte {machine.op_pos}: {exc}") from None
 
 
+def npy_header(fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` from the header of a ``.npy`` stream (formats 1.0 and 2.0, the ones
+    NumPy writes for numeric arrays), leaving ``fp`` at the data; ValueError otherwise."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fp)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(fp)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(fp)
+    else:
+        raise ValueError(f".npy format {version[0]}.{version[1]}, which NumPy writes only for "
+                         "arrays kobai does not read")
+    return shape, dtype
+
+
 # -- files -------------------------------------------------------------------------------------
 def read_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
@@ -600,16 +615,11 @@ def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, file_size
             info.compress_size, 1):  # 1032: deflate's highest ratio
         raise error(f"the archive member {name!r} declares {info.file_size:,} bytes, more than "
                     "the file holds")
-    fmt = np.lib.format
     with archive.open(info) as fp:
-        version = fmt.read_magic(fp)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(fp)
-        elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(fp)
-        else:
-            raise error(f"{name!r} is in .npy format {version[0]}.{version[1]}, which NumPy "
-                        "writes only for arrays kobai does not read")
+        try:
+            shape, dtype = npy_header(fp)
+        except ValueError as exc:
+            raise error(f"{name!r}: {exc}") from None
         data = info.file_size - fp.tell()
     if dtype.kind not in _NUMERIC_KINDS:
         raise error(f"{name!r} holds {dtype} data; kobai reads only bool, integer and "

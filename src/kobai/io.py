@@ -40,6 +40,7 @@ import numpy as np
 
 from . import __version__
 from ._validate import positive_int
+from .arrays_file import npy_header
 from .nets import NETWORKS, Network
 from .optimizers import get_optimizer
 
@@ -342,17 +343,9 @@ class _Reader:
                 self.headers[key] = self._header(key, info)
 
     def _header(self, key: str, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
-        fmt = np.lib.format
         with self.npz.zip.open(info) as fp:
             try:
-                version = fmt.read_magic(fp)
-                if version == (1, 0):
-                    shape, _, dtype = fmt.read_array_header_1_0(fp)
-                elif version == (2, 0):
-                    shape, _, dtype = fmt.read_array_header_2_0(fp)
-                else:
-                    raise ValueError(f".npy format {version[0]}.{version[1]}, which kobai's "
-                                     "checkpoints never use")
+                shape, dtype = npy_header(fp)
             except ValueError as exc:
                 raise self.error(f"array {key!r} has an invalid .npy header: {exc}") from None
             data = info.file_size - fp.tell()
