@@ -232,12 +232,24 @@ def test_predict_takes_model_as_an_option_or_first_argument(cnn_run, digits, cap
     assert len(set(outputs)) == 1 and outputs[0].startswith(f"{image}: ")
 
 
+def test_predict_takes_a_checkpoint_of_any_name_as_first_argument(cnn_run, digits, capsys,
+                                                                   tmp_path):
+    """A model copied under another name is still the model, never taken for an image (which
+    would silently predict with the pretrained one)."""
+    image = digits[0][0]
+    renamed = tmp_path / "mymodel.ckpt"
+    renamed.write_bytes((cnn_run / "model.npz").read_bytes())
+    status, out, err = run(capsys, "predict", renamed, image)
+    assert status == 0, err
+    assert out == run(capsys, "predict", "--model", cnn_run, image)[1]
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["--model", "{run}", "{run}", "{image}"], "names a model (a .npz file or a folder), and "
+    (["--model", "{run}", "{run}", "{image}"], "names a model (a model file or a folder), and "
                                                "so does --model; give one model"),
     (["--model", "{run}", "--params", "{image}", "{image}"], "give one model, not --model and "
                                                             "--params"),
-    (["{run}"], "names a model (a .npz file or a folder); give the images to predict after it"),
+    (["{run}"], "names a model (a model file or a folder); give the images to predict after it"),
     (["--net", "cnn", "{image}"], "--net describe the network of --params FILE"),
     (["--params", "{image}", "--net", "cnn", "{image}"], "cannot load"),
 ])

@@ -313,3 +313,59 @@ def test_dropout_on_the_logits_takes_the_loop_and_agrees_with_it():
     for key in loop:
         np.testing.assert_allclose(fast[key], loop[key], rtol=0, atol=1e-12, err_msg=key)
     check_gradients(net, x, t).raise_if_failed()
+
+
+def test_load_params_refuses_a_compressed_archive_that_declares_too_much(tmp_path):
+    """A 0.8 MB archive declaring 800 MB of zeros is refused before anything is read."""
+    np.savez_compressed(tmp_path / "bomb.npz", W1=np.zeros(100_000_000))
+    with pytest.raises(ValueError, match="declare 800,000,128 bytes"):
+        SimpleConvNet(**BOOK_CHECK_NET, rng=0).load_params(tmp_path / "bomb.npz")
+
+
+def test_book_dropout_converts_for_sigmoid_and_batch_norm_nets(tmp_path):
+    """The book's MultiLayerNetExtend with dropout (non-inverted) → kobai's MultiLayerNet:
+    the same scores, in evaluation and in training with the same masks."""
+    for extra in ({"activation": "sigmoid"}, {"use_batchnorm": True}):
+        book_style = MultiLayerNet(6, [5, 4], 3, use_dropout=True, dropout_ratio=0.3, rng=0,
+                                   **extra)
+        for layer in book_style.layers.values():
+            if isinstance(layer, Dropout):
+                layer.inverted = False
+        path = tmp_path / "book.pkl"
+        path.write_bytes(pickle.dumps(book_style.params))  # as the book's save_params
+        ours = MultiLayerNet(6, [5, 4], 3, use_dropout=True, dropout_ratio=0.3, rng=1, **extra)
+        ours.load_params(path)
+        x = np.random.default_rng(0).standard_normal((8, 6))
+        np.testing.assert_allclose(ours.predict(x), book_style.predict(x), rtol=1e-12)
+        with ours.frozen():
+            ours.loss(x, np.zeros(8, dtype=int))
+            for mine, theirs in zip(ours.layers.values(), book_style.layers.values(),
+                                    strict=True):
+                if isinstance(mine, Dropout):
+                    theirs.mask = (mine.mask != 0).astype(np.float64)
+            with book_style.frozen():
+                assert ours.loss(x, np.zeros(8, dtype=int)) == pytest.approx(
+                    book_style.loss(x, np.zeros(8, dtype=int)), rel=1e-12)
+
+
+def test_structured_gradient_handles_a_fortran_ordered_filter():
+    from kobai.layers import Affine, Convolution, Relu
+    from kobai.nets import Network
+
+    rng = np.random.default_rng(3)
+    net = Network([Convolution(np.asfortranarray(rng.standard_normal((2, 1, 3, 3))),
+                               rng.standard_normal(2)), Relu(),
+                   Affine(rng.standard_normal((2 * 4 * 4, 3)), rng.standard_normal(3))],
+                  input_shape=(1, 6, 6))
+    x, t = rng.random((2, 1, 6, 6)), np.array([0, 2])
+    fast, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    for key in loop:
+        np.testing.assert_allclose(fast[key], loop[key], rtol=0, atol=1e-10, err_msg=key)
+
+
+def test_conv_net_refuses_channels_last_images():
+    net = SimpleConvNet(input_dim=(3, 12, 12), conv_param={"filter_num": 2, "filter_size": 3,
+                                                           "pad": 0, "stride": 1}, rng=0)
+    with pytest.raises(ValueError, match=r"shape \(2, 12, 12, 3\).*\(3, 12, 12\)"):
+        net.predict(np.zeros((2, 12, 12, 3)))
+    assert net.predict(np.zeros(3 * 12 * 12)).shape == (10,)  # one row of pixels

@@ -128,8 +128,9 @@ def test_the_packaged_weights_are_the_books_converted_for_inverted_dropout(net):
 
     book = read_arrays(BOOK_PICKLE)  # never unpickles
     for key, arr in net.params.items():
-        # the affine layers before the two dropout layers are halved (0.5 is exact)
-        scale = 0.5 if key in ("W7", "b7", "W8", "b8") else 1.0
+        # Dropout1 halves W8 (the layer after it); Dropout2, on the logits, halves W8 and b8
+        # (the layer before it): 0.5 is exact
+        scale = {"W8": 0.25, "b8": 0.5}.get(key, 1.0)
         np.testing.assert_array_equal(arr, (book[key].astype(np.float32) * np.float32(scale)),
                                       err_msg=key)
 

@@ -46,7 +46,8 @@ from typing import IO, Any, BinaryIO, Literal
 import numpy as np
 
 __all__ = ["ALLOWED_GLOBALS", "ALLOWED_OPCODES", "ArraysFileError", "UnsafePickleError",
-           "read_arrays", "read_pickled_arrays", "write_arrays"]
+           "read_arrays", "read_arrays_from", "read_pickled_arrays", "write_arrays",
+           "write_arrays_to"]
 
 
 class ArraysFileError(ValueError):
@@ -245,14 +246,16 @@ class _Machine:
         return items
 
     def put(self, key: int) -> None:
-        if key < 0:
-            raise self.malformed(f"negative memo key {key} at byte {self.op_pos}")
-        if key not in self.memo and len(self.memo) >= _MAX_MEMO:
-            raise self.malformed(f"more than {_MAX_MEMO:,} memo entries")
+        # A pickler numbers its memo 0, 1, 2, ...: keys beyond the cap are refused, so huge
+        # keys cannot collide in the dict's hash table (multiples of 2**61 - 1 all hash
+        # alike, which would make every insert and lookup walk one long chain)
+        if not 0 <= key < _MAX_MEMO:
+            raise self.malformed(f"memo key {key} at byte {self.op_pos} is outside 0 to "
+                                 f"{_MAX_MEMO - 1:,}")
         self.memo[key] = self.top()
 
     def get(self, key: int) -> None:
-        if key not in self.memo:
+        if not 0 <= key < _MAX_MEMO or key not in self.memo:
             raise self.malformed(f"memo key {key} at byte {self.op_pos} was never stored")
         self.push(self.memo[key])
 
@@ -539,7 +542,8 @@ def npy_header(fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
 
 
 # -- files -------------------------------------------------------------------------------------
-def read_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
+                ) -> dict[str, np.ndarray]:
     """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
 
     The format is told by the file's first bytes, not its name: a zip archive (``PK``, what
@@ -550,6 +554,10 @@ def read_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     Parameters
     ----------
     path : str or path-like
+    max_bytes : int, optional
+        Refuse an ``.npz`` whose arrays declare more bytes than this, before reading any (a
+        compressed archive can declare a thousand times its size); a pickle holds its data
+        in the file itself.
 
     Returns
     -------
@@ -565,20 +573,50 @@ def read_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     OSError
         If the file cannot be opened.
     """
-    where = os.fspath(path)
-    with open(where, "rb") as fh:
-        head = fh.read(32)
-        fh.seek(0)
-        if head.startswith(_ZIP_MAGIC):
-            return _read_npz(fh, where)
-        if head[:1] in (b"\x80", b"(", b"}") or head.startswith(b"ccollections\nOrderedDict\n"):
-            return read_pickled_arrays(fh)
+    with open(os.fspath(path), "rb") as fh:
+        return read_arrays_from(fh, max_bytes=max_bytes)
+
+
+def read_arrays_from(file: BinaryIO, *, max_bytes: int | None = None
+                     ) -> dict[str, np.ndarray]:
+    """Read named arrays from an open binary file: :func:`read_arrays` on a file object.
+
+    What ``pickle.load(f)`` becomes when ``kobai book run`` runs one of the book's scripts. The
+    format is told by the bytes at the file's current position, which must be seekable: a
+    kobai ``.npz`` is read to its end, a pickle up to its STOP opcode (the file is left just
+    after it, as ``pickle.load`` leaves it).
+
+    Parameters
+    ----------
+    file : seekable binary file object
+        e.g. ``open("params.pkl", "rb")`` or an ``io.BytesIO``.
+
+    Returns
+    -------
+    dict of str to ndarray
+
+    Raises
+    ------
+    ArraysFileError, UnsafePickleError
+        As :func:`read_arrays`; messages name ``file.name`` when it has one.
+    """
+    name = getattr(file, "name", None)
+    where = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<stream>"
+    start = file.tell()
+    head = file.read(32)
+    file.seek(start)
+    if head.startswith(_ZIP_MAGIC):
+        return _read_npz(file, where, max_bytes)
+    if head[:1] in (b"\x80", b"(", b"}") or head.startswith(b"ccollections\nOrderedDict\n"):
+        return read_pickled_arrays(file)
     raise ArraysFileError(f"{where}: starts with {head[:8]!r}, neither a zip archive (b'PK') "
                           f"nor a pickle (b'\\x80'); expected {_EXPECTED}")
 
 
-def _read_npz(fh: BinaryIO, where: str) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` archive, each member's header checked before its data."""
+def _read_npz(fh: BinaryIO, where: str, max_bytes: int | None = None
+              ) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive, each member's header checked before its data, and
+    their declared sizes against ``max_bytes`` before any is read."""
     def error(message: str) -> ArraysFileError:
         return ArraysFileError(f"{where}: {message}; expected {_EXPECTED}")
 
@@ -588,18 +626,34 @@ def _read_npz(fh: BinaryIO, where: str) -> dict[str, np.ndarray]:
             twice = [n for n, k in Counter(i.filename for i in infos).items() if k > 1]
             if twice:
                 raise error(f"the archive holds {twice[0]!r} twice")
-            arrays, file_size = {}, os.fstat(fh.fileno()).st_size
+            arrays, file_size = {}, _size(fh)
+            for info in infos:
+                if info.filename.removesuffix(".npy") == info.filename:
+                    raise error(f"the archive member {info.filename!r} is not a .npy array")
+                _check_npy_member(npz.zip, info, file_size, error)
+            declared = sum(info.file_size for info in infos)
+            if max_bytes is not None and declared > max_bytes:
+                raise error(f"its arrays declare {declared:,} bytes, more than the "
+                            f"{max_bytes:,} the caller expects")
             for info in infos:
                 key = info.filename.removesuffix(".npy")
-                if key == info.filename:
-                    raise error(f"the archive member {key!r} is not a .npy array")
-                _check_npy_member(npz.zip, info, file_size, error)
                 arrays[key] = npz[key]
             return arrays
     except ArraysFileError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise error(f"a truncated or corrupted archive ({exc})") from None
+
+
+def _size(fh: BinaryIO) -> int:
+    """The size in bytes of an open file, or of a stream such as ``io.BytesIO``."""
+    try:
+        return os.fstat(fh.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        here = fh.tell()
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(here)
+        return size
 
 
 def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, file_size: int,
@@ -654,6 +708,42 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
         If an array is not bool, integer or floating point (an object array would need
         pickle). Nothing is written then.
     """
+    _check_arrays(arrays)
+    from .io import atomic_write  # here, not at the top: kobai.io imports the networks
+
+    with atomic_write(path) as fh:
+        write_arrays_to(fh, arrays)
+
+
+def write_arrays_to(file: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
+    """Write named arrays into an open binary file: :func:`write_arrays` on a file object.
+
+    The archive is the ``.npz`` that :func:`write_arrays` writes, never a pickle.
+
+    What ``pickle.dump(params, f)`` becomes when ``kobai book run`` runs one of the book's
+    scripts. Nothing is written if an array is refused; otherwise the archive goes into
+    ``file`` from its current position, which is not closed.
+
+    Parameters
+    ----------
+    file : binary file object
+        e.g. ``open("params.pkl", "wb")`` or an ``io.BytesIO``.
+    arrays : mapping of str to ndarray
+        As :func:`write_arrays`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`write_arrays`.
+    """
+    _check_arrays(arrays)
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, value in arrays.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, value, allow_pickle=False)
+
+
+def _check_arrays(arrays: Mapping[str, np.ndarray]) -> None:
     for key, value in arrays.items():
         if not isinstance(key, str):
             raise TypeError(f"array names must be str, got {_describe(key)}")
@@ -662,10 +752,3 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
         if value.dtype.kind not in _NUMERIC_KINDS:
             raise ValueError(f"{key!r} has dtype {value.dtype}; kobai writes only bool, integer "
                              "and floating-point arrays (no pickled objects)")
-    from .io import atomic_write  # here, not at the top: kobai.io imports the networks
-
-    with atomic_write(path) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED,
-                                                   allowZip64=True) as archive:
-        for key, value in arrays.items():
-            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, value, allow_pickle=False)

@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
                     "ships with kobai (the book's, 99.35% on MNIST's test set) unless "
                     "--model or --params names another. The model may also come first among "
                     "the arguments, as in earlier versions (kobai predict MODEL IMAGE...): a "
-                    "first argument ending in .npz, or a folder, is the model, never an image. "
+                    "first argument that is a kobai model file (a zip archive, whatever its "
+                    "name) or a folder is the model, never an image. "
                     "Images of any size are converted as MNIST was made: grayscale, the "
                     "background separated from the ink by a threshold (Otsu's, beyond the "
                     "paper's noise) and made black, white strokes on black (dark-on-light "
@@ -32,8 +33,8 @@ def add_parser(sub) -> None:
                     "cannot be read is reported and the others are still predicted; the exit "
                     "status is then 2. Needs Pillow: pip install 'kobai[images]'.")
     p.add_argument("inputs", type=Path, nargs="+", metavar="IMAGE",
-                   help="PNG or JPEG files (a first argument ending in .npz, or a folder, is "
-                        "MODEL)")
+                   help="PNG or JPEG files (a first argument that is a model file or a "
+                        "folder is MODEL)")
     p.add_argument("--model", type=Path, metavar="MODEL",
                    help="a model.npz from kobai train, or the run folder holding it (default: "
                         "the pretrained DeepConvNet, kobai.pretrained)")
@@ -45,8 +46,16 @@ def add_parser(sub) -> None:
 
 
 def _is_model(path: Path) -> bool:
-    """A positional argument that names a model (a checkpoint or a run folder), not an image."""
-    return path.suffix.lower() == ".npz" or path.is_dir()
+    """A positional argument that names a model (a checkpoint or a run folder), not an image:
+    a folder, a ``.npz`` name, or a file of any other name that is a zip archive (a checkpoint
+    may be called anything; no PNG or JPEG is a zip)."""
+    if path.is_dir() or path.suffix.lower() == ".npz":
+        return True
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 def split_inputs(args: argparse.Namespace) -> tuple[Path | None, list[Path]]:
@@ -56,10 +65,10 @@ def split_inputs(args: argparse.Namespace) -> tuple[Path | None, list[Path]]:
         return args.model, images
     if args.model is not None or args.params is not None:
         given = "--model" if args.model is not None else "--params"
-        raise CliError(f"{first} names a model (a .npz file or a folder), and so does {given}; "
+        raise CliError(f"{first} names a model (a model file or a folder), and so does {given}; "
                        "give one model")
     if len(images) == 1:
-        raise CliError(f"{first} names a model (a .npz file or a folder); give the images to "
+        raise CliError(f"{first} names a model (a model file or a folder); give the images to "
                        "predict after it")
     return first, images[1:]
 

@@ -42,6 +42,10 @@ __all__ = ["Network", "UnsupportedNetwork"]
 
 LayerSpec = Mapping[str, Any] | Sequence[Any]
 
+# Images evaluated per forward pass at most: DeepConvNet's activations (and the buffers its
+# layers keep) take about 0.4 MB per MNIST image, so 500 keep evaluation near 200 MB.
+_IMAGE_EVAL_ROWS = 500
+
 
 class UnsupportedNetwork(ValueError):
     """The structured numerical gradient does not apply (a layer without its hooks); the
@@ -238,8 +242,18 @@ class Network:
         return x2, check_t(t, x2.shape[0], self.output_size)
 
     def _x(self, x: Any) -> np.ndarray:
-        if len(self.input_shape) > 1 and np.shape(x) == self.input_shape:
-            x = as_float_array(x)[None]  # one sample of shape input_shape, e.g. (1, 28, 28)
+        if len(self.input_shape) > 1:
+            shape = np.shape(x)
+            if shape == self.input_shape:
+                x = as_float_array(x)[None]  # one sample of shape input_shape, e.g. (1, 28, 28)
+            elif len(shape) > 2 and shape[1:] != self.input_shape:
+                # e.g. channels-last images, (N, 32, 32, 3) for (3, 32, 32): refused, not
+                # silently reshaped into other images
+                raise ValueError(f"x has shape {shape}; this network takes images of shape "
+                                 f"{self.input_shape} (channels, height, width): a batch "
+                                 f"(N, {', '.join(map(str, self.input_shape))}), one image "
+                                 f"{self.input_shape}, or rows of {self.input_size} pixels in "
+                                 f"that order")
         x2 = check_x(x, self.input_size, self.dtype)
         if len(self.input_shape) > 1:
             x2 = x2.reshape(x2.shape[0], *self.input_shape)
@@ -258,7 +272,7 @@ class Network:
         ndarray of shape (output_size,) or (batch_size, output_size)
         """
         out = self._forward(self._x(x), train).copy()
-        single = np.ndim(x) == 1 if len(self.input_shape) == 1 else np.shape(x) == self.input_shape
+        single = np.ndim(x) == 1 or np.shape(x) == self.input_shape
         return out[0] if single else out
 
     def predict_proba(self, x: Any) -> np.ndarray:
@@ -310,6 +324,8 @@ class Network:
         """
         batch_size = positive_int(batch_size, "batch_size")
         x2, labels = self._inputs(x, t) if check_inputs else (x, t)
+        if len(self.input_shape) > 1:  # images: a conv net's activations are ~100× the input
+            batch_size = min(batch_size, _IMAGE_EVAL_ROWS)
         n, total, correct = x2.shape[0], 0.0, 0
         for start in range(0, n, batch_size):
             xc, tc = x2[start:start + batch_size], labels[start:start + batch_size]

@@ -54,8 +54,11 @@ def load_params(net: Any, path: str | os.PathLike[str]) -> None:
     where = os.fspath(path)
     with open(where, "rb") as fh:
         book = not fh.read(2).startswith(b"PK")
-    arrays = read_arrays(where)
     own = net.state_dict()
+    # float64 values for every array of the net, plus 64 MB: room for another network's
+    # file (refused below with the names it holds), none for a compressed archive that
+    # declares gigabytes
+    arrays = read_arrays(where, max_bytes=8 * sum(a.size for a in own.values()) + (64 << 20))
     missing = [k for k in net.params if k not in arrays]
     unexpected = [k for k in arrays if k not in own]
     if missing or unexpected:
@@ -78,27 +81,47 @@ def load_params(net: Any, path: str | os.PathLike[str]) -> None:
 
 
 def _scale_for_inverted_dropout(net: Any, state: dict[str, np.ndarray]) -> None:
-    """Weights of the book's (non-inverted) dropout → kobai's inverted dropout, in ``state``."""
+    """Weights of the book's (non-inverted) dropout → kobai's inverted dropout, in ``state``.
+
+    The book's dropout hands ``(1 - r)·h`` to what follows in evaluation (and ``h·mask`` in
+    training), kobai's ``h`` (and ``h·mask / (1 - r)``). Scaling ``W`` (not ``b``) of the next
+    Affine or Convolution by ``1 - r`` makes both the same, in training and evaluation alike;
+    ReLU, max pooling and Flatten in between pass a positive scale through. A dropout with no
+    such layer after it (DeepConvNet's, on the logits) has the scale put into ``W`` and ``b``
+    of the layer before it instead.
+    """
     layers = list(net.layers.items())
     keys = _param_keys(net)
     for i, (name, layer) in enumerate(layers):
         if not (isinstance(layer, Dropout) and layer.inverted and layer.ratio):
             continue
-        j = i - 1
-        while j >= 0 and isinstance(layers[j][1], _POSITIVELY_HOMOGENEOUS):
-            j -= 1
-        before = layers[j][1] if j >= 0 else None
-        if not isinstance(before, (Affine, Convolution)):
+        scale = 1.0 - layer.ratio
+        after = _next_linear(layers, i, +1)
+        before = None if after is not None else _next_linear(layers, i, -1)
+        if after is None and before is None:
             raise ValueError(
                 f"these weights come from the book's network, whose dropout scales by "
-                f"1 - ratio in evaluation; kobai's {name} is inverted, and the weights can be "
-                f"converted only when an Affine or Convolution layer (then ReLU or pooling "
-                f"layers at most) comes before it, not "
-                f"{type(before).__name__ if before is not None else 'nothing'}. Build the "
-                f"network with Dropout(ratio, inverted=False), the book's convention")
-        for pkey in before.params:
-            key = keys[id(before), pkey]
-            state[key] = state[key] * state[key].dtype.type(1.0 - layer.ratio)
+                f"1 - ratio in evaluation, and kobai's {name} is inverted: the weights can be "
+                f"converted by scaling an Affine or Convolution layer after it or before it "
+                f"(with only ReLU, pooling or Flatten in between), and {type(net).__name__} "
+                f"has none. Read the arrays with kobai.arrays_file.read_arrays, load them "
+                f"with net.load_state_dict, and set {name}.inverted = False, the book's "
+                f"convention")
+        target: Any = after if after is not None else before
+        pkeys = ("W",) if after is not None else tuple(target.params)
+        for pkey in pkeys:
+            key = keys[id(target), pkey]
+            state[key] = state[key] * state[key].dtype.type(scale)
+
+
+def _next_linear(layers: list[tuple[str, Any]], i: int, step: int) -> Any:
+    """The first Affine or Convolution from ``layers[i]`` in direction ``step``, when only
+    positively homogeneous layers lie between; else None."""
+    j = i + step
+    while 0 <= j < len(layers) and isinstance(layers[j][1], _POSITIVELY_HOMOGENEOUS):
+        j += step
+    found = layers[j][1] if 0 <= j < len(layers) else None
+    return found if isinstance(found, (Affine, Convolution)) else None
 
 
 def _param_keys(net: Any) -> dict[tuple[int, str], str]:

@@ -134,22 +134,20 @@ def _element_loop(net, x: np.ndarray, labels: np.ndarray, arr: np.ndarray, h: fl
     ``kink_state()`` (ReLU signs, pooling maxima) differs between the two."""
     probes = [layer.kink_state for layer in net.layers.values()
               if kinks and callable(getattr(layer, "kink_state", None))]
-    flat = arr.reshape(-1)
-    assert np.shares_memory(flat, arr), "a parameter array must be contiguous"
-    grad, crossed = np.empty(flat.size), np.zeros(flat.size, dtype=bool)
-    for i in range(flat.size):
-        old = flat[i]
+    grad, crossed = np.empty(arr.shape), np.zeros(arr.shape, dtype=bool)
+    for i in np.ndindex(arr.shape):  # in place, whatever the array's memory layout
+        old = arr[i]
         try:
-            flat[i] = old + h
+            arr[i] = old + h
             up, up_state = net.loss(x, labels, train=True), [probe() for probe in probes]
-            flat[i] = old - h
+            arr[i] = old - h
             down = net.loss(x, labels, train=True)
             crossed[i] = any(not np.array_equal(a, probe()) for a, probe in zip(up_state, probes,
                                                                               strict=True))
         finally:
-            flat[i] = old
+            arr[i] = old
         grad[i] = (up - down) / (2 * h)
-    return grad.reshape(arr.shape).astype(arr.dtype, copy=False), crossed.reshape(arr.shape)
+    return grad.astype(arr.dtype, copy=False), crossed
 
 
 class _PerturbedLosses:
