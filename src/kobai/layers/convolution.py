@@ -139,11 +139,14 @@ class Convolution(Layer):
             part.reshape(j - i, -1)[...] += bias
         if train:
             self.x_shape, self.xp, self.col = x.shape, xp, None if by_rows else col
+        else:  # nothing kept: a backward now would use an earlier training input
+            self.x_shape = self.xp = self.col = None
         return out.transpose(0, 3, 1, 2)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         xp, x_shape = self.xp, self.x_shape
-        assert xp is not None and x_shape is not None, "backward before forward"
+        assert xp is not None and x_shape is not None, \
+            "backward needs a forward(x, train=True) first (evaluation keeps nothing)"
         W = self.params["W"]
         fn, c, fh, fw = W.shape
         n, _, h, w = x_shape
