@@ -69,11 +69,12 @@ def ref_momentum(p, g, st, t, lr, momentum):
 
 
 def ref_nesterov(p, g, st, t, lr, momentum):
+    # Bengio et al. (2012), eq. 7, as the book's common/optimizer.py: the velocity before
+    # this step looks ahead, then the velocity is updated
     v = st.get("v", np.zeros_like(p))
-    v = momentum * v - lr * g
-    st["v"] = v
-    p = p + momentum * momentum * v
-    return p - (1 + momentum) * lr * g
+    p = p + momentum * momentum * v - (1 + momentum) * lr * g
+    st["v"] = momentum * v - lr * g
+    return p
 
 
 def ref_adagrad(p, g, st, t, lr):

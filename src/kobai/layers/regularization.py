@@ -82,6 +82,19 @@ def normalize(x: np.ndarray, eps: float, axis: int = -2
     return xc, mu, var, std
 
 
+def _start(value: np.ndarray | None, default: float, gamma: np.ndarray,
+           name: str) -> np.ndarray:
+    """A running statistic's initial array: ``default`` everywhere, or a copy of ``value`` in
+    ``gamma``'s dtype, which must have ``gamma``'s shape."""
+    if value is None:
+        return np.full_like(gamma, default)
+    arr = np.array(value, dtype=np.asarray(gamma).dtype)  # a copy: updated in place
+    if arr.shape != np.shape(gamma):
+        raise ValueError(f"{name} has shape {arr.shape} but gamma has shape {np.shape(gamma)} "
+                         "(one running statistic per feature)")
+    return arr
+
+
 class BatchNormalization(Layer):
     """Batch normalization (§6.3; Ioffe & Szegedy 2015) over the batch axis.
 
@@ -92,6 +105,16 @@ class BatchNormalization(Layer):
     Parameters
     ----------
     gamma, beta : ndarray of shape (n_features,)
+    momentum : float in [0, 1]
+        Weight of the old running statistics in each update.
+    eps : float > 0
+        Added to the variance before the square root. 1e-5 as in PyTorch; the book's
+        ``common/layers.py`` uses ``10e-7`` (1e-6).
+    running_mean, running_var : ndarray of shape (n_features,), optional
+        Where the running statistics start (copied; the layer updates its own arrays in
+        place): default 0 and 1, so evaluation before any training is the identity. The book
+        starts both at 0, which makes the first evaluations after few training steps divide
+        by ``sqrt(0.1·σ² + eps)``: ``running_var=np.zeros_like(gamma)`` reproduces it.
 
     Attributes
     ----------
@@ -109,7 +132,8 @@ class BatchNormalization(Layer):
     dbeta = grad_property("beta")
 
     def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
-                 eps: float = 1e-5):
+                 eps: float = 1e-5, running_mean: np.ndarray | None = None,
+                 running_var: np.ndarray | None = None):
         super().__init__()
         if isinstance(momentum, bool) or not (is_real(momentum) and 0.0 <= momentum <= 1.0):
             raise ValueError(f"momentum must be in [0, 1] (a number), got {momentum!r}")
@@ -117,8 +141,8 @@ class BatchNormalization(Layer):
             raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
         self.params["gamma"], self.params["beta"] = gamma, beta
         self.momentum, self.eps = float(momentum), float(eps)
-        self.state["running_mean"] = np.zeros_like(gamma)
-        self.state["running_var"] = np.ones_like(gamma)
+        self.state["running_mean"] = _start(running_mean, 0.0, gamma, "running_mean")
+        self.state["running_var"] = _start(running_var, 1.0, gamma, "running_var")
         self.frozen = False
         self.xn: np.ndarray | None = None
         self.std: np.ndarray | None = None

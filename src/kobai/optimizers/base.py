@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,6 +54,16 @@ def _refuse_non_finite(key: str, grad: Any) -> None:
     )
 
 
+def _as_0d(value: Any) -> np.ndarray | None:
+    """A number of ``params`` as a 0-d float array to update: float64, or the NumPy floating
+    scalar's own dtype. None for anything else (arrays; what the checks refuse)."""
+    if isinstance(value, np.floating):
+        return np.array(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.generic)):
+        return np.array(float(value))
+    return None
+
+
 class Optimizer(ABC):
     """Common machinery: hyperparameter checks, per-name state, in-place update, state_dict.
 
@@ -65,12 +75,18 @@ class Optimizer(ABC):
     ----------
     iter : int
         Number of successful calls to :meth:`update` (the book's ``Adam.iter``).
+    refuse_non_finite : bool
+        True (the default): :meth:`update` refuses a gradient holding NaN or infinity, which
+        would poison the slots of every later step. False: such a gradient is applied as it
+        is, as the book's optimizers do (the parameters then hold NaN or infinity; the book's
+        ``batch_norm_test.py`` goes on training such networks beside the ones that recover).
     """
 
     name: ClassVar[str] = "Optimizer"
     slot_names: ClassVar[tuple[str, ...]] = ()
     _hyper: ClassVar[dict[str, Callable[[Any, str], float]]] = {}
     _n_scratch: ClassVar[int] = 1
+    refuse_non_finite: bool = True
 
     def __init__(self, **hyper: float) -> None:
         for key, check in self._hyper.items():
@@ -90,15 +106,19 @@ class Optimizer(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
         return f"{type(self).__name__}({args})"
 
-    def update(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+    def update(self, params: Mapping[str, Any], grads: Mapping[str, Any]) -> None:
         """Take one step: update every array of ``params`` in place from ``grads``.
 
         Parameters
         ----------
-        params : dict of str -> ndarray
+        params : dict of str -> ndarray or number
             Floating-point parameter arrays, e.g. ``net.params``; each array is modified in
-            place (``params[key]`` is never rebound).
-        grads : dict of str -> ndarray
+            place (``params[key]`` is never rebound). A value may also be a number (a Python
+            int or float, or a NumPy floating scalar, as in the book's
+            ``optimizer_compare_naive.py``): a number cannot change in place, so
+            ``params[key]`` is replaced by the updated value, a Python float (a NumPy scalar
+            keeps its type).
+        grads : dict of str -> ndarray or number
             Gradients with exactly the keys of ``params`` and the same shape per key; not
             modified.
 
@@ -108,10 +128,11 @@ class Optimizer(ABC):
             If ``grads`` lacks a key of ``params`` or has one that ``params`` lacks.
         ValueError
             If a gradient's shape differs from its parameter's, a gradient holds NaN or
-            infinity (which would poison the slots of every later step), or saved state does
-            not fit the parameter (another shape or dtype).
+            infinity (which would poison the slots of every later step; unless
+            ``refuse_non_finite`` is False), or saved state does not fit the parameter
+            (another shape or dtype).
         TypeError
-            If a parameter is not a floating-point ndarray.
+            If a parameter is neither a floating-point ndarray nor a number.
 
         When an error is raised no parameter is updated and the step count is unchanged.
         """
@@ -126,8 +147,15 @@ class Optimizer(ABC):
             raise KeyError(
                 f"{'; '.join(problems)} (expected exactly the keys of params: {_names(params)})"
             )
+        numbers_ = {key: arr for key, value in params.items()
+                    if (arr := _as_0d(value)) is not None}
+        if numbers_ and not isinstance(params, MutableMapping):
+            raise TypeError(f"params[{next(iter(numbers_))!r}] is a number, which is updated by "
+                            f"assigning the new value, but params is a read-only "
+                            f"{type(params).__name__}; pass a dict")
         work = []
-        for key, param in params.items():
+        for key, value in params.items():
+            param = numbers_.get(key, value)
             bufs = self._bufs.get(key)
             if bufs is None or not (
                 isinstance(param, np.ndarray)
@@ -143,13 +171,18 @@ class Optimizer(ABC):
                 )
             # g·g is NaN or infinite when any entry is: one BLAS pass (half the time of
             # np.isfinite(g).all(), no temporary) clears a finite gradient
-            if not math.isfinite(np.vdot(grad, grad)):
+            if self.refuse_non_finite and not math.isfinite(np.vdot(grad, grad)):
                 _refuse_non_finite(key, grad)
             work.append((param, grad, bufs))
         self.iter += 1
         coef = self._coefficients()
         for param, grad, bufs in work:
             self._step(param, grad, bufs, coef)
+        if numbers_:
+            assert isinstance(params, MutableMapping)  # checked above
+            for key, arr in numbers_.items():
+                was = params[key]
+                params[key] = arr[()] if isinstance(was, np.generic) else float(arr)
 
     def _new_buffers(self, key: str, param: Any) -> tuple[np.ndarray, ...]:
         if not (isinstance(param, np.ndarray) and np.issubdtype(param.dtype, np.floating)):

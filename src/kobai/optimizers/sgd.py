@@ -94,11 +94,15 @@ class Nesterov(Optimizer):
 
     Notes
     -----
-    The reformulation of Bengio et al. (arXiv:1212.0901) used by the book's code, which
-    looks ahead without evaluating the gradient elsewhere. Slot ``v`` starts at 0::
+    The reformulation of Bengio et al. (arXiv:1212.0901, eq. 7) used by the book's code,
+    which looks ahead without evaluating the gradient elsewhere. Slot ``v`` starts at 0; the
+    ``v`` in the first line is the velocity before this step::
 
-        v <- momentum * v - lr * g
         W <- W + momentum**2 * v - (1 + momentum) * lr * g
+        v <- momentum * v - lr * g
+
+    (kobai before 0.2 used the updated velocity in the first line, which is not Nesterov's
+    method; checkpoints of its Nesterov runs resume with the corrected update.)
     """
 
     name = "Nesterov"
@@ -119,10 +123,11 @@ class Nesterov(Optimizer):
               coef: tuple[float, ...]) -> None:
         v, s = bufs
         momentum, lr, momentum2, lookahead_lr = coef
-        v *= momentum
-        np.multiply(grad, lr, out=s)
-        v -= s
+        # W <- W + momentum² · v_old - (1 + momentum) · lr · g, then v <- momentum · v - lr · g
         np.multiply(v, momentum2, out=s)
         param += s
         np.multiply(grad, lookahead_lr, out=s)
         param -= s
+        v *= momentum
+        np.multiply(grad, lr, out=s)
+        v -= s
