@@ -1,0 +1,134 @@
+"""Run the book's own chapter scripts, unmodified, on :mod:`kobai.book`: ``kobai book run``.
+
+The book's scripts (``ch05/train_neuralnet.py`` and the others) do ``sys.path.append(os.pardir)``
+and import ``common.*`` and ``dataset.mnist`` from the clone of the book's repository. A run of
+:func:`run` gives them ``kobai.book.common`` and ``kobai.book.dataset`` under those names
+instead, kobai's data (the bundled MNIST sample, or the full set), pickles read and written
+without unpickling, and figures that never block.
+
+Why a separate process
+----------------------
+Each script runs in a new Python process (``python -m kobai.book._child``, see
+:mod:`kobai.book._child` for what it sets up), started in the caller's working directory, as
+``python SCRIPT`` would be. A script is a program, not a function: it sets globals, seeds and
+draws from the global ``np.random``, opens figures, appends to ``sys.path``, may call
+``sys.exit`` or ``os._exit``, and leaves its classes and sibling modules (``two_layer_net``,
+``simple_convnet``) in ``sys.modules``. Undoing all of that in the caller's process
+(``sys.modules``, ``sys.path``, ``sys.argv``, the ``pickle`` functions, matplotlib's backend
+and ``show``, NumPy's global random state) would be a long list that a new script could
+always extend; a process boundary contains it completely. The names ``common`` and
+``dataset`` therefore exist only inside that process, and nothing is installed anywhere. The
+cost is a Python start (about 0.3 s with NumPy), small beside any script that trains.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+# the dataset= choices, and the environment variables that tell the script's load_mnist
+from .dataset.mnist import DATA_DIR_ENV, DATASET_ENV, DATASETS
+
+__all__ = ["DATASETS", "run"]
+
+
+def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: str = "sample",
+        data_dir: str | os.PathLike[str] | None = None,
+        save_figures: str | os.PathLike[str] | None = None, seed: int | None = None,
+        book_common: bool = False) -> int:
+    """Run one of the book's scripts, unmodified, on :mod:`kobai.book`; its exit status.
+
+    As ``python script args`` would run it, in a new process and in the current working
+    directory (the book's scripts expect their chapter folder: ``cd ch05`` first), with
+    ``common`` and ``dataset`` resolved to ``kobai.book.common`` and ``kobai.book.dataset``
+    for that run only, even beside the clone's own ``common/``. The script's output goes to
+    this process's standard output and error.
+
+    While the script runs, ``pickle.load`` reads kobai's ``.npz`` or a pickled dict of NumPy
+    arrays without unpickling it (:func:`kobai.arrays_file.read_arrays_from`) and refuses
+    anything else, and ``pickle.dump`` writes a dict of arrays as kobai's ``.npz`` under the
+    name the script opened (``params.pkl``), refusing anything else.
+
+    Parameters
+    ----------
+    script : str or path-like
+        The script, e.g. ``"train_neuralnet.py"``; it need not be inside a clone of the book.
+    args : sequence of str
+        The script's own arguments (its ``sys.argv[1:]``).
+    dataset : {"sample", "mnist"}
+        What ``load_mnist`` serves: the 5,000/10,000 images bundled with kobai, or the full
+        MNIST (from ``data_dir``, else kobai's cache, downloaded when missing).
+    data_dir : str or path-like, optional
+        The folder of the full MNIST's four IDX files; only with ``dataset="mnist"``.
+    save_figures : str or path-like, optional
+        A folder (created if needed): matplotlib uses the Agg backend and every ``plt.show()``
+        saves the open figures as ``<script>-01.png``, ``-02.png``, ... there and closes them.
+        Without it, and without a display (``DISPLAY`` unset on Linux), figures use Agg too and
+        ``plt.show()`` drops them, with one note on stderr.
+    seed : int, optional
+        Call ``np.random.seed(seed)`` before the script starts. The book's scripts seed
+        nothing, so their runs differ; with a seed a run is reproducible, and
+        :mod:`kobai.book` gives the numbers the book's own code gives with the same seed.
+    book_common : bool
+        Give the script the clone's own ``common/`` (the book's code) and only kobai's
+        ``dataset``: the book's numbers on kobai's data, to compare a run with (the tests do).
+
+    Returns
+    -------
+    int
+        The script's exit status: 0, 1 after an exception (its traceback printed as Python
+        prints it), ``n`` after ``sys.exit(n)``, 128 + the signal number if it was killed.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``script`` is not a file.
+    ValueError
+        If ``dataset``, ``data_dir``, ``save_figures`` or ``seed`` is not usable; nothing ran.
+    """
+    command = [sys.executable, "-m", "kobai.book._child"]
+    if not Path(script).is_file():
+        what = "a folder" if Path(script).is_dir() else "no such file"
+        raise FileNotFoundError(f"{os.fspath(script)}: {what}; expected one of the book's "
+                                "scripts, e.g. train_neuralnet.py run from its chapter folder")
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    env = dict(os.environ)
+    env[DATASET_ENV] = dataset
+    env.pop(DATA_DIR_ENV, None)
+    if data_dir is not None:
+        if dataset != "mnist":
+            raise ValueError(f"a data folder ({os.fspath(data_dir)}) is for the full MNIST "
+                             f"(dataset 'mnist'); the {dataset} data are bundled with kobai")
+        if Path(data_dir).exists() and not Path(data_dir).is_dir():
+            raise ValueError(f"the data folder {os.fspath(data_dir)} is a file, not a folder "
+                             "of MNIST's IDX files")
+        env[DATA_DIR_ENV] = os.path.abspath(data_dir)
+    if seed is not None:
+        if not (isinstance(seed, numbers.Integral) and 0 <= seed < 2**32):
+            raise ValueError(f"seed must be an integer in [0, 2**32) (np.random.seed's range), "
+                             f"got {seed!r}")
+        command += ["--seed", str(int(seed))]
+    if save_figures is not None:
+        folder = Path(save_figures)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ValueError(f"cannot save figures into {folder}: it is a file, not a "
+                             "folder") from None
+        command += ["--save-figures", os.path.abspath(folder)]
+    if book_common:
+        command.append("--book-common")
+    command += ["--", os.fspath(script), *map(str, args)]
+    with subprocess.Popen(command, env=env) as process:
+        while True:
+            try:
+                status = process.wait()
+                break
+            except KeyboardInterrupt:  # the script got the same Ctrl-C: it decides
+                continue
+    return 128 - status if status < 0 else status  # -N: killed by signal N

@@ -1,0 +1,104 @@
+"""The book's scripts that ``kobai book run`` has been tested with (``kobai book list``).
+
+Every script of the book's chapters 3-8 that imports ``common`` or ``dataset``, as found in
+the book's repository at commit 07b11618 (2024-11-05), with what a run on :mod:`kobai.book`
+gives and how long one run takes on the bundled data (``--dataset sample``), measured on this
+project's 2-core machines. ``tests/test_book_run.py`` runs each of them from a copy of the
+book's repository and checks the status given here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["STATUSES", "SCRIPTS", "Script", "script"]
+
+#: what each status means
+STATUSES = {
+    "book's numbers": "runs, and with --seed N prints the accuracies and hyperparameters the "
+                      "book's own common prints with that seed on the same data, to every "
+                      "digit, and its losses to rounding (tested)",
+    "close to the book's": "runs, and with --seed N prints the book's numbers except where the "
+                           "note says, by at most what it says (tested)",
+    "book's figures": "runs, prints nothing, and with --seed N draws the book's figures pixel "
+                      "for pixel (tested: the same PNG files)",
+    "runs": "runs (tested: exit status 0); its output is not compared with the book's "
+            "(the note says why)",
+}
+
+
+@dataclass(frozen=True)
+class Script:
+    """One of the book's scripts, as ``kobai book run`` runs it.
+
+    Attributes
+    ----------
+    path : str
+        Relative to the root of the book's repository, e.g. ``"ch05/train_neuralnet.py"``.
+    status : str
+        A key of :data:`STATUSES`.
+    seconds : float
+        The CPU time (user + system, both processes) of one ``kobai book run --seed 0`` on
+        the bundled data, measured once on a 2-core machine, rounded.
+    note : str
+        What the script does, and anything a user should know to run it.
+    """
+
+    path: str
+    status: str
+    seconds: float
+    note: str = ""
+
+    @property
+    def time(self) -> str:
+        """``seconds`` for people: ``"0.8 s"``, ``"42 s"``, ``"6 min"``."""
+        if self.seconds < 10:
+            return f"{self.seconds:.1f} s"
+        if self.seconds < 120:
+            return f"{self.seconds:.0f} s"
+        return f"{self.seconds / 60:.0f} min"
+
+
+_NUMBERS, _CLOSE, _FIGURES, _RUNS = STATUSES
+
+#: every script of chapters 3-8 that imports common or dataset, in the book's order
+SCRIPTS: tuple[Script, ...] = (
+    Script("ch03/mnist_show.py", _RUNS, 0.6,
+           "no common: only kobai's data; shows a digit with Pillow (kobai[images])"),
+    Script("ch03/neuralnet_mnist.py", _NUMBERS, 0.9, "reads sample_weight.pkl"),
+    Script("ch03/neuralnet_mnist_batch.py", _NUMBERS, 1.1, "reads sample_weight.pkl"),
+    Script("ch04/gradient_simplenet.py", _NUMBERS, 0.6),
+    Script("ch04/train_neuralnet.py", _NUMBERS, 191),
+    Script("ch04/two_layer_net.py", _RUNS, 0.6, "a module: defines TwoLayerNet, prints nothing"),
+    Script("ch05/gradient_check.py", _NUMBERS, 5.4),
+    Script("ch05/train_neuralnet.py", _NUMBERS, 211),
+    Script("ch05/two_layer_net.py", _RUNS, 0.6, "a module: defines TwoLayerNet, prints nothing"),
+    Script("ch06/batch_norm_gradient_check.py", _NUMBERS, 21),
+    Script("ch06/batch_norm_test.py", _CLOSE, 250,
+           "the book's numbers but in the last panel (weights 1e-4) from epoch 11, by 0.003: "
+           "backprop rounds differently in the last bit, and batch norm of ~0 amplifies it"),
+    Script("ch06/hyperparameter_optimization.py", _NUMBERS, 620),
+    Script("ch06/optimizer_compare_mnist.py", _NUMBERS, 284),
+    Script("ch06/optimizer_compare_naive.py", _FIGURES, 2.0),
+    Script("ch06/overfit_dropout.py", _NUMBERS, 121),
+    Script("ch06/overfit_weight_decay.py", _NUMBERS, 90),
+    Script("ch06/weight_init_compare.py", _NUMBERS, 166),
+    Script("ch07/apply_filter.py", _FIGURES, 1.7, "reads params.pkl"),
+    Script("ch07/simple_convnet.py", _RUNS, 0.6, "a module: defines SimpleConvNet, prints nothing"),
+    Script("ch07/train_convnet.py", _NUMBERS, 307, "writes params.pkl"),
+    Script("ch08/deep_convnet.py", _RUNS, 0.6, "a module: defines DeepConvNet, prints nothing"),
+    Script("ch08/half_float_network.py", _NUMBERS, 28, "reads deep_convnet_params.pkl"),
+    Script("ch08/misclassified_mnist.py", _NUMBERS, 15, "reads deep_convnet_params.pkl"),
+    Script("ch08/train_deepnet.py", _RUNS, 600.0,
+           "writes deep_convnet_params.pkl; not compared: the book's own code would take "
+           "about an hour more"),
+)
+
+
+def script(path: str) -> Script:
+    """The entry of :data:`SCRIPTS` for ``path`` (e.g. ``"ch05/train_neuralnet.py"``)."""
+    for entry in SCRIPTS:
+        if entry.path == path:
+            return entry
+    raise KeyError(f"{path!r} is not one of the book's scripts kobai book run was tested with; "
+                   f"see 'kobai book list'")
