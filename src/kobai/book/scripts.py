@@ -89,9 +89,9 @@ SCRIPTS: tuple[Script, ...] = (
     Script("ch08/deep_convnet.py", _RUNS, 0.6, "a module: defines DeepConvNet, prints nothing"),
     Script("ch08/half_float_network.py", _NUMBERS, 28, "reads deep_convnet_params.pkl"),
     Script("ch08/misclassified_mnist.py", _NUMBERS, 15, "reads deep_convnet_params.pkl"),
-    Script("ch08/train_deepnet.py", _RUNS, 600.0,
-           "writes deep_convnet_params.pkl; not compared: the book's own code would take "
-           "about an hour more"),
+    Script("ch08/train_deepnet.py", _RUNS, 998,
+           "writes deep_convnet_params.pkl (test acc 0.9794); not compared: the book's own "
+           "code would add ~35 min (1.9 s per step, kobai.book 0.5 s)"),
 )
 
 

@@ -77,7 +77,7 @@ def print_scripts() -> None:
     status_width = max(len(s.status) for s in SCRIPTS)
     print(f"{'script':<{width}}  {'status':<{status_width}}  {'time':>6}  note")
     for s in SCRIPTS:
-        print(f"{s.path:<{width}}  {s.status:<{status_width}}  {s.time:>6}  {s.note}")
+        print(f"{s.path:<{width}}  {s.status:<{status_width}}  {s.time:>6}  {s.note}".rstrip())
     print()
     print("time: the CPU time of one kobai book run on the bundled data (--dataset sample), "
           "measured once on a 2-core machine.")
