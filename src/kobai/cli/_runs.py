@@ -111,9 +111,15 @@ def _mkdirs(path: Path, created: list[Path]) -> None:
         created.append(directory)
 
 
-def _new_folder(created: list[Path]) -> Path:
+def claim_folder(prefix: str = "") -> Path:
+    """A new ``runs/<prefix><YYYYmmdd-HHMMSS>[-n]`` folder, created atomically (``mkdir``):
+    exactly one process gets each name."""
+    return _new_folder([], prefix)
+
+
+def _new_folder(created: list[Path], prefix: str = "") -> Path:
     _mkdirs(RUNS_ROOT, created)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = prefix + time.strftime("%Y%m%d-%H%M%S")
     for n in itertools.count(1):
         folder = RUNS_ROOT / (stamp if n == 1 else f"{stamp}-{n}")
         try:

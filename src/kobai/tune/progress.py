@@ -1,0 +1,57 @@
+"""The console display of a running search: a progress bar of finished trials, with the best
+validation accuracy so far."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ray import tune
+from tqdm.auto import tqdm
+
+from .engine import METRIC
+
+__all__ = ["Progress"]
+
+#: Ray Tune's statuses of a trial that will not run again
+_FINISHED = ("TERMINATED", "ERROR")
+
+
+class Progress(tune.Callback):
+    """A Ray Tune callback drawing a tqdm bar over the search's trials.
+
+    It reads the trials' statuses after every step of Ray Tune's loop, so a resumed search
+    starts the bar at the trials already finished. Ray Tune saves its callbacks with the
+    experiment (for ``Tuner.restore``), so the bar itself is not part of its state.
+    """
+
+    def __init__(self, total: int, enabled: bool = True):
+        self.total, self.enabled = total, enabled
+        self._bar: Any = None
+        self._shown = (-1, math.nan)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"total": self.total, "enabled": self.enabled, "_bar": None,
+                "_shown": (-1, math.nan)}
+
+    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        if not self.enabled:
+            return
+        done = sum(trial.status in _FINISHED for trial in trials)
+        accs = [trial.last_result.get(METRIC) for trial in trials if trial.last_result]
+        best = max((float(a) for a in accs if a is not None), default=math.nan)
+        if (done, best) == self._shown:
+            return
+        if self._bar is None:
+            self._bar = tqdm(total=self.total, unit="trial", desc="trials", dynamic_ncols=True)
+        self._bar.n = done
+        if not math.isnan(best):
+            self._bar.set_postfix_str(f"best val acc {best:.4f}", refresh=False)
+        self._bar.refresh()
+        self._shown = (done, best)
+
+    def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+        self.on_step_end(0, trials)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,333 @@
+"""``kobai.tune.search``: a hyperparameter search on Ray Tune, from data to a tested model.
+
+1. The training data (the first ``train_size`` images of ``dataset``) are split into a
+   training and a validation part (``val_fraction``, stratified, seeded).
+2. Ray Tune runs ``trials`` configurations drawn from the search space, each trained for up
+   to ``epochs`` epochs on the training part and scored on the validation part
+   (:mod:`kobai.tune.engine`).
+3. The best configuration (by final validation accuracy, among the trials that ran every
+   epoch) is trained again on the whole training data with its seed, and evaluated on the
+   test set **once**: the test set plays no part in choosing it.
+
+The run folder holds ``search.json`` (the settings, written first, so that an interrupted
+search can be resumed), ``results.csv``, ``tune.png``, ``best.json``, ``model.npz`` (the
+retrained best model, a kobai checkpoint) and ``ray/`` (Ray Tune's own state).
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .records import COMPLETED, UNFINISHED, TrialResult
+from .space import SearchSpace
+from .trial import TrialData
+
+__all__ = ["PRESETS", "SEARCH_FILE", "SearchResult", "SearchSettings", "search"]
+
+#: the settings of a search, in its run folder: what --resume reads
+SEARCH_FILE = "search.json"
+FORMAT = "kobai-tune"
+#: presets: settings that reproduce a known experiment (the search space is the default)
+PRESETS: dict[str, dict[str, Any]] = {
+    # the book's ch06/hyperparameter_optimization.py: the first 500 training images, 20% of
+    # them for validation, 100 trials of 50 epochs; lr 10^[-6,-2], weight decay 10^[-8,-4]
+    "book": {"train_size": 500, "val_fraction": 0.2, "epochs": 50, "trials": 100},
+}
+SCHEDULERS = ("random", "asha")
+
+
+@dataclass
+class SearchSettings:
+    """Everything about a search but its space; saved in ``search.json``."""
+
+    trials: int = 100
+    epochs: int = 20
+    scheduler: str = "random"
+    grace_period: int | None = None  # ASHA's first rung; default max(1, epochs // 10)
+    dataset: str = "sample"
+    data_dir: str | None = None
+    train_size: int | None = None
+    val_fraction: float = 0.2
+    seed: int = 0
+    dtype: str = "float32"
+    retrain: bool = True
+
+    def check(self) -> None:
+        """Refuse settings that cannot run, naming the option."""
+        for name in ("trials", "epochs"):
+            _positive(getattr(self, name), name)
+        for name in ("grace_period", "train_size"):
+            if getattr(self, name) is not None:
+                _positive(getattr(self, name), name)
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"--scheduler {self.scheduler}: expected one of "
+                             f"{', '.join(SCHEDULERS)}")
+        if not (isinstance(self.val_fraction, numbers.Real) and 0 < self.val_fraction < 1):
+            raise ValueError(f"--val-fraction {self.val_fraction}: expected a number in (0, 1)")
+        if not (isinstance(self.seed, numbers.Integral) and int(self.seed) >= 0):
+            raise ValueError(f"--seed {self.seed}: expected an integer >= 0")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"--dtype {self.dtype}: expected float32 or float64")
+
+    @property
+    def first_rung(self) -> int:
+        return self.grace_period or max(1, self.epochs // 10)
+
+
+def _positive(value: Any, name: str) -> None:
+    integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not (integer and int(value) >= 1):
+        raise ValueError(f"--{name.replace('_', '-')} {value}: expected a positive integer")
+
+
+@dataclass
+class SearchResult:
+    """What :func:`search` found and where it wrote it."""
+
+    out: Path
+    trials: list[TrialResult]
+    #: the best trial that ran every epoch (None when none did)
+    best: TrialResult | None
+    #: the retrained best model's accuracy on the test set, measured once (None: not run)
+    test_acc: float | None
+    #: the search stopped before every trial finished (Ctrl-C): resume it
+    interrupted: bool = False
+    files: list[Path] = field(default_factory=list)
+
+
+def search(space: SearchSpace | None = None, settings: SearchSettings | None = None, *,
+           out: str | Path | None = None, cpus: int | None = None, address: str | None = None,
+           resume: str | Path | None = None, progress: bool = True,
+           log: Any = None) -> SearchResult:
+    """Run a hyperparameter search on Ray Tune (or continue one), retrain and test the best.
+
+    Parameters
+    ----------
+    space : SearchSpace, optional
+        Default: the book's search (lr 10^[-6, -2], weight decay 10^[-8, -4],
+        MultiLayerNet(784, [100]*6, 10), SGD, batch 100).
+    settings : SearchSettings, optional
+        Trials, epochs, scheduler, data, validation fraction, seed.
+    out : path, optional
+        The run folder (default: a new ``runs/tune-<timestamp>``). A folder that already
+        holds a search or a training run is refused.
+    cpus : int, optional
+        Start a local Ray instance with this many CPUs, one trial on each (default: all).
+    address : str, optional
+        ``HOST:PORT`` of a running Ray cluster (``ray start --head``), or ``auto``.
+    resume : path, optional
+        The run folder of an interrupted search: continue it with its own settings (give no
+        ``space``/``settings``/``out`` then).
+    progress : bool
+        Show a progress bar of the trials.
+    log : file, optional
+        Where to print the summary (default: stdout).
+    """
+    from .engine import TrialSettings, ray_session, run_trials
+
+    write = (log or sys.stdout).write
+    if cpus is not None:
+        _positive(cpus, "cpus")
+    if cpus is not None and address is not None:
+        raise ValueError("--cpus starts a local Ray instance and --address joins a cluster "
+                         "(whose CPUs are its own): give one of them")
+    if resume is not None:
+        if space is not None or settings is not None or out is not None:
+            raise ValueError("--resume continues a search with its own space and settings; "
+                             "give no other search options with it")
+        folder = Path(resume)
+        space, settings, recorded = read_search(folder)
+    else:
+        space = space or SearchSpace.from_options({})
+        settings = settings or SearchSettings()
+        settings.check()
+        recorded = None
+    data, n_train, x_all, t_all, (x_test, t_test), fingerprint = _load(settings)
+    if recorded is not None and recorded != fingerprint:
+        raise ValueError(f"the {settings.dataset} training data differ from those the search "
+                         f"in {resume} ran on (fingerprint {fingerprint}, recorded {recorded}); "
+                         "resume it on the same data")
+    if resume is None:
+        folder = _new_run_folder(None if out is None else Path(out))
+        _write_json(folder / SEARCH_FILE, {
+            "format": FORMAT, "space": space.to_dict(), "settings": asdict(settings),
+            "fingerprint": fingerprint, "kobai_version": _version()})
+    write(f"{'resuming' if resume else 'searching'} {settings.trials} trials of up to "
+          f"{_epochs(settings.epochs)} ({settings.scheduler}) on {settings.dataset}: "
+          f"{len(data.x_train)} training and {len(data.x_val)} validation images -> "
+          f"{folder}/\n")
+    lines = space.describe()
+    write(f"  search: {' '.join(line for line in lines if _searched(line, space)) or '-'}\n"
+          f"  fixed:  {' '.join(line for line in lines if not _searched(line, space))}\n")
+    from ray import tune as ray_tune  # imported by ray_session; checked there first
+
+    from .progress import Progress
+
+    with ray_session(cpus=cpus, address=address):
+        param_space = {**space.to_ray(), "seed": ray_tune.randint(0, 2**31 - 1)}
+        trials = run_trials(None if resume else param_space, data,
+                            TrialSettings(settings.epochs, settings.dtype), folder,
+                            trials=settings.trials, scheduler=settings.scheduler,
+                            seed=settings.seed, grace_period=settings.first_rung,
+                            resume=resume is not None,
+                            callbacks=[Progress(settings.trials, progress)])
+    return _finish(folder, space, settings, trials, x_all, t_all, x_test, t_test, n_train,
+                   write)
+
+
+def _finish(folder: Path, space: SearchSpace, settings: SearchSettings,
+            trials: list[TrialResult], x_all: np.ndarray, t_all: np.ndarray,
+            x_test: np.ndarray, t_test: np.ndarray, n_train: int, write: Any) -> SearchResult:
+    from .figure import plot_tune
+    from .report import best_json, ranked, top_table, write_best_json, write_results_csv
+
+    # the book's two dimensions, lr and weight decay, first: the figure's scatter plots them
+    searched = sorted(space.searched(), key=lambda d: (d != "lr", d != "weight_decay"))
+    interrupted = any(t.status == UNFINISHED for t in trials) or len(trials) < settings.trials
+    files = [folder / "results.csv", folder / "tune.png"]
+    write_results_csv(trials, files[0], searched=searched, epochs=settings.epochs)
+    plot_tune(trials, files[1], searched=searched,
+              title=f"{settings.trials} trials on {settings.dataset}, {settings.epochs} epochs")
+    write(top_table(trials, searched=searched) + "\n")
+    best = next((t for t in ranked(trials) if t.status == COMPLETED), None)
+    test_acc = None
+    if interrupted:
+        finished = sum(t.status != UNFINISHED for t in trials)
+        write(f"the search stopped with {settings.trials - finished} of {settings.trials} "
+              f"trials unfinished; continue it with: kobai tune --resume {folder}\n")
+    elif best is None:
+        write("no trial ran every epoch, so there is no best configuration to retrain\n")
+    elif settings.retrain:
+        write(f"retraining trial {best.trial_id} (validation accuracy {best.final_acc:.4f}) on "
+              f"all {n_train} training images for {_epochs(settings.epochs)}...\n")
+        test_acc = _retrain(best, settings, x_all, t_all, x_test, t_test, folder / "model.npz")
+        files.append(folder / "model.npz")
+        write(f"test accuracy of the retrained best configuration: {test_acc:.4f} (measured "
+              f"once, on {len(x_test)} test images, after the search)\n")
+    if best is not None and not interrupted:
+        retrain = ({"train_images": n_train, "epochs": settings.epochs,
+                    "checkpoint": "model.npz"} if test_acc is not None else None)
+        extra = {"settings": asdict(settings), "trials_run": len(trials)}
+        write_best_json(folder / "best.json",
+                        best_json(best, searched=searched, space_lines=space.describe(),
+                                  test_acc=test_acc, retrain=retrain, extra=extra))
+        files.append(folder / "best.json")
+    write(f"wrote {', '.join(map(str, files))}\n")
+    return SearchResult(folder, trials, best, test_acc, interrupted, files)
+
+
+def _searched(line: str, space: SearchSpace) -> bool:
+    """Whether a line of ``space.describe()`` is one of its search dimensions."""
+    return line.split()[0][2:].replace("-", "_") in space.searched()
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
+def _retrain(best: TrialResult, settings: SearchSettings, x: np.ndarray, t: np.ndarray,
+             x_test: np.ndarray, t_test: np.ndarray, path: Path) -> float:
+    """Train ``best``'s configuration on all of ``x`` (its seed, every epoch), save it to
+    ``path`` and return its test accuracy, the one use of the test set."""
+    from .. import io
+    from ..datasets import describe
+    from ..optimizers import get_optimizer
+    from ..trainer import Trainer
+    from .trial import build_trial_net
+
+    net = build_trial_net(best.config, settings.dtype)
+    optimizer = get_optimizer(str(best.config.get("optimizer", "sgd")),
+                              lr=float(best.config["lr"]))
+    seed = int(best.config.get("seed", 0))
+    # the per-epoch evaluation watches (part of) the training data: never the test set
+    Trainer(net, x, t, x, t, epochs=settings.epochs,
+            mini_batch_size=int(best.config.get("batch_size", 100)), optimizer=optimizer,
+            evaluate_sample_num_per_epoch=min(len(x), 1000), verbose=False, rng=seed).train()
+    test_acc = float(net.accuracy(x_test, t_test))
+    data = describe(settings.dataset, x, t, data_dir=settings.data_dir)
+    data["batch_size"] = int(best.config.get("batch_size", 100))
+    if settings.train_size is not None:
+        data["train_size"] = settings.train_size
+    io.save(net, path, optimizer=optimizer, data=data)
+    return test_acc
+
+
+def _load(settings: SearchSettings) -> tuple[TrialData, int, np.ndarray, np.ndarray,
+                                             tuple[np.ndarray, np.ndarray], str]:
+    """The split of the training data, all of it (for retraining), the test set and the
+    training data's fingerprint."""
+    from ..datasets import fingerprint, load_mnist
+    from ..datasets.split import validation_split
+
+    (x, t), test = load_mnist(source=settings.dataset, data_dir=settings.data_dir,
+                              dtype=np.dtype(settings.dtype))
+    if settings.train_size is not None:
+        if settings.train_size > len(x):
+            raise ValueError(f"--train-size {settings.train_size} is more than the {len(x)} "
+                             f"training images of --dataset {settings.dataset}")
+        x, t = x[:settings.train_size], t[:settings.train_size]
+    train, val = validation_split(t, settings.val_fraction, rng=settings.seed)
+    data = TrialData(x[train], t[train], x[val], t[val])
+    return data, len(x), x, t, test, fingerprint(x, t)
+
+
+def read_search(folder: Path) -> tuple[SearchSpace, SearchSettings, str | None]:
+    """The space, settings and data fingerprint of the search in ``folder``."""
+    path = folder / SEARCH_FILE
+    if not folder.is_dir():
+        raise ValueError(f"--resume {folder}: not a folder (give the run folder of a search, "
+                         "e.g. runs/tune-20261128-101500)")
+    if not path.is_file() or not (folder / "ray").is_dir():
+        raise ValueError(f"--resume {folder}: not a kobai tune run (it has no {SEARCH_FILE} "
+                         "and ray/ state)")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if record.get("format") != FORMAT:
+            raise ValueError(f"format {record.get('format')!r} is not {FORMAT!r}")
+        settings = SearchSettings(**record["settings"])
+        settings.check()
+        space = SearchSpace.from_dict(record["space"])
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"--resume {folder}: {path} is not a valid kobai tune record "
+                         f"({exc})") from None
+    return space, settings, record.get("fingerprint")
+
+
+def _new_run_folder(out: Path | None) -> Path:
+    """``out`` (created; refused when it holds a search or a training run), or a new
+    ``runs/tune-<timestamp>`` claimed atomically."""
+    from ..cli._runs import RUN_FILES, claim_folder
+
+    if out is not None:
+        taken = [name for name in (SEARCH_FILE, "results.csv", "ray", *RUN_FILES)
+                 if (out / name).exists()]
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file; --out names the search's folder")
+        if taken:
+            raise ValueError(f"--out {out} already holds a run ({', '.join(taken)}); kobai "
+                             f"tune does not overwrite it: choose another --out, or continue "
+                             f"an interrupted search with --resume {out}")
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+    return claim_folder("tune-")
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    from ..io import atomic_write
+
+    with atomic_write(path) as fh:
+        fh.write((json.dumps(data, indent=2, allow_nan=False) + "\n").encode("utf-8"))
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+

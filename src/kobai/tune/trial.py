@@ -1,0 +1,99 @@
+"""One trial of a search: train a configuration, report its validation accuracy every epoch.
+
+This is the work each Ray worker does (:mod:`kobai.tune.engine` wraps it), and it runs
+without Ray too: the benchmark's sequential loop and the retraining of the best
+configuration call the same code. A trial is the ``kobai train`` of its configuration, on
+the training part of the split, scored on the validation part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["EpochReport", "TrialData", "build_trial_net", "run_trial"]
+
+#: a configuration's keys that describe the network (kobai train's option dest names)
+NET_KEYS = ("net", "hidden", "activation", "weight_decay", "dropout", "batchnorm")
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """The arrays a trial trains and is scored on: the split of the training data."""
+
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_val: np.ndarray
+    t_val: np.ndarray
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What a trial reports after each epoch."""
+
+    epoch: int
+    val_acc: float
+    train_acc: float
+    train_loss: float
+    #: set on the last report of a trial whose training diverged: what happened
+    diverged: str | None = None
+
+
+def build_trial_net(config: Mapping[str, Any], dtype: Any = np.float32) -> Any:
+    """The network of a configuration (the keys of :data:`NET_KEYS`; missing ones default as
+    in ``kobai train``), with its weights drawn from ``config["seed"]``."""
+    from ..cli._common import build_net
+
+    args = argparse.Namespace(**{key: config.get(key) for key in NET_KEYS})
+    if args.dropout is None or args.dropout is False:
+        args.dropout = None
+    args.batchnorm = bool(args.batchnorm) or None
+    return build_net(args, dtype=np.dtype(dtype), rng=int(config.get("seed", 0)))
+
+
+def run_trial(config: Mapping[str, Any], data: TrialData, *, epochs: int,
+              report: Callable[[EpochReport], None], dtype: Any = np.float32,
+              blas_threads: int | str | None = 1) -> Any:
+    """Train ``config`` for ``epochs`` epochs on ``data``, calling ``report`` after each.
+
+    ``config`` holds kobai train's options by dest name (``net``, ``hidden``, ...,
+    ``optimizer``, ``lr``, ``batch_size``) and the trial's ``seed`` (weights, batch order
+    and dropout). A run whose loss diverges (kobai's
+    :class:`~kobai.trainer.TrainingDivergedError`) is not an error of the search: its last
+    report repeats the last good epoch's figures (zeros when none) with ``diverged`` set.
+    Returns the trained network.
+    """
+    from ..optimizers import get_optimizer
+    from ..trainer import Trainer, TrainingDivergedError
+
+    net = build_trial_net(config, dtype)
+    optimizer = get_optimizer(str(config.get("optimizer", "sgd")), lr=float(config["lr"]))
+    last = EpochReport(0, 0.0, 0.0, 0.0)
+
+    def on_epoch_end(trainer: Any, record: Any) -> None:
+        nonlocal last
+        last = EpochReport(record.epoch, float(record.test_acc), float(record.train_acc),
+                           float(record.train_loss))
+        report(last)
+
+    trainer = Trainer(net, data.x_train, data.t_train, data.x_val, data.t_val, epochs=epochs,
+                      mini_batch_size=int(config.get("batch_size", 100)),
+                      optimizer=optimizer, verbose=False, rng=int(config.get("seed", 0)),
+                      callbacks=[on_epoch_end], blas_threads=blas_threads)
+    try:
+        trainer.train()
+    except TrainingDivergedError as exc:
+        report(EpochReport(last.epoch, last.val_acc, last.train_acc, last.train_loss,
+                           diverged=str(exc).splitlines()[0]))
+    return net
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()`` and the seconds it took."""
+    start = time.perf_counter()
+    return fn(), time.perf_counter() - start

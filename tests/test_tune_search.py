@@ -1,0 +1,303 @@
+"""``kobai tune``: real Ray Tune searches, on a local instance and on a cluster started here.
+
+Each search runs ``kobai tune`` as a user would, in a subprocess (Ray's processes, signal
+handlers and environment stay out of pytest's), on a few hundred images for one or two
+epochs. Servers are on 127.0.0.1 only and stopped by their own PID.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from threading import Thread
+
+import numpy as np
+import pytest
+
+from kobai.datasets import load_mnist
+from kobai.datasets.split import validation_split
+from kobai.io import load
+from kobai.tune.records import COMPLETED, DIVERGED, ERROR, STOPPED, UNFINISHED
+from kobai.tune.report import read_results_csv
+from kobai.tune.trial import TrialData, run_trial
+
+# Ray on loopback only (read by Ray at import, by the driver and the processes it starts);
+# a cluster's client also needs the head's token, or the head started without one
+RAY_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+SMALL = ["--train-size", "500", "--hidden", "20x2", "--no-progress"]
+
+
+def kobai_tune(*args, cwd, timeout=600, env=None):
+    """``kobai tune ARGS`` in ``cwd``; the CompletedProcess (text output)."""
+    return subprocess.run([sys.executable, "-m", "kobai", "tune", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **RAY_ENV, **(env or {})})
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- a random search, run once for the tests below --------------------------------------------
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory):
+    """Six trials of two epochs with lr and weight decay drawn, and a batch-size choice whose
+    one value cannot train a batch-norm net (its last mini-batch holds one image)."""
+    cwd = tmp_path_factory.mktemp("tune")
+    run = kobai_tune("--trials", 6, "--epochs", 2, "--cpus", 2, "--batchnorm",
+                     "--lr", "1e-3:1e-1:log", "--batch-size", "100,399", *SMALL,
+                     "--out", "search", cwd=cwd)
+    return cwd / "search", run
+
+
+def test_a_search_writes_its_results_and_a_tested_model(search):
+    out, run = search
+    assert run.returncode == 0, run.stderr
+    for name in ("search.json", "results.csv", "best.json", "model.npz", "tune.png"):
+        assert (out / name).is_file(), name
+    trials = read_results_csv(out / "results.csv")
+    assert len(trials) == 6
+    assert len({t.config["seed"] for t in trials}) == 6
+    assert all(1e-3 <= t.config["lr"] <= 1e-1 for t in trials)
+    assert "best 6 of 6 trials" in run.stdout and "test accuracy" in run.stdout
+
+
+def test_a_failed_trial_is_reported_and_the_search_goes_on(search):
+    out, run = search
+    trials = read_results_csv(out / "results.csv")
+    failed = [t for t in trials if t.config["batch_size"] == 399]
+    assert failed, "the seeded search drew no batch size 399"
+    for trial in failed:
+        assert trial.status == ERROR and trial.epochs == 0
+        assert "needs at least 2 samples" in trial.error
+    assert all(t.status == COMPLETED and t.epochs == 2 for t in trials
+               if t.config["batch_size"] == 100)
+    assert "error" in run.stdout and failed[0].trial_id in run.stdout
+
+
+def test_the_best_trial_is_chosen_on_validation_and_tested_once(search):
+    out, _ = search
+    trials = read_results_csv(out / "results.csv")
+    best = json.loads((out / "best.json").read_text())
+    completed = [t for t in trials if t.status == COMPLETED]
+    top = max(completed, key=lambda t: t.final_acc)
+    assert best["trial_id"] == top.trial_id
+    assert best["final_val_acc"] == top.final_acc
+    # the retrained model: all 500 training images, and the test figure is its accuracy
+    checkpoint = load(out / "model.npz")
+    assert checkpoint.data["n_train"] == 500
+    _, (x_test, t_test) = load_mnist(dtype=np.float32)
+    assert best["test_acc_after_retraining"] == pytest.approx(
+        checkpoint.net.accuracy(x_test, t_test), abs=1e-12)
+
+
+def test_trials_are_scored_on_a_stratified_split_of_the_training_data(search):
+    """Rerunning the best trial's configuration on the documented split (the first 500
+    training images, 20% held out by validation_split with the search's seed) gives the
+    validation accuracies the search recorded: no test image is involved."""
+    out, _ = search
+    best = json.loads((out / "best.json").read_text())
+    (x, t), _ = load_mnist(dtype=np.float32)
+    x, t = x[:500], t[:500]
+    train, val = validation_split(t, 0.2, rng=0)
+    assert len(val) == 100
+    reports = []
+    run_trial(best["config"], TrialData(x[train], t[train], x[val], t[val]), epochs=2,
+              report=reports.append)
+    assert [r.val_acc for r in reports] == best["val_acc"]
+
+
+def test_an_existing_search_is_not_overwritten(search):
+    out, _ = search
+    before = (out / "results.csv").read_bytes()
+    run = kobai_tune("--trials", 1, "--epochs", 1, *SMALL, "--out", out.name, cwd=out.parent)
+    assert run.returncode == 2
+    assert "already holds a run" in run.stderr and "--resume" in run.stderr
+    assert (out / "results.csv").read_bytes() == before
+
+
+# -- ASHA, divergence ------------------------------------------------------------------------
+
+def test_asha_stops_trailing_trials_and_diverged_trials_are_results(tmp_path):
+    run = kobai_tune("--trials", 8, "--epochs", 3, "--cpus", 2, "--scheduler", "asha",
+                     "--grace-period", 1, "--lr", "1e-4,0.05,0.5,2000", *SMALL,
+                     "--out", "asha", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    trials = read_results_csv(tmp_path / "asha" / "results.csv")
+    statuses = {t.status for t in trials}
+    assert STOPPED in statuses and COMPLETED in statuses
+    assert all(t.epochs < 3 for t in trials if t.status == STOPPED)
+    diverged = [t for t in trials if t.status == DIVERGED]
+    assert diverged and all(t.config["lr"] == 2000 for t in diverged)
+    assert all("diverged" in t.error or "loss" in t.error for t in diverged)
+    best = json.loads((tmp_path / "asha" / "best.json").read_text())
+    assert best["status"] == COMPLETED and best["epochs_completed"] == 3
+
+
+# -- interrupted and resumed -----------------------------------------------------------------
+
+def test_an_interrupted_search_resumes(tmp_path):
+    """Ctrl-C once a trial has finished: the search stops with the others unfinished, says
+    how to resume, and --resume runs the rest, keeping the finished trials as they were."""
+    # six trials of ~3 s on two CPUs: when the first finishes, four have yet to
+    args = ["--trials", 6, "--epochs", 200, "--cpus", 2, "--lr", "1e-3:1e-1:log", *SMALL,
+            "--train-size", 1000, "--out", "long"]
+    proc = subprocess.Popen([sys.executable, "-m", "kobai", "tune", *map(str, args)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, **RAY_ENV},
+                            # Ctrl-C as in a terminal, even where pytest runs with SIGINT
+                            # ignored (a background job), which the child would inherit
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    def finished():  # a trial has reported its last epoch
+        return any('"training_iteration": 200,' in p.read_text()
+                   for p in (tmp_path / "long").glob("ray/*/result.json"))
+
+    try:
+        deadline = time.monotonic() + 300
+        while not finished():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no trial finished within 300 s"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stdout + stderr
+    assert "kobai tune --resume long" in stdout
+    first = read_results_csv(tmp_path / "long" / "results.csv")
+    assert any(t.status == COMPLETED for t in first)
+    assert len(first) < 6 or any(t.status == UNFINISHED for t in first)
+    assert not (tmp_path / "long" / "best.json").exists()
+
+    resumed = kobai_tune("--resume", "long", "--no-progress", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = read_results_csv(tmp_path / "long" / "results.csv")
+    assert len(trials) == 6 and all(t.status == COMPLETED and t.epochs == 200 for t in trials)
+    done_before = {t.trial_id: t.val_acc for t in first if t.status == COMPLETED}
+    for trial in trials:  # the trials finished before the interruption are kept as they were
+        if trial.trial_id in done_before:
+            assert trial.val_acc == done_before[trial.trial_id]
+    assert (tmp_path / "long" / "best.json").is_file()
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, named", [
+    (["--lr", "1e-2:1e-6:log"], "--lr"),
+    (["--trials", "-1"], "--trials"),
+    (["--epochs", "0"], "--epochs"),
+    (["--batch-size", "1.5"], "--batch-size"),
+    (["--momentum", "0.9"], "--momentum"),
+    (["--net", "cnn", "--hidden", "100x6"], "--hidden"),
+    (["--val-fraction", "1.5"], "--val-fraction"),
+    (["--cpus", "2", "--address", "auto"], "--address"),
+])
+def test_a_malformed_search_is_refused_naming_the_option(tmp_path, args, named):
+    run = kobai_tune(*args, "--no-progress", cwd=tmp_path, timeout=120)
+    assert run.returncode == 2
+    message = run.stderr.strip().splitlines()
+    assert len(message) == 1 and message[0].startswith("kobai: error:") and named in message[0]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_unreachable_address_is_one_line_not_a_hang(tmp_path):
+    port = free_port()  # nothing listens there
+    run = kobai_tune("--address", f"127.0.0.1:{port}", *SMALL, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0
+    assert f"127.0.0.1:{port}" in run.stderr and "ray start --head" in run.stderr
+
+
+def test_an_address_that_is_not_a_ray_cluster_is_refused(tmp_path):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = kobai_tune("--address", f"127.0.0.1:{server.server_port}", *SMALL, cwd=tmp_path,
+                         timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 2
+    assert "not as a Ray cluster" in run.stderr
+
+
+def test_resume_refuses_a_folder_that_is_not_a_search(tmp_path):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "model.npz").write_bytes(b"not a search")
+    run = kobai_tune("--resume", "other", cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and "not a kobai tune run" in run.stderr
+    run = kobai_tune("--resume", "other", "--lr", "0.1", cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and "--lr" in run.stderr
+
+
+def test_without_ray_the_command_says_how_to_install_it(tmp_path):
+    code = ("import sys; sys.modules['ray'] = None; from kobai.cli import main; "
+            "sys.exit(main(['tune', '--trials', '1']))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 2
+    assert 'pip install "kobai[tune]"' in run.stderr
+
+
+# -- a cluster: `ray start --head` on this machine ---------------------------------------------
+
+@pytest.fixture
+def ray_head(tmp_path):
+    """A Ray head on 127.0.0.1 (2 CPUs), started with ``ray start --block`` and stopped by its
+    PID: SIGTERM, then SIGKILL to its process group if it has not stopped in 60 s."""
+    port = free_port()
+    # short: Ray's Unix sockets live under it, and their paths are limited to ~107 bytes
+    temp_dir = Path(tempfile.mkdtemp(prefix="kobai-ray-"))
+    ray = Path(sys.executable).with_name("ray")
+    command = [str(ray) if ray.exists() else "ray", "start", "--head", "--port", str(port),
+               "--num-cpus", "2", "--include-dashboard=false", "--temp-dir", str(temp_dir),
+               "--block"]
+    log = (tmp_path / "ray-head.log").open("w")
+    head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, env={**os.environ, **RAY_ENV})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert head.poll() is None, (tmp_path / "ray-head.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the Ray head did not start in 120 s"
+                time.sleep(0.3)
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.send_signal(signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_search_runs_on_a_cluster(tmp_path, ray_head):
+    run = kobai_tune("--address", ray_head, "--trials", 3, "--epochs", 1, *SMALL,
+                     "--out", "cluster", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    trials = read_results_csv(tmp_path / "cluster" / "results.csv")
+    assert len(trials) == 3 and all(t.status == COMPLETED for t in trials)
+    assert (tmp_path / "cluster" / "model.npz").is_file()
