@@ -218,3 +218,17 @@ def test_blas_threads_is_public_with_the_trainers_policy():
     assert inside <= {1}
     assert kobai.auto_blas_threads(TwoLayerNet(784, 50, 10).params.values(), 100) == 1
     assert kobai.auto_blas_threads(TwoLayerNet(784, 1000, 10).params.values(), 100) is None
+
+
+def test_ch06_hyperparameter_optimization_runs_the_books_search_on_ray(tmp_path):
+    out = run_example("ch06_hyperparameter_optimization.py", tmp_path, "--trials", "3",
+                      "--epochs", "2", "--cpus", "2", "--out", "search")
+    lines = [line for line in out.splitlines() if line.startswith("Best-")]
+    assert [line.split("(")[0] for line in lines] == ["Best-1", "Best-2", "Best-3"]
+    accs = [float(re.search(r"val acc:([0-9.]+)\)", line).group(1)) for line in lines]
+    assert accs == sorted(accs, reverse=True)
+    for line in lines:
+        lr, wd = map(float, re.search(r"lr:(\S+), weight decay:(\S+)", line).groups())
+        assert 1e-6 <= lr <= 1e-2 and 1e-8 <= wd <= 1e-4
+    assert (tmp_path / "search" / "tune.png").is_file()
+    assert (tmp_path / "search" / "model.npz").is_file()

@@ -148,12 +148,15 @@ def _trainable(config: dict[str, Any], data: TrialData | None = None,
 def run_trials(param_space: Mapping[str, Any] | None, data: TrialData,
                settings: TrialSettings, storage: Path, *, trials: int, scheduler: str,
                seed: int, grace_period: int = 1, resume: bool = False,
-               callbacks: list[Any] | None = None) -> list[TrialResult]:
+               callbacks: list[Any] | None = None,
+               reuse_actors: bool = True) -> list[TrialResult]:
     """Run the search (or, with ``resume``, continue the one in ``storage/EXPERIMENT``)
     and return one :class:`TrialResult` per trial that started, in Ray's order.
 
     Call inside :func:`ray_session`. ``callbacks`` are Ray Tune callbacks (the progress
     display); Ray Tune saves them with the experiment, and a resumed search uses those.
+    ``reuse_actors=False`` (a new worker process per trial, Ray Tune's default) is there for
+    the benchmark that measures what reusing them saves.
     """
     from ray import tune
 
@@ -170,7 +173,7 @@ def run_trials(param_space: Mapping[str, Any] | None, data: TrialData,
         tuner = tune.Tuner(
             trainable, param_space=dict(param_space),
             tune_config=tune.TuneConfig(
-                metric=METRIC, mode="max", num_samples=trials, reuse_actors=True,
+                metric=METRIC, mode="max", num_samples=trials, reuse_actors=reuse_actors,
                 search_alg=tune.search.BasicVariantGenerator(random_state=seed),
                 scheduler=make_scheduler(scheduler, settings.epochs, grace_period)),
             run_config=tune.RunConfig(
