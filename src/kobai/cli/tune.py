@@ -123,4 +123,6 @@ def run(args: argparse.Namespace) -> int:
     with user_errors():
         result = search(space, settings, out=args.out, cpus=args.cpus, address=args.address,
                         resume=args.resume, progress=not args.no_progress)
-    return 130 if result.interrupted else 0
+    if result.interrupted:
+        return 130
+    return 0 if result.best is not None else 1  # no trial ran every epoch: nothing found

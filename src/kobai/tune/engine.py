@@ -192,9 +192,15 @@ def _fit(tuner: Any) -> Any:
     """
     main = threading.current_thread() is threading.main_thread()
     handler = signal.getsignal(signal.SIGINT) if main else None
+    # a failed trial is reported in kobai's table, one line each, and its traceback is in
+    # ray/<trial>/error.txt: not also Ray Tune's logged traceback on the console
+    tune_log = logging.getLogger("ray.tune")
+    level = tune_log.level
+    tune_log.setLevel(logging.CRITICAL)
     try:
         return tuner.fit()
     finally:
+        tune_log.setLevel(level)
         if main and handler is not None:
             signal.signal(signal.SIGINT, handler)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .records import COMPLETED, UNFINISHED, TrialResult
+from .records import COMPLETED, ERROR, UNFINISHED, TrialResult
 from .space import SearchSpace
 from .trial import TrialData
 
@@ -185,6 +185,7 @@ def search(space: SearchSpace | None = None, settings: SearchSettings | None = N
 def _finish(folder: Path, space: SearchSpace, settings: SearchSettings,
             trials: list[TrialResult], x_all: np.ndarray, t_all: np.ndarray,
             x_test: np.ndarray, t_test: np.ndarray, n_train: int, write: Any) -> SearchResult:
+    from .engine import EXPERIMENT
     from .figure import plot_tune
     from .report import best_json, ranked, top_table, write_best_json, write_results_csv
 
@@ -196,6 +197,8 @@ def _finish(folder: Path, space: SearchSpace, settings: SearchSettings,
     plot_tune(trials, files[1], searched=searched,
               title=f"{settings.trials} trials on {settings.dataset}, {settings.epochs} epochs")
     write(top_table(trials, searched=searched) + "\n")
+    if any(t.status == ERROR for t in trials):
+        write(f"the failed trials' tracebacks: {folder / EXPERIMENT}/*/error.txt\n")
     best = next((t for t in ranked(trials) if t.status == COMPLETED), None)
     test_acc = None
     if interrupted:
