@@ -219,6 +219,7 @@ def test_an_unreachable_address_is_one_line_not_a_hang(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
     assert f"127.0.0.1:{port}" in run.stderr and "ray start --head" in run.stderr
+    assert not (tmp_path / "runs").exists()  # no run folder for a search that never started
 
 
 def test_an_address_that_is_not_a_ray_cluster_is_refused(tmp_path):

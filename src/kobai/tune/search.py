@@ -154,23 +154,26 @@ def search(space: SearchSpace | None = None, settings: SearchSettings | None = N
         raise ValueError(f"the {settings.dataset} training data differ from those the search "
                          f"in {resume} ran on (fingerprint {fingerprint}, recorded {recorded}); "
                          "resume it on the same data")
-    if resume is None:
-        folder = _new_run_folder(None if out is None else Path(out))
-        _write_json(folder / SEARCH_FILE, {
-            "format": FORMAT, "space": space.to_dict(), "settings": asdict(settings),
-            "fingerprint": fingerprint, "kobai_version": _version()})
-    write(f"{'resuming' if resume else 'searching'} {settings.trials} trials of up to "
-          f"{_epochs(settings.epochs)} ({settings.scheduler}) on {settings.dataset}: "
-          f"{len(data.x_train)} training and {len(data.x_val)} validation images -> "
-          f"{folder}/\n")
-    lines = space.describe()
-    write(f"  search: {' '.join(line for line in lines if _searched(line, space)) or '-'}\n"
-          f"  fixed:  {' '.join(line for line in lines if not _searched(line, space))}\n")
-    from ray import tune as ray_tune  # imported by ray_session; checked there first
+    target = None if out is None else Path(out)
+    if resume is None and target is not None:
+        _check_out(target)
+    with ray_session(cpus=cpus, address=address):  # first: Ray reachable, before any folder
+        from ray import tune as ray_tune
 
-    from .progress import Progress
+        from .progress import Progress
 
-    with ray_session(cpus=cpus, address=address):
+        if resume is None:
+            folder = _new_run_folder(target)
+            _write_json(folder / SEARCH_FILE, {
+                "format": FORMAT, "space": space.to_dict(), "settings": asdict(settings),
+                "fingerprint": fingerprint, "kobai_version": _version()})
+        write(f"{'resuming' if resume else 'searching'} {settings.trials} trials of up to "
+              f"{_epochs(settings.epochs)} ({settings.scheduler}) on {settings.dataset}: "
+              f"{len(data.x_train)} training and {len(data.x_val)} validation images -> "
+              f"{folder}/\n")
+        lines = space.describe()
+        write(f"  search: {' '.join(line for line in lines if _searched(line, space)) or '-'}"
+              f"\n  fixed:  {' '.join(line for line in lines if not _searched(line, space))}\n")
         param_space = {**space.to_ray(), "seed": ray_tune.randint(0, 2**31 - 1)}
         trials = run_trials(None if resume else param_space, data,
                             TrialSettings(settings.epochs, settings.dtype), folder,
@@ -303,23 +306,30 @@ def read_search(folder: Path) -> tuple[SearchSpace, SearchSettings, str | None]:
     return space, settings, record.get("fingerprint")
 
 
-def _new_run_folder(out: Path | None) -> Path:
-    """``out`` (created; refused when it holds a search or a training run), or a new
-    ``runs/tune-<timestamp>`` claimed atomically."""
-    from ..cli._runs import RUN_FILES, claim_folder
+def _check_out(out: Path) -> None:
+    """Refuse an ``--out`` that is a file or holds a search or a training run."""
+    from ..cli._runs import RUN_FILES
 
-    if out is not None:
-        taken = [name for name in (SEARCH_FILE, "results.csv", "ray", *RUN_FILES)
-                 if (out / name).exists()]
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} is a file; --out names the search's folder")
-        if taken:
-            raise ValueError(f"--out {out} already holds a run ({', '.join(taken)}); kobai "
-                             f"tune does not overwrite it: choose another --out, or continue "
-                             f"an interrupted search with --resume {out}")
-        out.mkdir(parents=True, exist_ok=True)
-        return out
-    return claim_folder("tune-")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; --out names the search's folder")
+    taken = [name for name in (SEARCH_FILE, "results.csv", "ray", *RUN_FILES)
+             if (out / name).exists()]
+    if taken:
+        raise ValueError(f"--out {out} already holds a run ({', '.join(taken)}); kobai tune "
+                         f"does not overwrite it: choose another --out, or continue an "
+                         f"interrupted search with --resume {out}")
+
+
+def _new_run_folder(out: Path | None) -> Path:
+    """``out`` (checked again, created), or a new ``runs/tune-<timestamp>`` claimed
+    atomically."""
+    from ..cli._runs import claim_folder
+
+    if out is None:
+        return claim_folder("tune-")
+    _check_out(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
