@@ -86,8 +86,10 @@ def test_grid_panel_names_a_trial_that_did_not_complete():
     trials[0].status, trials[0].val_acc = STOPPED, [0.95, 0.97]
     trials[1].status, trials[1].val_acc = DIVERGED, [0.96, math.nan]
     fig = tune_figure(trials, searched=["lr"])
+    # the completed trial first (it ranks above those that did not run every epoch);
+    # the diverged one, with a NaN final accuracy, is left out
     assert [ax.get_xlabel().splitlines()[-1] for ax in panels(fig)] == [
-        "stopped early, 2 ep.", f"lr {trials[2].config['lr']:.1e}"]  # NaN final: left out
+        f"lr {trials[2].config['lr']:.1e}", "stopped early, 2 ep."]
 
 
 def test_scatter_over_the_two_main_dimensions_on_log_axes():

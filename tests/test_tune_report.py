@@ -67,7 +67,16 @@ def test_ranked_by_final_accuracy_then_best_then_trial_id_and_no_epoch_last():
 def test_ranked_does_not_depend_on_input_order():
     trials = mixed_trials()
     assert [t.trial_id for t in ranked(trials)] == [t.trial_id for t in ranked(trials[::-1])]
-    assert [t.trial_id for t in ranked(trials)] == ["t3", "t1", "t0", "t4", "t2", "t5"]
+    assert [t.trial_id for t in ranked(trials)] == ["t3", "t0", "t1", "t4", "t2", "t5"]
+
+
+def test_ranked_puts_the_trials_that_ran_every_epoch_first():
+    """Rank 1 is the search's choice: a better accuracy from a trial ASHA stopped early or
+    one that diverged after a good start does not rank above a trial that finished."""
+    trials = [trial("stopped", [0.95], status=STOPPED),
+              trial("diverged", [0.96, 0.97], status=DIVERGED, error="loss exploded"),
+              trial("done", [0.3, 0.4, 0.45])]
+    assert [t.trial_id for t in ranked(trials)] == ["done", "diverged", "stopped"]
 
 
 # -- results.csv --------------------------------------------------------------------------------

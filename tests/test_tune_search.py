@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from threading import Thread
@@ -51,11 +52,12 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def search(tmp_path_factory):
-    """Six trials of two epochs with lr and weight decay drawn, and a batch-size choice whose
-    one value cannot train a batch-norm net (its last mini-batch holds one image)."""
+    """Eight trials of two epochs of a batch-norm net, drawn from choices: a learning rate
+    that trains and one that diverges; a batch size that trains and one that cannot (the
+    last mini-batch of the 400 training images would hold one image)."""
     cwd = tmp_path_factory.mktemp("tune")
-    run = kobai_tune("--trials", 6, "--epochs", 2, "--cpus", 2, "--batchnorm",
-                     "--lr", "1e-3:1e-1:log", "--batch-size", "100,399", *SMALL,
+    run = kobai_tune("--trials", 8, "--epochs", 2, "--cpus", 2, "--batchnorm",
+                     "--lr", "0.05,1000", "--batch-size", "100,399", *SMALL,
                      "--out", "search", cwd=cwd)
     return cwd / "search", run
 
@@ -66,10 +68,33 @@ def test_a_search_writes_its_results_and_a_tested_model(search):
     for name in ("search.json", "results.csv", "best.json", "model.npz", "tune.png"):
         assert (out / name).is_file(), name
     trials = read_results_csv(out / "results.csv")
-    assert len(trials) == 6
-    assert len({t.config["seed"] for t in trials}) == 6
-    assert all(1e-3 <= t.config["lr"] <= 1e-1 for t in trials)
-    assert "best 6 of 6 trials" in run.stdout and "test accuracy" in run.stdout
+    assert len(trials) == 8
+    assert len({t.config["seed"] for t in trials}) == 8
+    assert {t.config["lr"] for t in trials} <= {0.05, 1000}
+    assert "best 8 of 8 trials" in run.stdout and "test accuracy" in run.stdout
+    assert run.stderr == ""  # failed trials are reported in the table, not as tracebacks
+
+
+def test_diverged_trials_are_results_not_errors(search):
+    out, _ = search
+    trials = read_results_csv(out / "results.csv")
+    diverged = [t for t in trials if t.status == DIVERGED]
+    assert diverged, "the seeded search drew no trial with lr 1000 and batch size 100"
+    assert all(t.config["lr"] == 1000 and t.config["batch_size"] == 100 for t in diverged)
+    assert all("loss" in t.error for t in diverged)
+
+
+def test_rank_1_is_the_chosen_trial_and_the_saved_model_is_its_configuration(search):
+    out, _ = search
+    trials = read_results_csv(out / "results.csv")
+    best = json.loads((out / "best.json").read_text())
+    assert trials[0].trial_id == best["trial_id"] and trials[0].status == COMPLETED
+    checkpoint = load(out / "model.npz")
+    config = checkpoint.net.get_config()
+    assert config["hidden_size_list"] == best["config"]["hidden"] == [20, 20]
+    assert config["use_batchnorm"] is True
+    assert checkpoint.optimizer.lr == best["config"]["lr"]
+    assert checkpoint.data["batch_size"] == best["config"]["batch_size"]
 
 
 def test_a_failed_trial_is_reported_and_the_search_goes_on(search):
@@ -80,9 +105,10 @@ def test_a_failed_trial_is_reported_and_the_search_goes_on(search):
     for trial in failed:
         assert trial.status == ERROR and trial.epochs == 0
         assert "needs at least 2 samples" in trial.error
-    assert all(t.status == COMPLETED and t.epochs == 2 for t in trials
+        assert trial.trial_id in run.stdout
+    assert all(t.status in (COMPLETED, DIVERGED) for t in trials
                if t.config["batch_size"] == 100)
-    assert "error" in run.stdout and failed[0].trial_id in run.stdout
+    assert "error.txt" in run.stdout
 
 
 def test_the_best_trial_is_chosen_on_validation_and_tested_once(search):
@@ -122,13 +148,33 @@ def test_an_existing_search_is_not_overwritten(search):
     before = (out / "results.csv").read_bytes()
     run = kobai_tune("--trials", 1, "--epochs", 1, *SMALL, "--out", out.name, cwd=out.parent)
     assert run.returncode == 2
-    assert "already holds a run" in run.stderr and "--resume" in run.stderr
+    assert "holds a search" in run.stderr and f"--resume {out.name}" in run.stderr
     assert (out / "results.csv").read_bytes() == before
+
+
+def test_a_folder_holding_files_is_not_written_into(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "best.json").write_text("precious")
+    run = kobai_tune("--trials", 1, "--epochs", 1, *SMALL, "--out", "mine", cwd=tmp_path)
+    assert run.returncode == 2 and "not empty" in run.stderr
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["best.json"]
+    assert (tmp_path / "mine" / "best.json").read_text() == "precious"
+
+
+def test_resuming_a_finished_search_runs_and_rewrites_nothing(search):
+    """--resume of a search whose trials all ran and whose best was retrained: nothing to
+    run again, nothing rewritten."""
+    out, _ = search
+    before = {name: (out / name).read_bytes() for name in ("best.json", "model.npz")}
+    run = kobai_tune("--resume", out.name, "--no-progress", cwd=out.parent)
+    assert run.returncode == 0, run.stderr
+    assert "nothing is left to do" in run.stdout and "retraining" not in run.stdout
+    assert {name: (out / name).read_bytes() for name in before} == before
 
 
 # -- ASHA, divergence ------------------------------------------------------------------------
 
-def test_asha_stops_trailing_trials_and_diverged_trials_are_results(tmp_path):
+def test_asha_stops_trailing_trials(tmp_path):
     run = kobai_tune("--trials", 8, "--epochs", 3, "--cpus", 2, "--scheduler", "asha",
                      "--grace-period", 1, "--lr", "1e-4,0.05,0.5,2000", *SMALL,
                      "--out", "asha", cwd=tmp_path)
@@ -137,9 +183,8 @@ def test_asha_stops_trailing_trials_and_diverged_trials_are_results(tmp_path):
     statuses = {t.status for t in trials}
     assert STOPPED in statuses and COMPLETED in statuses
     assert all(t.epochs < 3 for t in trials if t.status == STOPPED)
-    diverged = [t for t in trials if t.status == DIVERGED]
-    assert diverged and all(t.config["lr"] == 2000 for t in diverged)
-    assert all("diverged" in t.error or "loss" in t.error for t in diverged)
+    # ranked: the trials that ran every epoch first, so rank 1 is the choice
+    assert trials[0].status == COMPLETED
     best = json.loads((tmp_path / "asha" / "best.json").read_text())
     assert best["status"] == COMPLETED and best["epochs_completed"] == 3
 
@@ -244,8 +289,33 @@ def test_resume_refuses_a_folder_that_is_not_a_search(tmp_path):
     (tmp_path / "other" / "model.npz").write_bytes(b"not a search")
     run = kobai_tune("--resume", "other", cwd=tmp_path, timeout=120)
     assert run.returncode == 2 and "not a kobai tune run" in run.stderr
-    run = kobai_tune("--resume", "other", "--lr", "0.1", cwd=tmp_path, timeout=120)
-    assert run.returncode == 2 and "--lr" in run.stderr
+
+
+@pytest.mark.parametrize("option", [["--lr", "0.1"], ["--scheduler", "asha"], ["--seed", "5"],
+                                    ["--dataset", "mnist"], ["--dtype", "float64"],
+                                    ["--no-retrain"], ["--preset", "book"]])
+def test_resume_refuses_options_that_would_change_the_search(tmp_path, option):
+    run = kobai_tune("--resume", "anything", *option, cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and option[0] in run.stderr and "own settings" in run.stderr
+
+
+def test_a_failed_retraining_keeps_the_choice(tmp_path):
+    """The trials train their 400 images in one batch (of up to 499); retraining on all 500
+    leaves a last batch of one image, which batch norm refuses.
+    The search's choice stays in best.json, and --resume (without Ray: every trial ran)
+    tries the retraining again."""
+    run = kobai_tune("--trials", 2, "--epochs", 1, "--cpus", 2, "--batchnorm",
+                     "--batch-size", 499, "--lr", "0.01:0.1", *SMALL, "--out", "bn",
+                     cwd=tmp_path)
+    assert run.returncode == 1
+    assert "retraining trial" in run.stderr and "best.json holds the chosen" in run.stderr
+    best = json.loads((tmp_path / "bn" / "best.json").read_text())
+    assert "test_acc_after_retraining" not in best
+    assert best["config"]["batch_size"] == 499
+    assert not (tmp_path / "bn" / "model.npz").exists()
+    again = kobai_tune("--resume", "bn", "--no-progress", cwd=tmp_path)
+    assert again.returncode == 1 and "retraining trial" in again.stderr
+    assert "searching" not in again.stdout and "resuming" not in again.stdout
 
 
 def test_without_ray_the_command_says_how_to_install_it(tmp_path):
@@ -259,46 +329,71 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path):
 
 # -- a cluster: `ray start --head` on this machine ---------------------------------------------
 
-@pytest.fixture
-def ray_head(tmp_path):
-    """A Ray head on 127.0.0.1 (2 CPUs), started with ``ray start --block`` and stopped by its
-    PID: SIGTERM, then SIGKILL to its process group if it has not stopped in 60 s."""
+@contextmanager
+def ray_head(tmp_path, cpus=2):
+    """A Ray head on 127.0.0.1 with ``cpus`` CPUs, started with ``ray start --block`` and
+    stopped by its PID: SIGTERM, then SIGKILL to its process group if it has not stopped in
+    60 s. Yields its address."""
     port = free_port()
     # short: Ray's Unix sockets live under it, and their paths are limited to ~107 bytes
     temp_dir = Path(tempfile.mkdtemp(prefix="kobai-ray-"))
     ray = Path(sys.executable).with_name("ray")
     command = [str(ray) if ray.exists() else "ray", "start", "--head", "--port", str(port),
-               "--num-cpus", "2", "--include-dashboard=false", "--temp-dir", str(temp_dir),
-               "--block"]
-    log = (tmp_path / "ray-head.log").open("w")
-    head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True, env={**os.environ, **RAY_ENV})
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert head.poll() is None, (tmp_path / "ray-head.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the Ray head did not start in 120 s"
-                time.sleep(0.3)
-        yield f"127.0.0.1:{port}"
-    finally:
-        head.send_signal(signal.SIGTERM)
+               "--num-cpus", str(cpus), "--include-dashboard=false", "--temp-dir",
+               str(temp_dir), "--block"]
+    log_path = tmp_path / f"ray-head-{port}.log"
+    with log_path.open("w") as log:
+        head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, **RAY_ENV})
         try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
-        log.close()
-        shutil.rmtree(temp_dir, ignore_errors=True)
+            deadline = time.monotonic() + 120
+            while True:
+                assert head.poll() is None, log_path.read_text()
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the Ray head did not start in 120 s"
+                    time.sleep(0.3)
+            yield f"127.0.0.1:{port}"
+        finally:
+            head.send_signal(signal.SIGTERM)
+            try:
+                head.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(head.pid, signal.SIGKILL)
+                head.wait()
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def test_a_search_runs_on_a_cluster(tmp_path, ray_head):
-    run = kobai_tune("--address", ray_head, "--trials", 3, "--epochs", 1, *SMALL,
-                     "--out", "cluster", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
+def test_a_search_runs_on_a_cluster_and_resumes_from_its_record(tmp_path):
+    """A search on a cluster started by `ray start --head`; then, as after a Ctrl-C in the
+    search's first second (its record written, no Ray Tune state yet), --resume starts the
+    recorded search afresh, and with the same seed it finds the same."""
+    with ray_head(tmp_path) as address:
+        run = kobai_tune("--address", address, "--trials", 3, "--epochs", 1, *SMALL,
+                         "--out", "cluster", cwd=tmp_path)
+        assert run.returncode == 0, run.stderr
+        first = read_results_csv(tmp_path / "cluster" / "results.csv")
+        assert len(first) == 3 and all(t.status == COMPLETED for t in first)
+        assert (tmp_path / "cluster" / "model.npz").is_file()
+        for item in (tmp_path / "cluster").iterdir():
+            if item.name != "search.json":
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+        again = kobai_tune("--resume", "cluster", "--address", address, "--no-progress",
+                           cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert "searching 3 trials" in again.stdout
     trials = read_results_csv(tmp_path / "cluster" / "results.csv")
-    assert len(trials) == 3 and all(t.status == COMPLETED for t in trials)
-    assert (tmp_path / "cluster" / "model.npz").is_file()
+    key = lambda t: t.config["seed"]  # noqa: E731
+    assert [(t.config, t.val_acc) for t in sorted(trials, key=key)] == [
+        (t.config, t.val_acc) for t in sorted(first, key=key)]
+
+
+def test_a_cluster_without_cpus_is_refused_not_waited_on(tmp_path):
+    with ray_head(tmp_path, cpus=0) as address:
+        run = kobai_tune("--address", address, "--trials", 1, "--epochs", 1, *SMALL,
+                         cwd=tmp_path, timeout=300)
+    assert run.returncode == 2
+    assert "no CPU" in run.stderr and address in run.stderr
+    assert not (tmp_path / "runs").exists()

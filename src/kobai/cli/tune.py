@@ -50,12 +50,12 @@ def add_parser(sub) -> None:
     g.add_argument("--trials", type=positive_int, help="number of trials (default: 100)")
     g.add_argument("--epochs", type=positive_int,
                    help="epochs per trial, and of the retraining (default: 20)")
-    g.add_argument("--scheduler", choices=["random", "asha"], default="random",
+    g.add_argument("--scheduler", choices=["random", "asha"],
                    help="random: every trial runs every epoch (the book's random search); "
                         "asha: Ray Tune's ASHA stops trials that trail (default: random)")
     g.add_argument("--grace-period", type=positive_int, metavar="E",
                    help="asha: epochs before a trial can be stopped (default: epochs / 10)")
-    g.add_argument("--seed", type=non_negative_int, default=0,
+    g.add_argument("--seed", type=non_negative_int,
                    help="seeds the split, the configurations drawn and each trial's weights "
                         "(default 0)")
     g.add_argument("--preset", choices=list(PRESETS),
@@ -72,14 +72,14 @@ def add_parser(sub) -> None:
                    help="join a running Ray cluster (`ray start --head` prints its address), "
                         "or auto")
     d = p.add_argument_group("data and output")
-    d.add_argument("--dataset", choices=list(SOURCES), default="sample",
+    d.add_argument("--dataset", choices=list(SOURCES),
                    help="as kobai train (default: sample, bundled)")
     d.add_argument("--data-dir", type=Path, help="as kobai train")
     d.add_argument("--train-size", type=positive_int, metavar="N",
                    help="search on the first N training images only (default: all)")
     d.add_argument("--val-fraction", type=float, metavar="F",
                    help="share of the training images held out for validation (default 0.2)")
-    d.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    d.add_argument("--dtype", choices=["float32", "float64"], help="default: float32")
     d.add_argument("--out", type=Path,
                    help="the search's folder (default: a new runs/tune-<timestamp>/)")
     d.add_argument("--resume", type=Path, metavar="DIR",
@@ -89,11 +89,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with user_errors():
-        from ..tune.engine import import_ray
-
-        import_ray(local=args.address is None)
-    from ..tune.search import PRESETS, SearchSettings, search
+    from ..tune.search import PRESETS, RetrainError, SearchSettings, search
     from ..tune.space import SearchSpace
 
     given = {dest: getattr(args, dest) for dest in _SPACE}
@@ -101,8 +97,10 @@ def run(args: argparse.Namespace) -> int:
         extra = [f"--{dest.replace('_', '-')}" for dest, value in given.items()
                  if value is not None]
         extra += [f"--{name.replace('_', '-')}" for name in
-                  ("trials", "epochs", "grace_period", "preset", "train_size", "val_fraction",
-                   "out", "data_dir") if getattr(args, name) is not None]
+                  ("trials", "epochs", "scheduler", "grace_period", "seed", "preset",
+                   "dataset", "data_dir", "train_size", "val_fraction", "dtype", "out")
+                  if getattr(args, name) is not None]
+        extra += ["--no-retrain"] if args.no_retrain else []
         if extra:
             raise CliError(f"--resume continues the search with its own settings; leave out "
                            f"{', '.join(extra)}")
@@ -115,14 +113,23 @@ def run(args: argparse.Namespace) -> int:
             name: (getattr(args, name) if getattr(args, name) is not None
                    else preset.get(name, default)) for name, default in _SETTINGS.items()}
         settings = SearchSettings(
-            **values, scheduler=args.scheduler, grace_period=args.grace_period,
-            dataset=args.dataset, data_dir=None if args.data_dir is None else str(args.data_dir),
-            seed=args.seed, dtype=args.dtype, retrain=not args.no_retrain)
+            **values, scheduler=args.scheduler or "random", grace_period=args.grace_period,
+            dataset=args.dataset or "sample",
+            data_dir=None if args.data_dir is None else str(args.data_dir),
+            seed=args.seed or 0, dtype=args.dtype or "float32", retrain=not args.no_retrain)
         with user_errors():
             settings.check()
+    with user_errors():  # Ray is imported once the options are known to be good
+        from ..tune.engine import import_ray
+
+        import_ray(local=args.address is None)
     with user_errors():
-        result = search(space, settings, out=args.out, cpus=args.cpus, address=args.address,
-                        resume=args.resume, progress=not args.no_progress)
+        try:
+            result = search(space, settings, out=args.out, cpus=args.cpus,
+                            address=args.address, resume=args.resume,
+                            progress=not args.no_progress)
+        except RetrainError as exc:  # the search ran; its choice is in best.json
+            raise CliError(str(exc), status=1) from None
     if result.interrupted:
         return 130
     return 0 if result.best is not None else 1  # no trial ran every epoch: nothing found

@@ -14,7 +14,8 @@ knows nothing of Ray.
   (``tune.with_parameters``). Random search is Ray Tune's ``BasicVariantGenerator`` seeded by
   the search's seed, ASHA its ``ASHAScheduler``. A trial that raises is reported and the
   search goes on (``FailureConfig(max_failures=0)``, not ``fail_fast``).
-* **State.** Ray Tune keeps the experiment in ``<out>/ray``; ``Tuner.restore`` continues it
+* **State.** Ray Tune keeps the experiment in ``<out>/ray``, each trial's results as JSON and
+  CSV (not its TensorBoard files: see :func:`import_ray`); ``Tuner.restore`` continues it
   (trials that were running start again; the finished ones are kept).
 """
 
@@ -62,6 +63,11 @@ def import_ray(local: bool) -> Any:
     if local and "ray" not in sys.modules:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the reporter that honours verbose=0
+    # no automatic loggers: run_trials passes Ray Tune's JSON and CSV loggers itself, and so
+    # leaves out its TensorBoard logger, whose tensorboardX import loads PyTorch when that is
+    # installed (3 s of the driver's CPU at the first search) and which writes every reported
+    # epoch again (4 ms each in the driver, while the trial waits for its next step)
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     try:
         import ray
         from ray import tune  # noqa: F401
@@ -75,6 +81,11 @@ def check_address(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     GCS) answers; ``auto`` is left to Ray, which fails at once when it finds no cluster."""
     if address == "auto":
         return
+    if "://" in address:
+        raise ValueError(f"--address {address}: Ray Client addresses (ray://) are not "
+                         "supported; give the cluster's HOST:PORT (the address `ray start "
+                         "--head` prints, port 6379 by default) from a machine that can reach "
+                         "it")
     host, sep, port_text = address.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"--address {address}: expected HOST:PORT (the address `ray start "
@@ -117,6 +128,10 @@ def ray_session(*, cpus: int | None = None, address: str | None = None) -> Itera
             raise ClusterError(f"cannot join the Ray cluster at {address}: "
                                f"{str(exc).splitlines()[0]}") from None
     try:
+        if ray.cluster_resources().get("CPU", 0) < 1:  # trials would wait for ever
+            where = f"the Ray cluster at {address}" if address else "the local Ray instance"
+            raise ClusterError(f"{where} has no CPU for trials (started with --num-cpus 0?); "
+                               "add a machine with CPUs to it (ray start --address ...)")
         yield ray
     finally:
         ray.shutdown()
@@ -156,9 +171,11 @@ def run_trials(param_space: Mapping[str, Any] | None, data: TrialData,
     Call inside :func:`ray_session`. ``callbacks`` are Ray Tune callbacks (the progress
     display); Ray Tune saves them with the experiment, and a resumed search uses those.
     ``reuse_actors=False`` (a new worker process per trial, Ray Tune's default) is there for
-    the benchmark that measures what reusing them saves.
+    the benchmark that measures what reusing them saves. Ray Tune logs each trial's results
+    as JSON and CSV in its folder, without its TensorBoard logger (see :func:`import_ray`).
     """
     from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     trainable = tune.with_resources(
         tune.with_parameters(_trainable, data=data, settings=settings), {"cpu": 1})
@@ -178,7 +195,9 @@ def run_trials(param_space: Mapping[str, Any] | None, data: TrialData,
                 scheduler=make_scheduler(scheduler, settings.epochs, grace_period)),
             run_config=tune.RunConfig(
                 name=EXPERIMENT, storage_path=str(storage.resolve()), verbose=0,
-                callbacks=callbacks, failure_config=tune.FailureConfig(max_failures=0)))
+                # result.json and progress.csv: each result's metrics_dataframe reads them
+                callbacks=[*(callbacks or []), JsonLoggerCallback(), CSVLoggerCallback()],
+                failure_config=tune.FailureConfig(max_failures=0)))
     grid = _fit(tuner)
     return [collect(result, settings.epochs) for result in grid if result.config]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_write
-from .records import ERROR, STATUSES, TrialResult
+from .records import COMPLETED, ERROR, STATUSES, TrialResult
 
 __all__ = ["ranked", "write_results_csv", "read_results_csv", "best_json", "write_best_json",
            "top_table", "status_summary", "error_lines", "format_value", "CONFIG_KEYS",
@@ -51,14 +51,18 @@ MAX_ERRORS_LISTED = 10
 
 
 # -- ranking ------------------------------------------------------------------------------------
-def _rank_key(trial: TrialResult) -> tuple[bool, float, float, str]:
+def _rank_key(trial: TrialResult) -> tuple[bool, bool, float, float, str]:
     final, best = trial.final_acc, trial.best_acc
-    return (math.isnan(final), -final if not math.isnan(final) else 0.0,
+    return (trial.status != COMPLETED, math.isnan(final),
+            -final if not math.isnan(final) else 0.0,
             -best if not math.isnan(best) else math.inf, trial.trial_id)
 
 
 def ranked(trials: Iterable[TrialResult]) -> list[TrialResult]:
-    """The trials, best first: by final validation accuracy, the book's ``val_acc_list[-1]``.
+    """The trials, best first: those that ran every epoch (status completed), then the others,
+    each group by final validation accuracy, the book's ``val_acc_list[-1]``. So rank 1 is
+    the search's choice: a trial stopped early by ASHA or one that diverged after a good
+    start is never ranked above one that finished.
 
     Ties are broken by the best validation accuracy over the epochs, then by trial id, so the
     order never depends on the order the trials finished in. Trials without an epoch (final

@@ -379,18 +379,24 @@ def _build(combination: Mapping[str, tuple[Any, str]]) -> None:
     from ..cli._common import CliError, build_net
 
     values = {dest: combination.get(dest, (None, ""))[0] for dest in _NET_OPTIONS}
+    narrow = dict(values)
     if values["hidden"] is not None:  # narrow layers: quick to build, whatever the widths
-        values["hidden"] = [min(width, _CHECK_WIDTH) for width in values["hidden"]]
-    args = argparse.Namespace(**values)
+        narrow["hidden"] = [min(width, _CHECK_WIDTH) for width in values["hidden"]]
     try:
-        build_net(args, dtype=np.float32, rng=0)
-    except CliError as exc:
-        given = [f"{_flag(dest)} {text}".rstrip() for dest, (value, text) in combination.items()
-                 if value is not None and dest != "net"]
-        net = combination.get("net", (None, ""))[1]
-        names = ([f"--net {net}"] if net else []) + given
-        where = f"{names[0]} with {', '.join(names[1:])}" if len(names) > 1 else names[0]
-        raise SpaceError(f"{where}: {exc}") from None
+        build_net(argparse.Namespace(**narrow), dtype=np.float32, rng=0)
+        return
+    except CliError as narrow_refusal:
+        exc = narrow_refusal
+    try:  # the same refusal with the user's widths, for the message: the options are
+        build_net(argparse.Namespace(**values), dtype=np.float32, rng=0)  # checked first
+    except CliError as refusal:
+        exc = refusal
+    given = [f"{_flag(dest)} {text}".rstrip() for dest, (value, text) in combination.items()
+             if value is not None and dest != "net"]
+    net = combination.get("net", (None, ""))[1]
+    names = ([f"--net {net}"] if net else []) + given
+    where = f"{names[0]} with {', '.join(names[1:])}" if len(names) > 1 else names[0]
+    raise SpaceError(f"{where}: {exc}") from None
 
 
 def _check_networks(dims: Mapping[str, Dimension]) -> None:

@@ -9,7 +9,6 @@ the training part of the split, scored on the validation part.
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,19 +45,24 @@ class EpochReport:
 
 def build_trial_net(config: Mapping[str, Any], dtype: Any = np.float32) -> Any:
     """The network of a configuration (the keys of :data:`NET_KEYS`; missing ones default as
-    in ``kobai train``), with its weights drawn from ``config["seed"]``."""
+    in ``kobai train``), with its weights drawn from ``config["seed"]``. A ``dropout`` of None
+    means no dropout (``--dropout none``); left out, a net's own default (DeepConvNet: the
+    book's 0.5)."""
     from ..cli._common import build_net
 
     args = argparse.Namespace(**{key: config.get(key) for key in NET_KEYS})
-    if args.dropout is None or args.dropout is False:
+    if args.dropout is False:
         args.dropout = None
+    if args.net == "deepcnn" and "dropout" in config and args.dropout is None:
+        args.dropout = 0.0  # "--dropout none" chosen: DeepConvNet's dropout layers pass all
     args.batchnorm = bool(args.batchnorm) or None
     return build_net(args, dtype=np.dtype(dtype), rng=int(config.get("seed", 0)))
 
 
 def run_trial(config: Mapping[str, Any], data: TrialData, *, epochs: int,
               report: Callable[[EpochReport], None], dtype: Any = np.float32,
-              blas_threads: int | str | None = 1) -> Any:
+              blas_threads: int | str | None = 1,
+              evaluate_sample_num_per_epoch: int | None = None) -> Any:
     """Train ``config`` for ``epochs`` epochs on ``data``, calling ``report`` after each.
 
     ``config`` holds kobai train's options by dest name (``net``, ``hidden``, ...,
@@ -66,7 +70,8 @@ def run_trial(config: Mapping[str, Any], data: TrialData, *, epochs: int,
     and dropout). A run whose loss diverges (kobai's
     :class:`~kobai.trainer.TrainingDivergedError`) is not an error of the search: its last
     report repeats the last good epoch's figures (zeros when none) with ``diverged`` set.
-    Returns the trained network.
+    Returns the :class:`~kobai.trainer.Trainer`: its ``network`` and ``optimizer`` are the
+    trained ones (the retraining of the best configuration saves them).
     """
     from ..optimizers import get_optimizer
     from ..trainer import Trainer, TrainingDivergedError
@@ -84,16 +89,12 @@ def run_trial(config: Mapping[str, Any], data: TrialData, *, epochs: int,
     trainer = Trainer(net, data.x_train, data.t_train, data.x_val, data.t_val, epochs=epochs,
                       mini_batch_size=int(config.get("batch_size", 100)),
                       optimizer=optimizer, verbose=False, rng=int(config.get("seed", 0)),
-                      callbacks=[on_epoch_end], blas_threads=blas_threads)
+                      callbacks=[on_epoch_end], blas_threads=blas_threads,
+                      evaluate_sample_num_per_epoch=evaluate_sample_num_per_epoch)
     try:
         trainer.train()
     except TrainingDivergedError as exc:
         report(EpochReport(last.epoch, last.val_acc, last.train_acc, last.train_loss,
                            diverged=str(exc).splitlines()[0]))
-    return net
+    return trainer
 
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """``fn()`` and the seconds it took."""
-    start = time.perf_counter()
-    return fn(), time.perf_counter() - start
