@@ -330,10 +330,10 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path):
 # -- a cluster: `ray start --head` on this machine ---------------------------------------------
 
 @contextmanager
-def ray_head(tmp_path, cpus=2):
-    """A Ray head on 127.0.0.1 with ``cpus`` CPUs, started with ``ray start --block`` and
-    stopped by its PID: SIGTERM, then SIGKILL to its process group if it has not stopped in
-    60 s. Yields its address."""
+def ray_head(tmp_path, cpus=2, env=RAY_ENV):
+    """A Ray head on 127.0.0.1 with ``cpus`` CPUs, started with ``ray start --block`` (in
+    ``os.environ`` updated with ``env``) and stopped by its PID: SIGTERM, then SIGKILL to its
+    process group if it has not stopped in 60 s. Yields its address."""
     port = free_port()
     # short: Ray's Unix sockets live under it, and their paths are limited to ~107 bytes
     temp_dir = Path(tempfile.mkdtemp(prefix="kobai-ray-"))
@@ -344,7 +344,7 @@ def ray_head(tmp_path, cpus=2):
     log_path = tmp_path / f"ray-head-{port}.log"
     with log_path.open("w") as log:
         head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, **RAY_ENV})
+                                start_new_session=True, env={**os.environ, **env})
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -396,4 +396,16 @@ def test_a_cluster_without_cpus_is_refused_not_waited_on(tmp_path):
                          cwd=tmp_path, timeout=300)
     assert run.returncode == 2
     assert "no CPU" in run.stderr and address in run.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_cluster_that_requires_a_token_is_named_as_such(tmp_path):
+    """Ray's default for `ray start --head`: token authentication; a client without the
+    token gets one line saying so, not Ray's retry messages."""
+    with ray_head(tmp_path, env={**RAY_ENV, "RAY_AUTH_MODE": "token"}) as address:
+        run = kobai_tune("--address", address, "--trials", 1, "--epochs", 1, *SMALL,
+                         cwd=tmp_path, timeout=300)
+    assert run.returncode == 2
+    assert run.stderr.strip().count("\n") == 0
+    assert "requires its authentication token" in run.stderr and "RAY_AUTH_MODE=token" in run.stderr
     assert not (tmp_path / "runs").exists()

@@ -26,6 +26,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -62,6 +63,8 @@ def import_ray(local: bool) -> Any:
     Ray at import, and by the processes it starts)."""
     if local and "ray" not in sys.modules:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if not local:  # joining: a GCS that refuses us is retried for ~8 s, not Ray's ~20 s
+        os.environ.setdefault("RAY_NUM_REDIS_GET_RETRIES", "8")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the reporter that honours verbose=0
     # no automatic loggers: run_trials passes Ray Tune's JSON and CSV loggers itself, and so
     # leaves out its TensorBoard logger, whose tensorboardX import loads PyTorch when that is
@@ -122,11 +125,7 @@ def ray_session(*, cpus: int | None = None, address: str | None = None) -> Itera
         ray.init(address="local", num_cpus=cpus, **quiet)
     else:
         check_address(address)
-        try:
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
-        except ConnectionError as exc:
-            raise ClusterError(f"cannot join the Ray cluster at {address}: "
-                               f"{str(exc).splitlines()[0]}") from None
+        _join(ray, address)
     try:
         if ray.cluster_resources().get("CPU", 0) < 1:  # trials would wait for ever
             where = f"the Ray cluster at {address}" if address else "the local Ray instance"
@@ -135,6 +134,40 @@ def ray_session(*, cpus: int | None = None, address: str | None = None) -> Itera
         yield ray
     finally:
         ray.shutdown()
+
+
+def _join(ray: Any, address: str) -> None:
+    """``ray.init(address=...)``, its core's retry messages kept off the console and read
+    for the cause when it fails (a token the cluster requires, most often)."""
+    with tempfile.TemporaryFile() as captured:
+        try:
+            with _stderr_to(captured):
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        except ConnectionError as exc:
+            captured.seek(0)
+            text = captured.read().decode("utf-8", "replace")
+            if "InvalidAuthToken" in text or "Unauthenticated" in text:
+                raise ClusterError(
+                    f"the Ray cluster at {address} requires its authentication token: run "
+                    "kobai tune with RAY_AUTH_MODE=token and the head's token in "
+                    "~/.ray/auth_token or RAY_AUTH_TOKEN (`ray get-auth-token` on the head "
+                    "prints it)") from None
+            raise ClusterError(f"cannot join the Ray cluster at {address}: "
+                               f"{str(exc).splitlines()[0]}") from None
+
+
+@contextmanager
+def _stderr_to(file: Any) -> Iterator[None]:
+    """File descriptor 2 (where Ray's C++ core logs) redirected to ``file`` in the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 @dataclass(frozen=True)
