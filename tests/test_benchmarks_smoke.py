@@ -11,9 +11,9 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def run_quick(script: str, *extra: str) -> str:
+def run_quick(script: str, *extra: str, timeout: float = 60) -> str:
     proc = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick", *extra],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{script} --quick exited {proc.returncode}:\n{proc.stderr}"
     return proc.stdout
 
@@ -34,3 +34,16 @@ def test_bench_numgrad_quick_prints_table(tmp_path):
     assert "extrapolated from" in out
     rows = json.loads((tmp_path / "numgrad.json").read_text())["rows"]
     assert rows[0]["elements"] == 784 * 50 + 50 + 50 * 10 + 10
+
+
+def test_bench_tune_quick_prints_throughput_and_ray_costs(tmp_path):
+    # two Ray instances start and stop (a few seconds each on a busy 2-core machine)
+    out = run_quick("bench_tune.py", "--json", str(tmp_path / "tune.json"), timeout=180)
+    assert "trials/min" in out and "overhead ms/trial" in out
+    assert "ray.init (local)" in out
+    results = json.loads((tmp_path / "tune.json").read_text())
+    throughput = results["throughput"]
+    assert throughput["ray"]["final_val_acc"] == throughput["loop"]["final_val_acc"]
+    assert throughput["pool"]["final_val_acc"] == throughput["loop"]["final_val_acc"]
+    assert throughput["ray"]["statuses"] == ["completed"]
+    assert [s["reuse_actors"] for s in results["fixed_costs"]["searches"]] == [True]
