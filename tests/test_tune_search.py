@@ -7,6 +7,7 @@ epochs. Servers are on 127.0.0.1 only and stopped by their own PID.
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -194,32 +195,35 @@ def test_asha_stops_trailing_trials(tmp_path):
 def test_an_interrupted_search_resumes(tmp_path):
     """Ctrl-C once a trial has finished: the search stops with the others unfinished, says
     how to resume, and --resume runs the rest, keeping the finished trials as they were."""
-    # six trials of ~3 s on two CPUs: when the first finishes, four have yet to
-    args = ["--trials", 6, "--epochs", 200, "--cpus", 2, "--lr", "1e-3:1e-1:log", *SMALL,
-            "--train-size", 1000, "--out", "long"]
+    # six trials of ~2 s on two CPUs: when the first finishes, four have yet to; the
+    # progress bar (on stderr) says when one has
+    args = ["--trials", 6, "--epochs", 200, "--cpus", 2, "--lr", "1e-3:1e-1:log",
+            "--train-size", 1000, "--hidden", "20x2", "--out", "long"]
     proc = subprocess.Popen([sys.executable, "-m", "kobai", "tune", *map(str, args)],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, **RAY_ENV},
                             # Ctrl-C as in a terminal, even where pytest runs with SIGINT
                             # ignored (a background job), which the child would inherit
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-
-    def finished():  # a trial has reported its last epoch
-        return any('"training_iteration": 200,' in p.read_text()
-                   for p in (tmp_path / "long").glob("ray/*/result.json"))
-
+    err = []
+    reader = Thread(target=lambda: err.extend(iter(lambda: proc.stderr.read(1), "")),
+                    daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 300
-        while not finished():
-            assert proc.poll() is None, proc.communicate()
+        while not re.search(r"\b[1-5]/6\b", "".join(err)):
+            assert proc.poll() is None, "".join(err)
             assert time.monotonic() < deadline, "no trial finished within 300 s"
-            time.sleep(0.1)
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=300)
+        proc.wait(timeout=300)
+        stdout = proc.stdout.read()
+        reader.join(timeout=10)
+        stderr = "".join(err)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
     assert proc.returncode == 130, stdout + stderr
     assert "kobai tune --resume long" in stdout
     first = read_results_csv(tmp_path / "long" / "results.csv")
