@@ -15,9 +15,11 @@ Example
 True
 """
 
+from .function import check_function
 from .layer import check_layer
 from .network import check_gradients
 from .probe import DEFAULT_EPS
 from .report import GradCheckReport, ParamResult
 
-__all__ = ["check_gradients", "check_layer", "GradCheckReport", "ParamResult", "DEFAULT_EPS"]
+__all__ = ["check_gradients", "check_layer", "check_function", "GradCheckReport", "ParamResult",
+           "DEFAULT_EPS"]

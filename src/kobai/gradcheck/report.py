@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ParamResult", "GradCheckReport"]
+__all__ = ["ParamResult", "GradCheckReport", "EpsSweep", "LayerFinding"]
 
 _MAX_LISTED = 5  # indices spelled out per parameter in the text report
 
@@ -58,11 +58,20 @@ class ParamResult:
     kink_indices, bad_indices : list of tuple of int
         All kink elements; the out-of-tolerance elements, worst first (at most 100).
     directional : (float, float) or None
-        ``(u·∇L by backprop, by central differences)`` when a direction was checked.
+        ``(u·∇L by backprop, by central differences)`` of the worst direction checked.
+    directions : list of (float, float)
+        The same for every random direction checked (fast mode).
     hint : str
         A pattern recognised in a failure (constant factor, transpose, all zeros, ...).
     analytic_grad, numerical_grad : ndarray or None
         The full backprop and numerical gradients when every element was checked.
+    kink_rule : {"excluded", "between"}
+        How kinks were judged: "excluded", a kobai layer's ``kink_state()`` found them and they
+        are not checked; "between", the one-sided differences found them (any function) and
+        backprop passed there when it lay between the two.
+    n_elements : int or None
+        When only a sample of the elements was checked (a large array after a failed fast
+        check), the array's size; None when every element was.
     """
 
     name: str
@@ -80,9 +89,12 @@ class ParamResult:
     kink_indices: list[tuple[int, ...]] = field(default_factory=list)
     bad_indices: list[tuple[int, ...]] = field(default_factory=list)
     directional: tuple[float, float] | None = None
+    directions: list[tuple[float, float]] = field(default_factory=list)
     hint: str = ""
     analytic_grad: np.ndarray | None = field(default=None, repr=False)
     numerical_grad: np.ndarray | None = field(default=None, repr=False)
+    kink_rule: str = "excluded"
+    n_elements: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -106,11 +118,12 @@ class ParamResult:
 
     def _row(self) -> list[str]:
         if self.n_checked:
-            checked = str(self.n_checked)
+            checked = str(self.n_checked) + ("*" if self.n_elements else "")
             index = "-" if self.worst_index is None else format_index("", self.worst_index)
             index = index or "()"
         else:
-            checked, index = "1 dir", "u.grad"
+            n_dirs = len(self.directions) if self.directions else 1
+            checked, index = _plural(n_dirs, "dir"), "u.grad"
         return [self.name, str(self.shape), checked, f"{self.max_abs_error:.2e}",
                 f"{self.max_rel_error:.2e}", index, f"{self.analytic:+.6e}",
                 f"{self.numerical:+.6e}", str(self.n_bad), self.status]
@@ -122,8 +135,65 @@ _LEFT = {0, 1, 5, 9}  # left-aligned columns; numbers are right-aligned
 
 
 @dataclass
+class EpsSweep:
+    """The error of one element's central difference at steps 10^-1 ... 10^-10.
+
+    Too large a step leaves truncation error (falling as h²), too small a step rounding error
+    (rising as u/h): the error against the step is a V, whose bottom is the best step.
+
+    Attributes
+    ----------
+    index : tuple of int
+        The element swept (the worst one of the array).
+    steps, errors : list of float
+        Each step and ``|backprop - central difference|`` at it.
+    """
+
+    name: str
+    index: tuple[int, ...]
+    steps: list[float]
+    errors: list[float]
+
+    @property
+    def best_step(self) -> float:
+        return self.steps[int(np.nanargmin(self.errors))]
+
+    @property
+    def best_error(self) -> float:
+        return float(np.nanmin(self.errors))
+
+    def describe(self) -> str:
+        return (f"eps sweep of {format_index(self.name, self.index)}: best step "
+                f"{self.best_step:g} (error {self.best_error:.2e}); errors "
+                + ", ".join(f"{h:g}: {e:.1e}" for h, e in zip(self.steps, self.errors,
+                                                                strict=True)))
+
+
+@dataclass
+class LayerFinding:
+    """A layer whose own backward is wrong at the input it received in the network."""
+
+    position: int
+    name: str
+    kind: str
+    wrong: list[str]
+    right: list[str]
+    report: GradCheckReport | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        wrong = ", ".join(_grad_name(w) for w in self.wrong)
+        right = ", ".join(_grad_name(r) for r in self.right)
+        return (f"layer {self.position} ({self.name}, {self.kind}): {wrong} wrong"
+                + (f", {right} right" if right else ""))
+
+
+def _grad_name(name: str) -> str:
+    return "grad of the input" if name == "x" else name
+
+
+@dataclass
 class GradCheckReport:
-    """Result of :func:`check_gradients` or :func:`check_layer`.
+    """Result of :func:`check_gradients`, :func:`check_layer` or :func:`check_function`.
 
     Attributes
     ----------
@@ -137,6 +207,15 @@ class GradCheckReport:
         checked, a gradient is zero, a fast check fell back to full mode, ...).
     problems : list of str
         Failures not tied to one element (a missing gradient, ``backward`` modifying ``dout``).
+    precision : str
+        The dtypes of the two sides: "float64", or e.g. "float32 backprop, float64 numerical
+        (shadow)".
+    kind : str
+        What a row is: "param" (a network's parameter) or "input" (a function's argument).
+    sweeps : dict of str to EpsSweep
+        With ``eps_sweep=True``: the error against the step, per array.
+    layers : list of LayerFinding
+        With ``locate=True``: every layer whose own backward is wrong, in forward order.
     """
 
     mode: str
@@ -146,6 +225,10 @@ class GradCheckReport:
     results: dict[str, ParamResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    precision: str = "float64"
+    kind: str = "param"
+    sweeps: dict[str, EpsSweep] = field(default_factory=dict)
+    layers: list[LayerFinding] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -170,12 +253,17 @@ class GradCheckReport:
         """One line: PASSED / FAILED and why."""
         n_params = len(self.results)
         n_elems = sum(r.n_checked for r in self.results.values())
-        n_dirs = sum(1 for r in self.results.values() if r.directional is not None)
+        n_dirs = sum(len(r.directions) or 1 for r in self.results.values()
+                     if r.directional is not None and r.mode == "fast")
         counts = [_plural(n_elems, "element")] if n_elems or not n_dirs else []
         counts += [_plural(n_dirs, "direction")] if n_dirs else []
         scope = f"{_plural(n_params, 'array')}, {' + '.join(counts)}"
-        kinks = (f"; {_plural(self.n_kinks, 'element')} near a ReLU kink not checked"
-                 if self.n_kinks else "")
+        excluded = sum(r.n_kinks for r in self.results.values() if r.kink_rule == "excluded")
+        between = self.n_kinks - excluded
+        kinks = (f"; {_plural(excluded, 'element')} near a ReLU kink not checked"
+                 if excluded else "")
+        kinks += (f"; {_plural(between, 'element')} at a kink, between the one-sided "
+                  "differences" if between else "")
         if self.passed:
             return (f"PASSED: {scope} within |backprop - numerical| <= atol + rtol*|numerical|"
                     f"{kinks}")
@@ -201,21 +289,33 @@ class GradCheckReport:
             if r.n_kinks:
                 shown = ", ".join(format_index(r.name, i) for i in r.kink_indices[:_MAX_LISTED])
                 more = ", ..." if r.n_kinks > _MAX_LISTED else ""
-                lines.append(f"{r.name}: {r.n_kinks} element(s) moved a ReLU input across 0 "
-                             f"between -eps and +eps, so the central difference mixes both "
-                             f"slopes; not checked: {shown}{more}")
+                if r.kink_rule == "between":
+                    lines.append(f"{r.name}: {r.n_kinks} element(s) at a kink (the one-sided "
+                                 f"differences disagree and stay apart at half the step); "
+                                 f"backprop must lie between them there: {shown}{more}")
+                else:
+                    lines.append(f"{r.name}: {r.n_kinks} element(s) moved a ReLU input across "
+                                 f"0 between -eps and +eps, so the central difference mixes "
+                                 f"both slopes; not checked: {shown}{more}")
+            if r.n_elements:
+                lines.append(f"{r.name}: {r.n_checked:,} of its {r.n_elements:,} elements "
+                             "were checked (a seeded random sample; * in the table)")
+        if self.layers:
+            lines.append("wrong layers (each checked at the input it receives in the network): "
+                         + "; ".join(f.describe() for f in self.layers))
+        lines += [sweep.describe() for sweep in self.sweeps.values()]
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"note: {n}" for n in self.notes]
         return lines
 
     def __str__(self) -> str:
-        rows = [_HEADER] + [r._row() for r in self.results.values()]
+        rows = [[self.kind, *_HEADER[1:]]] + [r._row() for r in self.results.values()]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
         table = ["  ".join(cell.ljust(w) if i in _LEFT else cell.rjust(w)
                            for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
                  for row in rows]
         title = (f"kobai gradient check: mode={self.mode}, eps={self.eps:g}, "
-                 f"rtol={self.rtol:g}, atol={self.atol:g}, float64")
+                 f"rtol={self.rtol:g}, atol={self.atol:g}, {self.precision}")
         return "\n".join([title, *table, self.summary(), *self.details()])
 
     def raise_if_failed(self) -> None:
@@ -230,5 +330,7 @@ class GradCheckReport:
             r = self.results[name]
             lines.append(f"  {name}: {r.n_bad} of {r.n_checked} elements out of tolerance; "
                          f"worst {r.describe_worst()}" + (f"; {r.hint}" if r.hint else ""))
+        if self.layers:
+            lines.append("  wrong layers: " + "; ".join(f.describe() for f in self.layers))
         lines += [f"  {p}" for p in self.problems]
         raise AssertionError("\n".join(lines) + "\n\n" + str(self))

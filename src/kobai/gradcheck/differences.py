@@ -1,0 +1,184 @@
+"""Central differences of a vector of scalars ``phi`` (one per output being checked) with
+respect to the elements of one array, perturbed in place, and the two ways kobai tells a
+kink from a smooth point.
+
+A *kink* is a point where the function is continuous but its slope jumps (ReLU at 0, a
+max-pool tie, ``abs``, ``clamp`` at a bound): the central difference there averages the two
+slopes, and is the right answer for neither. kobai's layers say where they have one
+(``kink_state()``: the checker compares the states at θ+h and θ-h). For any other function the
+one-sided differences ``D+ = (φ(θ+h) - φ(θ))/h`` and ``D- = (φ(θ) - φ(θ-h))/h`` are compared:
+at a smooth point ``D+ - D- = h·φ''(θ) + O(h³)`` shrinks with the step, at a kink it is the
+jump in slope and does not. An element whose gap exceeds the tolerance is probed again at
+``h/2``: a gap that halves is curvature (the central difference at ``h`` stands), one that
+stays is a kink within ``h/2`` (the backprop value must lie between ``D-`` and ``D+`` at
+``h/2``), one that vanishes is a kink between ``h/2`` and ``h`` (the central difference at
+``h/2`` does not straddle it and is used instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Evaluate", "Differences", "element_differences", "directional_difference",
+           "crossed"]
+
+# evaluate() -> (phi, kink states): phi is the vector of scalars being differentiated at the
+# current contents of the array (a float for a single one), the states are those of the
+# layers that report kinks (empty when none do: then the one-sided rule applies).
+Evaluate = Callable[[], tuple["float | np.ndarray", tuple[np.ndarray, ...]]]
+
+# A gap that keeps more than this share of itself when the step halves is a kink; one that
+# keeps less than _GONE is a kink the smaller step no longer straddles.
+_STAYS, _GONE = 0.75, 0.25
+
+
+def crossed(up: tuple[np.ndarray, ...], down: tuple[np.ndarray, ...]) -> bool:
+    """Whether any kink state differs between the evaluations at θ+h and θ-h."""
+    return any(not np.array_equal(u, d) for u, d in zip(up, down, strict=True))
+
+
+def _phi(evaluate: Evaluate) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    value, states = evaluate()
+    return np.atleast_1d(np.asarray(value, dtype=np.float64)), states
+
+
+@dataclass
+class Differences:
+    """Central differences of ``m`` scalars with respect to ``k`` elements.
+
+    Attributes
+    ----------
+    numerical : ndarray of shape (m, k)
+    kinks : bool ndarray of shape (m, k)
+        Elements at a kink.
+    low, high : ndarray of shape (m, k) or None
+        The one-sided differences at kinks found by the one-sided rule (NaN elsewhere); None
+        when the kinks came from ``kink_state()``, whose elements are not checked.
+    """
+
+    numerical: np.ndarray
+    kinks: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+
+
+def _step(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: float,
+          evaluate: Evaluate) -> tuple[np.ndarray, np.ndarray, float, float,
+                                       tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """φ at θ+h and θ-h for one element, the steps actually taken (θ ± h is rounded to the
+    array's precision), and the kink states; the element is restored bit for bit."""
+    try:
+        arr[idx] = old + h
+        up_step = float(arr[idx]) - float(old)
+        f_up, s_up = _phi(evaluate)
+        arr[idx] = old - h
+        down_step = float(old) - float(arr[idx])
+        f_down, s_down = _phi(evaluate)
+    finally:
+        arr[idx] = old
+    return f_up, f_down, up_step, down_step, s_up, s_down
+
+
+def element_differences(arr: np.ndarray, evaluate: Evaluate, h: float, *,
+                        phi0: np.ndarray | None, tol: Callable[[np.ndarray], np.ndarray],
+                        indices: np.ndarray | None = None) -> Differences:
+    """Central differences of every element of ``arr`` (or the flat ``indices`` given).
+
+    ``phi0`` is φ at the unperturbed point, needed by the one-sided kink rule (None: kinks
+    only from the kink states). ``tol(numerical)`` gives the tolerance of each value: a gap
+    between the one-sided differences within it is not a kink.
+    """
+    flat = np.arange(arr.size) if indices is None else np.asarray(indices)
+    columns, low, high, kinks = [], [], [], []
+    one_sided = False
+    for f in flat:
+        idx = tuple(int(i) for i in np.unravel_index(int(f), arr.shape))
+        old = arr[idx]
+        f_up, f_down, up, down, s_up, s_down = _step(arr, idx, old, h, evaluate)
+        central = (f_up - f_down) / (up + down)
+        lo = hi = np.full_like(central, np.nan)
+        if s_up or s_down:  # layers that report their kinks
+            kink = np.full(central.shape, crossed(s_up, s_down))
+        elif phi0 is not None:
+            kink, central, lo, hi = _one_sided(arr, idx, old, h, evaluate, phi0, f_up, f_down,
+                                               up, down, central, tol)
+            one_sided = one_sided or bool(kink.any())
+        else:
+            kink = np.zeros(central.shape, dtype=bool)
+        columns.append(central)
+        kinks.append(kink)
+        low.append(lo)
+        high.append(hi)
+    m = len(columns[0]) if columns else 1
+    shape = (m, len(flat))
+    numerical = np.array(columns).T.reshape(shape)
+    kink_mask = np.array(kinks, dtype=bool).T.reshape(shape)
+    if not one_sided:
+        return Differences(numerical, kink_mask)
+    return Differences(numerical, kink_mask, np.array(low).T.reshape(shape),
+                       np.array(high).T.reshape(shape))
+
+
+def _one_sided(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: float,
+               evaluate: Evaluate, phi0: np.ndarray, f_up: np.ndarray, f_down: np.ndarray,
+               up: float, down: float, central: np.ndarray,
+               tol: Callable[[np.ndarray], np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The one-sided kink rule for one element: (kink mask, numerical, low, high)."""
+    gap = np.abs((f_up - phi0) / up - (phi0 - f_down) / down)
+    lo = hi = np.full_like(central, np.nan)
+    suspect = gap > tol(central)
+    if not suspect.any():
+        return np.zeros(central.shape, dtype=bool), central, lo, hi
+    f_up2, f_down2, up2, down2, _, _ = _step(arr, idx, old, h / 2, evaluate)
+    d_plus, d_minus = (f_up2 - phi0) / up2, (phi0 - f_down2) / down2
+    gap2 = np.abs(d_plus - d_minus)
+    kink = suspect & (gap2 > _STAYS * gap)
+    # a kink between h/2 and h: the smaller step does not straddle it
+    central = np.where(suspect & (gap2 < _GONE * gap), (f_up2 - f_down2) / (up2 + down2),
+                       central)
+    lo = np.where(kink, np.minimum(d_plus, d_minus), np.nan)
+    hi = np.where(kink, np.maximum(d_plus, d_minus), np.nan)
+    return kink, central, lo, hi
+
+
+def _along(arr: np.ndarray, saved: np.ndarray, u: np.ndarray, h: float,
+          evaluate: Evaluate) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                       tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """φ at θ+hu and θ-hu, and the step actually taken (≈ 2hu, as the array rounds it)."""
+    try:
+        np.add(saved, h * u, out=arr, casting="unsafe")
+        taken = arr.astype(np.float64)
+        f_up, s_up = _phi(evaluate)
+        np.subtract(saved, h * u, out=arr, casting="unsafe")
+        taken -= arr
+        f_down, s_down = _phi(evaluate)
+    finally:
+        arr[...] = saved
+    return f_up, f_down, taken, s_up, s_down
+
+
+def directional_difference(arr: np.ndarray, u: np.ndarray, evaluate: Evaluate, h: float, *,
+                           phi0: np.ndarray | None, tol: Callable[[np.ndarray], np.ndarray]
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(numerical u·∇φ, the step actually taken / 2h, kink mask)`` along the unit
+    direction ``u``, by central differences, with the same kink rules as
+    :func:`element_differences`; ``arr`` is restored bit for bit."""
+    saved = arr.copy()
+    f_up, f_down, taken, s_up, s_down = _along(arr, saved, u, h, evaluate)
+    numerical = (f_up - f_down) / (2 * h)
+    if s_up or s_down:
+        kink = np.full(numerical.shape, crossed(s_up, s_down))
+    elif phi0 is not None:
+        gap = np.abs((f_up - phi0) - (phi0 - f_down)) / h
+        kink = gap > tol(numerical)
+        if kink.any():  # curvature or a kink? halve the step, as element_differences does
+            f_up2, f_down2 = _along(arr, saved, u, h / 2, evaluate)[:2]
+            gap2 = np.abs((f_up2 - phi0) - (phi0 - f_down2)) / (h / 2)
+            kink &= gap2 > _STAYS * gap
+    else:
+        kink = np.zeros(numerical.shape, dtype=bool)
+    return numerical, taken / (2 * h), kink

@@ -1,0 +1,375 @@
+"""The checker behind :func:`check_function`, :func:`check_torch` and :func:`check_jax`: a
+function of named arrays, seen through a :class:`Target`, checked input by input.
+
+The scalar differentiated for output ``k`` is ``φ_k = <v_k, f_k(inputs)>`` with a seeded random
+cotangent ``v_k`` (1 for a scalar output), so backprop's side is one ``vjp`` per output and the
+numerical side two evaluations of ``f`` per element (full mode) or per random direction (fast
+mode: ``u·∇φ`` along 3 seeded unit directions per input, then per element only where a
+direction disagreed, at most ``max_elements`` of them). ``jacobian=True`` takes one cotangent
+per output element instead: the whole Jacobian, as ``torch.autograd.gradcheck`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .compare import Context, compare, compare_scalar, within
+from .differences import Evaluate, directional_difference, element_differences
+from .probe import DEFAULT_EPS
+from .report import EpsSweep, GradCheckReport, ParamResult
+
+__all__ = ["Target", "run_check", "resolve_tolerances", "N_DIRECTIONS", "MAX_ELEMENTS",
+           "SWEEP_STEPS"]
+
+N_DIRECTIONS = 3  # random directions per input in fast mode
+MAX_ELEMENTS = 10_000  # elements of one input checked at most after a failed direction
+SWEEP_STEPS = [10.0 ** -k for k in range(1, 11)]
+
+
+@dataclass
+class Target:
+    """A function of named arrays, as the checker sees it, whatever it is written in.
+
+    Attributes
+    ----------
+    inputs : dict of str to ndarray
+        The point, as arrays of the numerical side's dtype. The checker perturbs them in place
+        (``outputs`` must read them) and restores them bit for bit.
+    outputs : callable () -> list of ndarray
+        The function's outputs at the current contents of ``inputs`` (the numerical side).
+    vjp : callable (list of ndarray) -> mapping of str to array or None
+        Backprop's gradients of ``Σ_k <v_k, f_k>`` at the point for cotangents ``v_k`` (one per
+        output, of its shape), by input name; None for an input it has no gradient for.
+    output_names : list of str
+    analytic_dtype : numpy dtype
+        The lowest precision backprop runs in.
+    shadow : bool
+        The numerical side runs in float64 while backprop does not.
+    batch_axes : dict of str to int or None
+        Per input, its batch axis (None for a parameter, which has none).
+    kink_probes : list of callables
+        Kink states of layers that report them (``kink_state()``), read after ``outputs``.
+    """
+
+    inputs: dict[str, np.ndarray]
+    outputs: Callable[[], Sequence[np.ndarray]]
+    vjp: Callable[[list[np.ndarray]], Mapping[str, Any]]
+    output_names: list[str]
+    analytic_dtype: np.dtype
+    shadow: bool = False
+    batch_axes: dict[str, int | None] = field(default_factory=dict)
+    kink_probes: Sequence[Callable[[], np.ndarray]] = ()
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    where: str = "f"  # how messages name the function: "f", "the module", ...
+
+
+def resolve_tolerances(numerical: np.dtype, analytic: np.dtype, eps: float | None,
+                       rtol: float | None, atol: float | None) -> tuple[float, float, float]:
+    """The step and tolerances: given ones, else the dtype rule.
+
+    - float64 on both sides: ``eps = 1e-5`` (``DEFAULT_EPS``), ``rtol = 1e-5``, ``atol = 1e-8``.
+    - float64 numerical side (a shadow), lower-precision backprop (float32): the same step,
+      tolerances of backprop's own rounding, ``rtol = atol = 10·sqrt(u)`` (3.5e-3 for float32).
+    - lower precision on both sides (no shadow): ``eps = u^(1/3)`` (4.9e-3 for float32), where
+      truncation (∝ eps²) and rounding (∝ u/eps) errors balance, and ``rtol = atol = 10·u^(1/3)``
+      (u: the dtype's machine epsilon).
+    """
+    u_num = float(np.finfo(numerical).eps)
+    u_an = float(np.finfo(analytic).eps)
+    if numerical == np.float64:
+        step = DEFAULT_EPS
+        tol_r, tol_a = (1e-5, 1e-8) if analytic == np.float64 else (10 * u_an ** 0.5,) * 2
+    else:
+        step = u_num ** (1 / 3)
+        tol_r = tol_a = 10 * max(u_num, u_an) ** (1 / 3)
+    return (step if eps is None else eps, tol_r if rtol is None else rtol,
+            tol_a if atol is None else atol)
+
+
+def _validate_outputs(target: Target, outs: Sequence[Any]) -> list[np.ndarray]:
+    arrays = []
+    for name, out in zip(target.output_names, outs, strict=True):
+        arr = np.asarray(out)
+        if arr.dtype.kind not in "fc":
+            raise TypeError(f"{target.where} returned output {name!r} of dtype {arr.dtype}; "
+                            "expected floating values to differentiate")
+        if arr.dtype.kind == "c":
+            raise TypeError(f"{target.where} returned a complex output {name!r}: complex "
+                            "functions are not supported (check the real and imaginary parts "
+                            "as two real outputs)")
+        arr = arr.astype(np.float64)
+        if not np.all(np.isfinite(arr)):
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+            raise ValueError(f"{target.where} returned non-finite values in output {name!r} "
+                             f"at the given inputs (e.g. {name}{list(idx)} = {arr[idx]}); a "
+                             "gradient check needs a finite function")
+        arrays.append(arr)
+    return arrays
+
+
+def _analytic(target: Target, cots: list[np.ndarray], what: str) -> dict[str, np.ndarray | None]:
+    """``target.vjp(cots)``, checked: the input names, shapes and floating dtypes."""
+    grads = target.vjp(cots)
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"vjp returned {type(grads).__name__}; expected a dict of gradients "
+                        f"with the inputs' names {list(target.inputs)}")
+    missing = [k for k in target.inputs if k not in grads]
+    extra = [k for k in grads if k not in target.inputs]
+    if missing or extra:
+        raise ValueError(f"vjp returned gradients for {list(grads)}; expected one per input "
+                         f"{list(target.inputs)}" + (f" (missing {missing})" if missing else "")
+                         + (f" (unknown {extra})" if extra else ""))
+    out: dict[str, np.ndarray | None] = {}
+    for name, x in target.inputs.items():
+        g = grads[name]
+        if g is None:
+            out[name] = None
+            continue
+        arr = np.asarray(g)
+        if arr.dtype.kind != "f":
+            raise TypeError(f"vjp returned the gradient of {name} with dtype {arr.dtype}; "
+                            f"expected a floating array like {name} ({x.dtype})")
+        if arr.shape != x.shape:
+            raise ValueError(f"vjp returned the gradient of {name} with shape {arr.shape}; "
+                             f"expected {name}'s shape {x.shape}")
+        if not np.all(np.isfinite(arr)):
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+            raise ValueError(f"vjp returned non-finite values in the gradient of {name} "
+                             f"({what}; e.g. at {list(idx)}: {arr[idx]})")
+        out[name] = arr.astype(np.float64)
+    return out
+
+
+def _cotangents(shapes: list[tuple[int, ...]], given: Any, names: list[str],
+                rng: np.random.Generator) -> list[np.ndarray]:
+    if given is None:
+        return [np.ones(()) if s == () else rng.standard_normal(s) for s in shapes]
+    given = list(given) if isinstance(given, (list, tuple)) else [given]
+    if len(given) != len(shapes):
+        raise ValueError(f"cotangent: {len(given)} given for {len(shapes)} outputs {names}")
+    cots = []
+    for name, c, s in zip(names, given, shapes, strict=True):
+        arr = np.array(c, dtype=np.float64)
+        if arr.shape != s:
+            raise ValueError(f"the cotangent of output {name!r} has shape {arr.shape}; "
+                             f"expected the output's shape {s}")
+        cots.append(arr)
+    return cots
+
+
+def run_check(target: Target, *, mode: str = "full", eps: float | None = None,
+              rtol: float | None = None, atol: float | None = None,
+              rng: np.random.Generator, cotangent: Any = None, jacobian: bool = False,
+              channel_axis: int | None = 1, eps_sweep: bool = False,
+              max_elements: int = MAX_ELEMENTS, nondet_tol: float = 0.0,
+              precision: str = "float64") -> GradCheckReport:
+    """Check ``target`` input by input; see the module docstring."""
+    if mode not in ("full", "fast"):
+        raise ValueError(f"mode must be 'full' or 'fast', got {mode!r}")
+    if eps_sweep and jacobian:
+        raise ValueError("eps_sweep=True sweeps one element per input of one scalar; it does "
+                         "not combine with jacobian=True")
+    numerical_dtype = min((x.dtype for x in target.inputs.values()),
+                          key=lambda d: np.finfo(d).bits, default=np.dtype(np.float64))
+    eps, rtol, atol = resolve_tolerances(numerical_dtype, target.analytic_dtype, eps, rtol,
+                                         atol)
+    for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol), ("nondet_tol",
+                                                                        nondet_tol)):
+        if not np.isfinite(value) or value < 0 or (name == "eps" and value == 0):
+            raise ValueError(f"{name} must be a finite number {'> 0' if name == 'eps' else '>= 0'}"
+                             f", got {value!r}")
+    report = GradCheckReport(mode=mode, eps=eps, rtol=rtol, atol=atol, kind="input",
+                             precision=precision, notes=target.notes, problems=target.problems)
+    out0 = _validate_outputs(target, target.outputs())
+    again = _validate_outputs(target, target.outputs())
+    spread = max((float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(out0, again,
+                                                                              strict=True)))
+    if spread > nondet_tol:
+        report.problems.append(
+            f"{target.where} is not deterministic: two evaluations at the same inputs differ "
+            f"by up to {spread:.3g} (nondet_tol={nondet_tol:g}), so its central differences "
+            "would be noise and nothing was checked; fix its randomness (a seed or key as an "
+            "input, a frozen dropout mask) or raise nondet_tol")
+        return report
+    names = target.output_names
+    if jacobian:
+        rows = [(k, j) for k, o in enumerate(out0) for j in range(o.size)]
+    else:
+        cots = _cotangents([o.shape for o in out0], cotangent, names, rng)
+        rows = [(k, -1) for k in range(len(out0))]
+
+    def row_cotangents(k: int, j: int) -> list[np.ndarray]:
+        cs = [np.zeros(o.shape) for o in out0]
+        if j < 0:
+            cs[k] = cots[k]
+        else:
+            cs[k].reshape(-1)[j] = 1.0
+        return cs
+
+    def phi(outs: Sequence[np.ndarray]) -> np.ndarray:
+        if jacobian:
+            return np.concatenate([np.asarray(o, dtype=np.float64).reshape(-1) for o in outs])
+        return np.array([float(np.vdot(c, np.asarray(o, dtype=np.float64)))
+                         for c, o in zip(cots, outs, strict=True)])
+
+    analytic: dict[str, list[np.ndarray | None]] = {name: [] for name in target.inputs}
+    for k, j in rows:
+        what = f"output {names[k]!r}" + (f", element {j}" if j >= 0 else "")
+        for name, g in _analytic(target, row_cotangents(k, j), what).items():
+            analytic[name].append(g)
+    phi0 = phi(out0)
+    probes = list(target.kink_probes)
+
+    def evaluate() -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        return phi(target.outputs()), tuple(probe() for probe in probes)
+
+    batch_size = next((x.shape[a] for n, x in target.inputs.items()
+                       if (a := target.batch_axes.get(n)) is not None and x.ndim > a), None)
+    for name, arr in target.inputs.items():
+        if arr.size == 0:
+            report.notes.append(f"{name} has no elements (shape {arr.shape}): nothing to check")
+            continue
+        grads = analytic[name]
+        if any(g is None for g in grads):
+            grads = [np.zeros(arr.shape) if g is None else g for g in grads]
+            report.notes.append(f"no backprop gradient for {name} (None): taken as zero, so it "
+                                f"fails where {target.where} depends on {name} (a missing path)")
+        batch_axis = target.batch_axes.get(name)
+        context = Context(batch_axis=batch_axis,
+                          channel_axis=channel_axis if batch_axis is not None else None,
+                          batch_size=batch_size)
+        results = _check_input(name, arr, np.stack(grads), evaluate, phi0, rows, out0, names,
+                               mode=mode, eps=eps, rtol=rtol, atol=atol, rng=rng,
+                               max_elements=max_elements, kinked=bool(probes),
+                               jacobian=jacobian, context=context, notes=report.notes)
+        report.results.update(results)
+        if eps_sweep:
+            report.sweeps[name] = _sweep(name, arr, np.stack(grads)[0], evaluate, results)
+    if not report.results and not report.problems:
+        report.problems.append(f"nothing was checked: {target.where} has no floating input "
+                               "with elements")
+    return report
+
+
+def _row_names(name: str, rows: list[tuple[int, int]], out0: list[np.ndarray],
+               names: list[str], jacobian: bool) -> list[tuple[str, list[int]]]:
+    """(result name, row numbers) per output: rows of one output form one result."""
+    groups: list[tuple[str, list[int]]] = []
+    for k in range(len(out0)):
+        members = [i for i, (kk, _) in enumerate(rows) if kk == k]
+        label = name if len(out0) == 1 else f"{name}->{names[k]}"
+        groups.append((label, members))
+    return groups
+
+
+def _check_input(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Evaluate,
+                 phi0: np.ndarray, rows: list[tuple[int, int]], out0: list[np.ndarray],
+                 names: list[str], *, mode: str, eps: float, rtol: float, atol: float,
+                 rng: np.random.Generator, max_elements: int, kinked: bool, jacobian: bool,
+                 context: Context, notes: list[str]) -> dict[str, ParamResult]:
+    """Results for one input: one per output (per output's Jacobian block with jacobian)."""
+    def tol(n: np.ndarray) -> np.ndarray:
+        return atol + rtol * np.abs(n)
+
+    one_sided = None if kinked else phi0
+    flat_a = analytic.reshape(len(rows), -1)
+    directions: list[tuple[np.ndarray, np.ndarray]] = []
+    escalate = mode == "full"
+    why = ""
+    if mode == "fast":
+        for _ in range(N_DIRECTIONS):
+            u = rng.standard_normal(arr.shape)
+            u /= np.sqrt(np.sum(u * u))
+            num, taken, kink = directional_difference(arr, u, evaluate, eps, phi0=one_sided,
+                                                      tol=tol)
+            a_d = flat_a @ taken.reshape(-1)
+            directions.append((a_d, num))
+            if kink.any():
+                why, escalate = "a random direction crossed a kink", True
+                break
+            if not np.all(within(a_d, num, rtol, atol)):
+                why = (f"a directional derivative disagreed (u.grad: backprop "
+                       f"{a_d[~within(a_d, num, rtol, atol)][0]:.6e}, numerical "
+                       f"{num[~within(a_d, num, rtol, atol)][0]:.6e})")
+                escalate = True
+                break
+    groups = _row_names(name, rows, out0, names, jacobian)
+    if not escalate:
+        results = {}
+        for label, members in groups:
+            pairs = [(float(a[i]), float(n[i])) for a, n in directions for i in members]
+            worst = max(pairs, key=lambda p: abs(p[0] - p[1]))
+            r = compare_scalar(label, arr.shape, worst[0], worst[1], rtol, atol)
+            r.directions = pairs
+            results[label] = r
+        return results
+    indices, computed = None, None
+    if arr.size > max_elements:
+        indices = np.sort(rng.choice(arr.size, size=max_elements, replace=False))
+        computed = np.zeros(arr.size, dtype=bool)
+        computed[indices] = True
+    d = element_differences(arr, evaluate, eps, phi0=one_sided, tol=tol, indices=indices)
+
+    def spread(values: np.ndarray | None, fill: float) -> np.ndarray | None:
+        if values is None:
+            return None
+        if indices is None:
+            return values
+        full = np.full((values.shape[0], arr.size), fill)
+        full[:, indices] = values
+        return full
+
+    numerical = spread(d.numerical, np.nan)
+    kinks = spread(d.kinks.astype(np.float64), 0.0)
+    low, high = spread(d.low, np.nan), spread(d.high, np.nan)
+    assert numerical is not None and kinks is not None
+    results = {}
+    for label, members in groups:
+        out_shape = out0[rows[members[0]][0]].shape if jacobian else ()
+        shape = (*out_shape, *arr.shape)
+
+        def pick(values: np.ndarray | None, shape: tuple[int, ...] = shape,
+                 members: list[int] = members) -> np.ndarray | None:
+            return None if values is None else values[members].reshape(shape)
+
+        a = flat_a[members].reshape(shape)
+        comp = None if computed is None else np.broadcast_to(
+            computed.reshape(arr.shape), shape)
+        r = compare(label, a, pick(numerical), pick(kinks).astype(bool),  # type: ignore[union-attr]
+                    rtol, atol, mode="full" if mode == "full" else "fast->full",
+                    low=pick(low), high=pick(high), computed=comp,
+                    context=context if not jacobian else None)
+        if directions:
+            r.directions = [(float(a_d[i]), float(n[i])) for a_d, n in directions
+                            for i in members]
+            r.directional = r.directions[-1]
+        results[label] = r
+    if mode == "fast":
+        n_bad = sum(r.n_bad for r in results.values())
+        sample = (f" ({max_elements:,} of its {arr.size:,} elements, a seeded sample)"
+                  if indices is not None else "")
+        notes.append(f"{name}: {why}, so its elements were checked one by one{sample}: "
+                     + (f"{n_bad} out of tolerance" if n_bad else "none out of tolerance"))
+    return results
+
+
+def _sweep(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Evaluate,
+           results: dict[str, ParamResult]) -> EpsSweep:
+    """The error of the worst element (the first output's) at each step of SWEEP_STEPS."""
+    first = next(iter(results.values()))
+    if first.worst_index is not None and first.worst_index != () or arr.ndim == 0:
+        index = first.worst_index if first.worst_index is not None else ()
+    else:
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(analytic))),
+                                                        arr.shape))
+    flat = np.array([np.ravel_multi_index(index, arr.shape) if arr.ndim else 0])
+    errors = []
+    for h in SWEEP_STEPS:
+        d = element_differences(arr, evaluate, h, phi0=None, tol=lambda n: n, indices=flat)
+        errors.append(float(abs(analytic[index] - d.numerical[0, 0])))
+    return EpsSweep(name=name, index=index, steps=list(SWEEP_STEPS), errors=errors)
