@@ -19,13 +19,12 @@ import numpy as np
 
 from .compare import Context, compare, compare_scalar, within
 from .differences import Evaluate, directional_difference, element_differences
-from .probe import DEFAULT_EPS
+from .probe import DEFAULT_EPS, N_DIRECTIONS
 from .report import EpsSweep, GradCheckReport, ParamResult
 
 __all__ = ["Target", "run_check", "resolve_tolerances", "N_DIRECTIONS", "MAX_ELEMENTS",
            "SWEEP_STEPS"]
 
-N_DIRECTIONS = 3  # random directions per input in fast mode
 MAX_ELEMENTS = 10_000  # elements of one input checked at most after a failed direction
 SWEEP_STEPS = [10.0 ** -k for k in range(1, 11)]
 
