@@ -20,7 +20,7 @@ from .io import atomic_write
 from .metrics import _check_cm
 
 __all__ = ["plot_learning_curve", "plot_confusion", "plot_filters", "plot_activations",
-           "plot_digits"]
+           "plot_digits", "plot_eps_sweep"]
 
 #: at most this many markers per curve: at 50+ epochs, one per epoch would merge into a band
 MAX_MARKERS = 20
@@ -330,4 +330,34 @@ def plot_digits(images: Any, path: str | os.PathLike[str] | None = None, *,
     if captions is not None and len(captions) != len(arr):
         raise ValueError(f"{len(captions)} captions for {len(arr)} images (one each)")
     fig = _grid(list(arr), ncols, captions=captions, title=title)
+    return _finish(fig, path, dpi)
+
+
+def plot_eps_sweep(sweeps: Any, path: str | os.PathLike[str] | None = None, *,
+                   dpi: int = 100) -> Any:
+    """The error of a central difference against its step, on log-log axes: the V whose
+    left arm is rounding error (∝ u/h) and right arm truncation error (∝ h²).
+
+    Parameters
+    ----------
+    sweeps : GradCheckReport or dict of str to EpsSweep
+        A report of a check run with ``eps_sweep=True``, or its ``sweeps``.
+    path : path, optional
+        Write a PNG there; without it the Figure is returned.
+    """
+    sweeps = getattr(sweeps, "sweeps", sweeps)
+    if not sweeps:
+        raise ValueError("no eps sweeps to draw: run the check with eps_sweep=True")
+    fig = _new_figure((6.0, 4.0))
+    ax = fig.add_subplot()
+    for sweep in sweeps.values():
+        errors = np.maximum(np.asarray(sweep.errors, dtype=float), 1e-18)  # exact 0 on a log axis
+        ax.loglog(sweep.steps, errors, marker="o", label=f"{sweep.name}{list(sweep.index)}")
+        ax.plot([sweep.best_step], [max(sweep.best_error, 1e-18)], marker="*", markersize=12,
+                color=ax.lines[-1].get_color())
+    ax.set_xlabel("step h of the central difference")
+    ax.set_ylabel("|backprop - numerical|")
+    ax.set_title("error against step: truncation (right) and rounding (left)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
     return _finish(fig, path, dpi)

@@ -211,8 +211,9 @@ def _slices(bad: np.ndarray, context: Context) -> str:
     for axis, what in ((context.batch_axis, "sample"), (context.channel_axis, "channel")):
         if axis is None or not -bad.ndim <= axis < bad.ndim or bad.shape[axis] < 2:
             continue
-        if what == "channel" and axis % bad.ndim == (context.batch_axis or 0) % bad.ndim:
-            continue
+        if what == "channel" and (bad.ndim < 3 or axis % bad.ndim == (context.batch_axis or 0)
+                                  % bad.ndim):
+            continue  # a 2-D array's columns are features, not channels (see _line)
         rest = tuple(i for i in range(bad.ndim) if i != axis % bad.ndim)
         wrong = np.flatnonzero(np.any(bad, axis=rest))
         size = bad.shape[axis]

@@ -104,7 +104,8 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
     Parameters
     ----------
     f : callable
-        ``f(**inputs)`` (``f(*inputs)`` for a tuple) returns an array of any shape, a tuple
+        ``f(**inputs)`` (``f(*inputs)`` for a tuple or a NumPy ufunc) returns an array of any
+        shape, a tuple
         of arrays or a dict of them (each output is checked on its own: ``x->out1``).
     inputs : dict of str to array, or tuple of arrays (named x0, x1, ...)
         Floating arrays are checked; integer and boolean ones are passed unchanged, as
@@ -175,13 +176,15 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
         notes.append("not floating, passed unchanged as constants and not checked: "
                      + ", ".join(f"{k} ({given[k].dtype})" for k in constants))
     if not floats:
-        raise TypeError(f"no input is floating ({', '.join(f'{k}: {v.dtype}' for k, v in given.items())}): "
-                        "nothing to differentiate")
+        kinds = ", ".join(f"{k}: {v.dtype}" for k, v in given.items())
+        raise TypeError(f"no input is floating ({kinds}): nothing to differentiate")
     analytic_dtype = min((v.dtype for v in floats.values()), key=lambda d: np.finfo(d).bits)
+
+    positional = as_tuple or isinstance(f, np.ufunc)  # np.sin(x=...) takes no keywords
 
     def call(arrays: Mapping[str, np.ndarray]) -> Any:
         args = {**given, **arrays}
-        return f(*args.values()) if as_tuple else f(**args)
+        return f(*args.values()) if positional else f(**args)
 
     shadow = False
     how = ""
@@ -245,7 +248,8 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
     return run_check(target, mode=mode, eps=eps, rtol=rtol, atol=atol, rng=rng,
                      cotangent=cotangent, jacobian=jacobian, channel_axis=channel_axis,
                      eps_sweep=eps_sweep, max_elements=max_elements, nondet_tol=nondet_tol,
-                     precision=precision_label(np.dtype(analytic_dtype), work[next(iter(work))].dtype, how))
+                     precision=precision_label(np.dtype(analytic_dtype),
+                                               next(iter(work.values())).dtype, how))
 
 
 _MISSING: Any = object()

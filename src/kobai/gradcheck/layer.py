@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._validate import resolve_rng
+from .compare import Context
 from .network import frozen, net_layers, rebind, resolve_options
 from .probe import check_array, kink_probes
 from .report import GradCheckReport
@@ -190,7 +191,10 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
         raise TypeError(f"check_layer needs a layer with forward(x) and backward(dout); got "
                         f"{type(layer).__name__}")
     report = GradCheckReport(mode=mode, eps=eps, rtol=rtol, atol=atol)
+    checked = layer
     layer = _float64_layer(layer, report.notes)
+    if layer is not checked:
+        report.precision = "float64 (a float64 copy of the layer)"
     x64 = np.array(x, dtype=np.float64)
     forward = _forward_call(layer, t, train)
     layers = [layer, *net_layers(layer)]
@@ -219,10 +223,13 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
 
         saved = [(arr, arr.copy()) for _, arr, _ in targets]
         try:
+            batch = len(x64) if x64.ndim > 1 else None
             for name, arr, grad in targets:
+                context = (Context(batch_axis=0, channel_axis=1, batch_size=batch)
+                           if name == "x" and batch else Context(batch_size=batch))
                 report.results[name] = check_array(
                     name, arr, grad, evaluate, mode=mode, eps=eps, rtol=rtol, atol=atol,
-                    rng=rng, notes=report.notes)
+                    rng=rng, notes=report.notes, context=context)
         finally:
             for arr, copy_ in saved:
                 arr[...] = copy_

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._validate import is_real, resolve_rng
+from .compare import Context
 from .probe import DEFAULT_EPS, Evaluate, check_array, kink_probes
 from .report import GradCheckReport
 
@@ -180,7 +181,7 @@ def _analytic(grads: object, params: Mapping[str, np.ndarray],
 def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "full",
                     eps: float | None = None, rtol: float = 1e-5, atol: float = 1e-8,
                     rng: np.random.Generator | int | None = None,
-                    structured: bool = True) -> GradCheckReport:
+                    structured: bool = True, locate: bool = False) -> GradCheckReport:
     """Check ``net.gradient(x, t)`` (backprop) against central differences of ``net.loss``.
 
     Works for any object with ``params`` (dict of float arrays that the forward pass reads),
@@ -206,6 +207,11 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
         An element fails when ``|a - n| > atol + rtol·|n|`` (``np.allclose``'s rule).
     rng : numpy.random.Generator or int, optional
         Source of the random directions of "fast" mode.
+    locate : bool
+        Also check each layer (``net.layers`` in forward order, then the loss layer) on its
+        own with :func:`check_layer`, at the input and upstream gradient it receives in the
+        network: ``report.layers`` lists every layer whose backward is wrong
+        ("layer 3 (Affine2, Affine): grad of the input wrong, W right").
     structured : bool
         In "full" mode on a kobai network, take the numerical gradient from the network's
         structured central differences when its layers have the hooks (the same ±eps per
@@ -222,6 +228,9 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
     checked = _require_net(net)
     report = GradCheckReport(mode=mode, eps=eps, rtol=rtol, atol=atol)
     target = _float64_net(checked, report.notes)
+    if target is not checked:
+        low = sorted({str(v.dtype) for v in checked.params.values() if v.dtype != np.float64})
+        report.precision = f"float64 (a float64 copy of the {'/'.join(low)} net)"
     x = np.asarray(x)
     if x.dtype.kind == "f" and x.dtype != np.float64:
         x = x.astype(np.float64)
@@ -243,12 +252,24 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
                 if key in analytic:
                     report.results[key] = check_array(
                         key, arr, analytic[key], evaluate, mode=mode, eps=eps, rtol=rtol,
-                        atol=atol, rng=rng, notes=report.notes, numerical=numerical.get(key))
+                        atol=atol, rng=rng, notes=report.notes, numerical=numerical.get(key),
+                        context=Context(batch_size=len(x) if x.ndim > 1 else None))
             if report.failed:
                 _check_deterministic(evaluate, report)
     finally:
         for key, arr in params.items():
             arr[...] = saved[key]
+    if locate:
+        from .layer import check_layer
+        from .locate import locate_layers
+
+        with frozen(target, layers):
+            report.layers = locate_layers(target, x, t, check_layer, mode=mode, eps=eps,
+                                          rtol=rtol, atol=atol, rng=rng)
+        if not report.layers:
+            report.notes.append("locate: every layer's backward is right at the input it "
+                                "receives" + ("" if report.passed else
+                                              " (so the error is in how they are combined)"))
     if not layers:
         report.notes.append("the net has no `layers` to ask for kink_state(): an element next "
                             "to a ReLU kink, if any, would show as FAIL rather than KINK")

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .compare import compare, compare_scalar, is_zero_gradient, within
+from .compare import Context, compare, compare_scalar, is_zero_gradient, within
 from .differences import crossed, directional_difference, element_differences
 from .report import ParamResult
 
@@ -78,7 +78,7 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
                 mode: str, eps: float, rtol: float, atol: float, rng: np.random.Generator,
                 notes: list[str],
                 numerical: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
-                max_elements: int = 10_000) -> ParamResult:
+                max_elements: int = 10_000, context: Context | None = None) -> ParamResult:
     """Check ``analytic`` (backprop) against central differences of ``evaluate`` in ``arr``.
 
     ``arr`` is perturbed in place and restored bit for bit (in "full" mode, ``numerical``
@@ -126,7 +126,7 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
                f"numerical {n_d:.6e})")
         numerical, kinks, computed = _sampled(arr, evaluate, eps, rng, max_elements)
         result = compare(name, analytic, numerical, kinks, rtol, atol, mode="fast->full",
-                         computed=computed)
+                         computed=computed, context=context)
         result.directional = (a_d, n_d)
         result.directions = [*pairs, (a_d, n_d)]
         verdict = ("located the bad elements" if result.n_bad else
@@ -139,10 +139,10 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
     elif numerical is not None:  # computed by the net's structured central differences
         numerical, kinks = (numerical if isinstance(numerical, tuple)
                             else (numerical, np.zeros(arr.shape, dtype=bool)))
-        result = compare(name, analytic, numerical, kinks, rtol, atol)
+        result = compare(name, analytic, numerical, kinks, rtol, atol, context=context)
     else:
         numerical, kinks = _full(arr, evaluate, eps)
-        result = compare(name, analytic, numerical, kinks, rtol, atol)
+        result = compare(name, analytic, numerical, kinks, rtol, atol, context=context)
     if result.passed and arr.size and is_zero_gradient(result, atol):
         # result comes from compare() here, which always stores both full gradients
         assert result.analytic_grad is not None and result.numerical_grad is not None

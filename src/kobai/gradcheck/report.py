@@ -117,7 +117,7 @@ class ParamResult:
                 f"(abs err {self.max_abs_error:.2e}, rel err {self.max_rel_error:.2e})")
 
     def _row(self) -> list[str]:
-        if self.n_checked:
+        if self.n_checked or self.directional is None:
             checked = str(self.n_checked) + ("*" if self.n_elements else "")
             index = "-" if self.worst_index is None else format_index("", self.worst_index)
             index = index or "()"
