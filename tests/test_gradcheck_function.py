@@ -454,3 +454,31 @@ def test_assert_gradients_dispatches_and_raises_with_the_report():
     assert "x: 48 of 48 elements out of tolerance" in message and "missing mean" in message
     with pytest.raises(TypeError, match="does not know how to check"):
         assert_gradients(np.sin, np.ones(3))
+
+
+@pytest.mark.parametrize("case", list(HINTS))
+def test_planted_bugs_in_a_kobai_layer_get_the_same_hints(case):
+    bug, hint = HINTS[case]
+
+    class Planted(Affine):
+        def backward(self, dout):
+            return bug(super().backward(dout))
+
+    layer = Planted(X_AFFINE["W"].copy(), X_AFFINE["b"].copy())
+    report = check_layer(layer, X_AFFINE["x"], rng=0)
+    assert report.failed == ["x"] and hint in report.results["x"].hint
+
+
+def test_a_kobai_conv_layer_wrong_for_one_channel_is_named():
+    rng = np.random.default_rng(0)
+
+    class Planted(Convolution):
+        def backward(self, dout):
+            dx = super().backward(dout).copy()
+            dx[:, 1] *= 1.5
+            return dx
+
+    layer = Planted(rng.standard_normal((2, 3, 3, 3)), np.zeros(2), pad=1)
+    report = check_layer(layer, rng.standard_normal((2, 3, 5, 5)), rng=0)
+    assert report.failed == ["x"]
+    assert "wrong only for channel 1 (axis 1) of 3" in report.results["x"].hint
