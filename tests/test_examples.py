@@ -232,3 +232,9 @@ def test_ch06_hyperparameter_optimization_runs_the_books_search_on_ray(tmp_path)
         assert 1e-6 <= lr <= 1e-2 and 1e-8 <= wd <= 1e-4
     assert (tmp_path / "search" / "tune.png").is_file()
     assert (tmp_path / "search" / "model.npz").is_file()
+
+
+def test_check_numpy_backward_names_the_missing_mean(tmp_path):
+    text = run_example("check_numpy_backward.py", tmp_path)
+    assert re.search(r"^x +\(32, 10\) +320 .* 320 +FAIL$", text, re.MULTILINE), text
+    assert "a missing mean (divide by the batch size)" in text and "N = 32" in text
