@@ -285,8 +285,9 @@ def _check_input(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eva
         for _ in range(N_DIRECTIONS):
             u = rng.standard_normal(arr.shape)
             u /= np.sqrt(np.sum(u * u))
-            num, taken, kink = directional_difference(arr, u, evaluate, eps, phi0=one_sided,
-                                                      tol=tol)
+            num, taken, kink = directional_difference(
+                arr, u, evaluate, eps, phi0=one_sided, tol=tol,
+                agrees=lambda t, n: within(flat_a @ t.reshape(-1), n, rtol, atol))
             a_d = flat_a @ taken.reshape(-1)
             directions.append((a_d, num))
             if kink.any():
@@ -313,7 +314,9 @@ def _check_input(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eva
         indices = np.sort(rng.choice(arr.size, size=max_elements, replace=False))
         computed = np.zeros(arr.size, dtype=bool)
         computed[indices] = True
-    d = element_differences(arr, evaluate, eps, phi0=one_sided, tol=tol, indices=indices)
+    flat_idx = np.arange(arr.size) if indices is None else indices
+    d = element_differences(arr, evaluate, eps, phi0=one_sided, tol=tol, indices=indices,
+                            agrees=lambda j, n: within(flat_a[:, flat_idx[j]], n, rtol, atol))
 
     def spread(values: np.ndarray | None, fill: float) -> np.ndarray | None:
         if values is None:
