@@ -12,7 +12,8 @@ from .._validate import resolve_rng
 from .engine import MAX_ELEMENTS, Target, run_check
 from .report import GradCheckReport
 
-__all__ = ["check_function", "name_inputs", "batch_axes", "precision_label"]
+__all__ = ["check_function", "name_inputs", "check_input_array", "refuse_aliases", "batch_axes",
+           "precision_label"]
 
 
 def name_inputs(inputs: Any, what: str = "inputs") -> tuple[dict[str, Any], bool]:
