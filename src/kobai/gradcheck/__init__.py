@@ -17,12 +17,11 @@ True
 
 from .function import check_function
 from .jax_check import check_jax
-from .jax_check import check_jax
 from .layer import check_layer
 from .network import check_gradients
 from .probe import DEFAULT_EPS
 from .report import GradCheckReport, ParamResult
 from .torch_check import check_torch
 
-__all__ = ["check_gradients", "check_layer", "check_function", "check_jax", "GradCheckReport",
-           "ParamResult", "DEFAULT_EPS"]
+__all__ = ["check_gradients", "check_layer", "check_function", "check_torch", "check_jax",
+           "GradCheckReport", "ParamResult", "DEFAULT_EPS"]
