@@ -6,12 +6,29 @@ most tests call them with arguments in their bodies (``data(rng, 4, 3, 2)``, ``b
 n_features=4)``), which a fixture cannot be. pytest puts this folder on ``sys.path``.
 """
 
+import importlib
 import inspect
+import os
 from collections import OrderedDict
 
 import numpy as np
+import pytest
 
 from kobai.layers import Affine, Relu, SoftmaxWithLoss
+
+# -- optional dependencies ----------------------------------------------------------------------
+
+def require(name):
+    """``pytest.importorskip(name)``, except on CI (``CI=true``), where a missing module fails:
+    CI installs every extra the tests use, so a skip there would hide a missing install."""
+    if os.environ.get("CI") != "true":
+        return pytest.importorskip(name)
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        pytest.fail(f"CI=true but {name} cannot be imported ({exc}): .ci/run installs it, so "
+                    "these tests must run on CI", pytrace=False)
+
 
 # -- the seed notebook's printout (chapter 4, simpleNet) ----------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SEED_DW, SEED_LOSS, SEED_P, SEED_W
+from conftest import SEED_DW, SEED_LOSS, SEED_P, SEED_W, require
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NUMBER = r"[-+]?\d+(?:\.\d*)?(?:e[-+]?\d+)?"
@@ -238,3 +238,12 @@ def test_check_numpy_backward_names_the_missing_mean(tmp_path):
     text = run_example("check_numpy_backward.py", tmp_path)
     assert re.search(r"^x +\(32, 10\) +320 .* 320 +FAIL$", text, re.MULTILINE), text
     assert "a missing mean (divide by the batch size)" in text and "N = 32" in text
+
+
+def test_check_torch_backward_names_the_wrong_layer(tmp_path):
+    require("torch")
+    text = run_example("check_torch_backward.py", tmp_path)
+    assert re.search(r"^2\.weight .* PASS$", text, re.MULTILINE), text
+    assert re.search(r"^0\.weight .* FAIL$", text, re.MULTILINE), text
+    assert "layer 2 (1, Swish): grad of the input wrong" in text
+    assert "float32 backprop, float64 numerical" in text

@@ -1,23 +1,9 @@
 """kobai.gradcheck.check_torch: PyTorch's own backward against central differences, with
 ``torch.autograd.gradcheck`` as an outside oracle."""
 
-import importlib
-import os
-
 import numpy as np
 import pytest
-
-
-def require(name):
-    """``pytest.importorskip(name)``, except on CI (``CI=true``), where a missing module fails."""
-    if os.environ.get("CI") != "true":
-        return pytest.importorskip(name)
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        pytest.fail(f"CI=true but {name} cannot be imported ({exc}): the torch tests must run "
-                    "on CI", pytrace=False)
-
+from conftest import require
 
 torch = require("torch")
 nn = torch.nn
