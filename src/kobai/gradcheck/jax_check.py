@@ -221,8 +221,9 @@ nondet_tol
     forward = _compiled(pure, jax, notes, "the numerical side")
 
     def outputs() -> list[np.ndarray]:
-        # np.array copies: the engine perturbs `work` in place, and an output may be an
-        # input's buffer (fn returning x)
+        # the jitted fn takes the NumPy arrays as they are now (JAX converts them, the eager
+        # fallback with jnp.asarray); np.array copies back, as the engine perturbs `work` in
+        # place and an output may share an input's buffer (fn returning x)
         value = forward(*work.values())
         leaves, tree = jax.tree_util.tree_flatten(value)
         if tree != treedef:
@@ -234,11 +235,10 @@ nondet_tol
         return jax.vjp(pure, *primals)[1](cts)
 
     backward = _compiled(pullback, jax, [], "")
-    primals = [jnp.asarray(v, dtype=inside[k]) for k, v in floats.items()]
+    primals = [v.astype(inside[k]) for k, v in floats.items()]
 
     def analytic(cots: list[np.ndarray]) -> Mapping[str, Any]:
-        cts = treedef.unflatten([jnp.asarray(c, dtype=d)
-                                 for c, d in zip(cots, out_dtypes, strict=True)])
+        cts = treedef.unflatten([c.astype(d) for c, d in zip(cots, out_dtypes, strict=True)])
         try:
             grads = backward(primals, cts)
         except ValueError as err:
