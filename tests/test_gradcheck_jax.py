@@ -2,21 +2,11 @@
 ``jax.custom_vjp`` rules are found with the right hint, and ``jax.test_util.check_grads``
 agrees on which is which."""
 
-import os
-
 import numpy as np
 import pytest
+from conftest import require
 
-
-def import_jax():
-    """jax, or a skip; on CI (CI=true) a missing jax is a failure, not a skip."""
-    if os.environ.get("CI") == "true":
-        import jax
-        return jax
-    return pytest.importorskip("jax")
-
-
-jax = import_jax()
+jax = require("jax")  # skipped without jax, except on CI (CI=true), where it fails
 jnp = jax.numpy
 from jax import lax  # noqa: E402
 from jax.test_util import check_grads  # noqa: E402
