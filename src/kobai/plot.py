@@ -351,7 +351,8 @@ def plot_eps_sweep(sweeps: Any, path: str | os.PathLike[str] | None = None, *,
     fig = _new_figure((6.0, 4.0))
     ax = fig.add_subplot()
     for sweep in sweeps.values():
-        errors = np.maximum(np.asarray(sweep.errors, dtype=float), 1e-18)  # exact 0 on a log axis
+        errors = np.maximum(np.asarray(sweep.errors, dtype=float), 1e-18)  # 0 on a log axis
+        # (NaN: a step the dtype cannot hold at that value; matplotlib leaves a gap)
         ax.loglog(sweep.steps, errors, marker="o", label=f"{sweep.name}{list(sweep.index)}")
         ax.plot([sweep.best_step], [max(sweep.best_error, 1e-18)], marker="*", markersize=12,
                 color=ax.lines[-1].get_color())

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Evaluate", "Differences", "element_differences", "directional_difference",
-           "crossed"]
+__all__ = ["Evaluate", "Differences", "StepTooSmall", "element_differences",
+           "directional_difference", "crossed"]
 
 # evaluate() -> (phi, kink states): phi is the vector of scalars being differentiated at the
 # current contents of the array (a float for a single one), the states are those of the
@@ -45,6 +45,10 @@ def crossed(up: tuple[np.ndarray, ...], down: tuple[np.ndarray, ...]) -> bool:
 def _phi(evaluate: Evaluate) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     value, states = evaluate()
     return np.atleast_1d(np.asarray(value, dtype=np.float64)), states
+
+
+class StepTooSmall(ValueError):
+    """θ ± h rounds back to θ in the array's precision."""
 
 
 @dataclass
@@ -104,6 +108,10 @@ def element_differences(arr: np.ndarray, evaluate: Evaluate, h: float, *,
         idx = tuple(int(i) for i in np.unravel_index(int(f), arr.shape))
         old = arr[idx]
         f_up, f_down, up, down, s_up, s_down = _step(arr, idx, old, h, evaluate)
+        if up <= 0 or down <= 0:
+            raise StepTooSmall(f"the step {h:g} is lost to rounding at element {list(idx)} "
+                               f"(value {old}, {arr.dtype}): the array cannot hold θ ± {h:g}; "
+                               "give a larger eps")
         central = (f_up - f_down) / (up + down)
         lo = hi = np.full_like(central, np.nan)
         if s_up or s_down:  # layers that report their kinks
@@ -180,6 +188,9 @@ def directional_difference(arr: np.ndarray, u: np.ndarray, evaluate: Evaluate, h
     already matches); ``arr`` is restored bit for bit."""
     saved = arr.copy()
     f_up, f_down, taken, s_up, s_down = _along(arr, saved, u, h, evaluate)
+    if not np.any(taken):
+        raise StepTooSmall(f"a step of {h:g} along a random direction is lost to rounding "
+                           f"everywhere in this {arr.dtype} array; give a larger eps")
     numerical = (f_up - f_down) / (2 * h)
     if s_up or s_down:
         kink = np.full(numerical.shape, crossed(s_up, s_down))
