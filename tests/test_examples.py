@@ -247,3 +247,11 @@ def test_check_torch_backward_names_the_wrong_layer(tmp_path):
     assert re.search(r"^0\.weight .* FAIL$", text, re.MULTILINE), text
     assert "layer 2 (1, Swish): grad of the input wrong" in text
     assert "float32 backprop, float64 numerical" in text
+
+
+def test_check_jax_backward_names_the_transposed_weight_gradient(tmp_path):
+    require("jax")
+    text = run_example("check_jax_backward.py", tmp_path)
+    assert re.search(r"^x +\(32, 16\) .* PASS$", text, re.MULTILINE), text
+    assert re.search(r"^W +\(16, 16\) .* FAIL$", text, re.MULTILINE), text
+    assert "hint: backprop gradient is the transpose of the numerical one" in text
