@@ -487,3 +487,104 @@ def test_a_kobai_conv_layer_wrong_for_one_channel_is_named():
     report = check_layer(layer, rng.standard_normal((2, 3, 5, 5)), rng=0)
     assert report.failed == ["x"]
     assert "wrong only for channel 1 (axis 1) of 3" in report.results["x"].hint
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+def _one_wrong_weight(a, v):
+    g = affine_vjp(a, v)
+    g["W"][3, 7] *= 3
+    return g
+
+
+BIG = {"x": RNG.standard_normal((8, 200)), "W": 0.1 * RNG.standard_normal((200, 100)),
+       "b": np.zeros(100)}
+
+
+def test_a_wrong_direction_whose_elements_the_sample_misses_still_fails():
+    report = check_function(affine, BIG, _one_wrong_weight, mode="fast", rng=1)
+    r = report.results["W"]
+    assert r.n_elements == 20_000 and r.n_checked == 10_000
+    assert not report.passed and r.status == "FAIL"
+    if not r.n_bad:
+        assert r.unlocated and "the wrong elements are outside it" in str(report)
+
+
+def test_full_mode_checks_every_element_of_a_large_input():
+    for seed in range(2):
+        r = check_function(affine, BIG, _one_wrong_weight, rng=seed).results["W"]
+        assert r.n_checked == 20_000 and r.n_elements is None
+        assert r.n_bad == 1 and r.worst_index == (3, 7)
+
+
+def test_a_backward_writing_into_its_cotangent_is_a_problem_and_the_check_still_right():
+    def vjp(a, v):
+        v *= 1 - np.tanh(a["x"]) ** 2  # the book's Relu.backward style
+        return {"x": v}
+    report = check_function(np.tanh, {"x": RNG.standard_normal((4, 6))}, vjp)
+    assert report.results["x"].passed and not report.passed
+    assert "modified its incoming gradient" in report.problems[0]
+
+
+def test_large_outputs_raise_atol_to_their_rounding_instead_of_failing():
+    x, t = 3 * RNG.standard_normal((300, 10)), RNG.integers(0, 10, 300)
+
+    def summed(x, t):
+        return softmax_ce(x, t) * len(t)
+
+    def summed_vjp(a, v):
+        return {"x": softmax_ce_vjp(a, v)["x"] * len(a["t"])}
+    report = check_function(summed, {"x": x, "t": t}, summed_vjp)
+    assert report.passed and report.n_kinks == 0, str(report)
+    assert any(n.startswith("rounding: output 'out' is large") for n in report.notes)
+    assert check_function(lambda x: (x ** 2).sum() + 1e9, {"x": RNG.standard_normal(5)},
+                          grad=lambda a: {"x": 2 * a["x"]}).passed
+    big = check_function(lambda x: (x ** 2).sum(), {"x": 1e6 * RNG.standard_normal(5)},
+                         grad=lambda a: {"x": 2 * a["x"]})
+    assert big.passed and big.n_kinks == 0
+    assert not check_function(summed, {"x": x, "t": t},
+                              lambda a, v: {"x": summed_vjp(a, v)["x"] * 1.001}).passed
+
+
+def test_steep_points_are_refined_not_failed():
+    report = check_function(np.log, {"x": np.array([3e-5, 1e-3, 1.0])},
+                            lambda a, v: {"x": v / a["x"]})
+    assert report.passed, str(report)
+
+    def book_cross_entropy(y, t):  # the book's §4.2.4, with its 1e-7 guard
+        return -np.sum(t * np.log(y + 1e-7)) / y.shape[0]
+    y = np.array([[2e-4, 0.9997, 1e-4], [0.3, 0.3, 0.4]])
+    t = np.array([[1.0, 0, 0], [0, 0, 1]])
+    assert check_function(book_cross_entropy, {"y": y, "t": t},
+                          lambda a, v: {"y": -v * a["t"] / (a["y"] + 1e-7) / 2,
+                                        "t": -v * np.log(a["y"] + 1e-7) / 2}).passed
+    assert not check_function(np.log, {"x": np.array([3e-5, 1e-3, 1.0])},
+                              lambda a, v: {"x": 1.001 * v / a["x"]}).passed
+
+
+def test_a_step_out_of_the_domain_is_named():
+    with pytest.raises(ValueError, match=r"not finite at element \[1\] - 1e-05"), \
+            np.errstate(invalid="ignore"):
+        check_function(np.log, {"x": np.array([1.0, 2e-6])}, lambda a, v: {"x": v / a["x"]})
+
+
+def test_one_wrong_element_is_not_called_a_wrong_sample():
+    def vjp(a, v):
+        g = affine_vjp(a, v)
+        g["x"][0, 2] += 1.0
+        return g
+    assert "sample" not in check_function(affine, X_AFFINE, vjp).results["x"].hint
+
+
+def test_float32_hints_name_the_batch_size_and_the_sign():
+    x32 = RNG.standard_normal((8, 5)).astype(np.float32)
+    W32 = RNG.standard_normal((5, 3)).astype(np.float32)
+
+    def f32(x, W):
+        return (x @ W).astype(np.float32)
+    for factor, hint in ((8, "N = 8, the batch size"), (-1, "wrong sign (backprop = -1")):
+        report = check_function(f32, {"x": x32, "W": W32},
+                                lambda a, v, c=factor: {"x": c * (v @ a["W"].T),
+                                                        "W": a["x"].T @ v})
+        assert "float32 on both sides" in report.precision
+        assert hint in report.results["x"].hint

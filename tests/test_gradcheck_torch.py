@@ -506,3 +506,22 @@ def test_bad_output_or_gradient_is_refused(fn, error, message):
     x = torch.tensor([[0.0, 1.0], [4.0, 2.0]], dtype=torch.float64, requires_grad=True)
     with pytest.raises(error, match=message):
         check_torch(fn, x)
+
+
+def test_a_backward_writing_into_grad_output_is_noted_and_checked_right():
+    class InPlaceTanh(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = torch.tanh(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad):
+            (y,) = ctx.saved_tensors
+            return grad.mul_(1 - y * y)
+
+    x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    report = check_torch(InPlaceTanh.apply, x)
+    assert report.passed, str(report)
+    assert any("modified its incoming gradient" in n for n in report.notes)

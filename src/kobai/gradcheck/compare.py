@@ -154,7 +154,7 @@ def diagnose(a: np.ndarray, n: np.ndarray, bad: np.ndarray, rtol: float, atol: f
     if np.all(np.abs(n) <= atol):
         return ("numerical gradient is zero: the loss does not depend on this array (is the "
                 "forward pass using a copy of it?)")
-    for hint in (_swapped(a, n, close), _factor(a, n, close, context.batch_size),
+    for hint in (_swapped(a, n, close), _factor(a, n, close, context.batch_size, rtol),
                  _missing_path(a, n, bad, atol), _slices(bad, context), _line(a, bad)):
         if hint:
             return hint
@@ -173,23 +173,32 @@ def _swapped(a: np.ndarray, n: np.ndarray, close) -> str:  # type: ignore[no-unt
     return ""
 
 
-def _factor(a: np.ndarray, n: np.ndarray, close, batch_size: int | None) -> str:  # type: ignore[no-untyped-def]
+def _factor(a: np.ndarray, n: np.ndarray, close, batch_size: int | None,  # type: ignore[no-untyped-def]
+            rtol: float) -> str:
     """Backprop is a constant multiple of the numerical gradient."""
     c = float(np.vdot(a, n)) / float(np.vdot(n, n))
     if not close(a, c * n):
         return ""
-    if abs(c + 1) < 1e-6:
+    # c is as exact as the gradients: name 1, -1, 2, N ... to within their tolerance
+    tol = max(1e-6, min(10 * rtol, 1e-2))
+
+    def near(value: float) -> bool:
+        return abs(c - value) <= tol * abs(value)
+
+    if near(1.0):
+        return ""  # right to within the looser tolerance: no pattern to name
+    if near(-1.0):
         return "backprop gradient has the wrong sign (backprop = -1 x numerical everywhere)"
     if c < 0:
         return f"backprop gradient has the wrong sign and a factor: backprop = {c:.6g} x numerical"
     if batch_size and batch_size > 1:
-        if abs(c - batch_size) <= 1e-6 * batch_size:
+        if near(batch_size):
             return (f"backprop = {c:.6g} x numerical = N x numerical with N = {batch_size}, "
                     "the batch size: a missing mean (divide by the batch size)")
-        if abs(c * batch_size - 1) <= 1e-6:
+        if near(1 / batch_size):
             return (f"backprop = {c:.6g} x numerical = numerical / N with N = {batch_size}, "
                     "the batch size: an extra mean (divided by the batch size once too often)")
-    if abs(c - 2) < 1e-6 or abs(c - 0.5) < 1e-6:
+    if near(2.0) or near(0.5):
         return (f"backprop = {c:.6g} x numerical everywhere (a factor 2: a term counted twice "
                 "or once too few, e.g. the derivative of x² or a symmetric product)")
     return (f"backprop = {c:.6g} x numerical everywhere (a constant factor, e.g. a missing or "
@@ -208,6 +217,8 @@ def _missing_path(a: np.ndarray, n: np.ndarray, bad: np.ndarray, atol: float) ->
 
 def _slices(bad: np.ndarray, context: Context) -> str:
     """Wrong for only some samples of the batch, or only some channels."""
+    if bad.sum() < 2:  # one wrong element is not a pattern of samples or channels
+        return ""
     for axis, what in ((context.batch_axis, "sample"), (context.channel_axis, "channel")):
         if axis is None or not -bad.ndim <= axis < bad.ndim or bad.shape[axis] < 2:
             continue

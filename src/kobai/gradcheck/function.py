@@ -54,7 +54,7 @@ def refuse_aliases(arrays: Mapping[str, np.ndarray]) -> None:
             if np.shares_memory(arrays[a], arrays[b]):
                 raise ValueError(f"inputs {a!r} and {b!r} are the same array (or share "
                                  "memory): a perturbation of one would move both; pass a "
-                                 "copy, or pass it once and use it twice inside f")
+                                 "copy, or pass it once and use it twice inside the function")
 
 
 def batch_axes(arrays: Mapping[str, np.ndarray], batch_axis: int | Mapping[str, int | None]

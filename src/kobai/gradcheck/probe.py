@@ -129,6 +129,8 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
                          computed=computed, context=context)
         result.directional = (a_d, n_d)
         result.directions = [*pairs, (a_d, n_d)]
+        # a wrong direction whose wrong elements the sample missed is still a failure
+        result.unlocated = computed is not None and not result.n_bad and not kink
         verdict = ("located the bad elements" if result.n_bad else
                    "found no element out of tolerance" + ("" if kink else
                                                           " (the direction's error was noise)"))

@@ -72,6 +72,9 @@ class ParamResult:
     n_elements : int or None
         When only a sample of the elements was checked (a large array after a failed fast
         check), the array's size; None when every element was.
+    unlocated : bool
+        A random direction disagreed but no element of the sample did: the gradient is wrong
+        in elements outside the sample (a FAIL; ``mode="full"`` finds them).
     """
 
     name: str
@@ -95,17 +98,19 @@ class ParamResult:
     numerical_grad: np.ndarray | None = field(default=None, repr=False)
     kink_rule: str = "excluded"
     n_elements: int | None = None
+    unlocated: bool = False
 
     @property
     def passed(self) -> bool:
-        """No element out of tolerance (elements near a kink are not counted)."""
-        return self.n_bad == 0
+        """No element out of tolerance (elements near a kink are not counted), and no wrong
+        direction left unexplained."""
+        return self.n_bad == 0 and not self.unlocated
 
     @property
     def status(self) -> str:
         """"FAIL" if any element is out of tolerance, else "KINK" if some element sat near a
         kink and could not be checked, else "PASS"."""
-        if self.n_bad:
+        if self.n_bad or self.unlocated:
             return "FAIL"
         return "KINK" if self.n_kinks else "PASS"
 
@@ -267,7 +272,8 @@ class GradCheckReport:
         if self.passed:
             return (f"PASSED: {scope} within |backprop - numerical| <= atol + rtol*|numerical|"
                     f"{kinks}")
-        parts = [f"{name} ({self.results[name].n_bad} bad)" for name in self.failed]
+        parts = [f"{name} ({self.results[name].n_bad} bad)" if self.results[name].n_bad
+                 else f"{name} (a wrong direction)" for name in self.failed]
         parts += [f"{len(self.problems)} problem(s)"] if self.problems else []
         if not parts:
             return f"FAILED: nothing was checked ({scope})"
@@ -300,6 +306,11 @@ class GradCheckReport:
             if r.n_elements:
                 lines.append(f"{r.name}: {r.n_checked:,} of its {r.n_elements:,} elements "
                              "were checked (a seeded random sample; * in the table)")
+            if r.unlocated and r.directional is not None:
+                a_d, n_d = r.directional
+                lines.append(f"{r.name}: a random direction disagreed (u.grad: backprop "
+                             f"{a_d:.6e}, numerical {n_d:.6e}) but no element of the sample "
+                             f"did: the wrong elements are outside it; mode='full' finds them")
         if self.layers:
             lines.append("wrong layers (each checked at the input it receives in the network): "
                          + "; ".join(f.describe() for f in self.layers))
@@ -328,6 +339,10 @@ class GradCheckReport:
                  f"atol + rtol*|n| with rtol={self.rtol:g}, atol={self.atol:g}):"]
         for name in self.failed:
             r = self.results[name]
+            if r.unlocated and not r.n_bad:
+                lines.append(f"  {name}: a random direction disagreed, but none of the "
+                             f"{r.n_checked} sampled elements")
+                continue
             lines.append(f"  {name}: {r.n_bad} of {r.n_checked} elements out of tolerance; "
                          f"worst {r.describe_worst()}" + (f"; {r.hint}" if r.hint else ""))
         if self.layers:

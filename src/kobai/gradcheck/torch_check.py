@@ -44,6 +44,7 @@ def check_torch(fn: Callable[..., Any], *args: Any, mode: str = "full",
         or a plain function. It returns a tensor or a tuple of tensors (each output is
         checked on its own: ``x->out1``).
     *args : tensors and other values
+        Positional only: bind keywords first (``functools.partial(torch.softmax, dim=1)``).
         Floating CPU tensors (float32 or float64) with ``requires_grad=True`` are checked,
         named by ``fn``'s parameter names (``forward``'s after ``ctx`` for a Function), else
         x0, x1, ...; anything else is passed unchanged, as a constant. Never modified:
@@ -316,7 +317,8 @@ def _check(fn: Any, given: dict[str, Any], *, rng: np.random.Generator, cotangen
         target = Target(inputs=work, outputs=outputs, vjp=vjp, output_names=out_names,
                         analytic_dtype=np.dtype(analytic_dtype),
                         shadow=work[next(iter(work))].dtype != analytic_dtype,
-                        batch_axes=axes, notes=notes, where=where)
+                        batch_axes=axes, notes=notes, where=where,
+                        inplace_cotangent_is_problem=False)
         return run_check(target, rng=rng, cotangent=cotangent, eps_sweep=eps_sweep,
                          precision=precision_label(np.dtype(analytic_dtype),
                                                    work[next(iter(work))].dtype, how),
