@@ -14,7 +14,8 @@ __all__ = ["Context", "compare", "compare_scalar", "within", "is_zero_gradient",
 _MAX_BAD = 100  # out-of-tolerance indices kept per array
 
 
-def within(a: float | np.ndarray, n: float | np.ndarray, rtol: float, atol: float):
+def within(a: float | np.ndarray, n: float | np.ndarray, rtol: float,
+           atol: float | np.ndarray):
     """``|a - n| <= atol + rtol·|n|`` (``np.allclose``'s rule); NaN is never within."""
     return np.abs(a - n) <= atol + rtol * np.abs(n)
 
