@@ -4,6 +4,7 @@ differences of its ``loss(x, t)``, for kobai nets and book-style nets alike (duc
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any, Protocol
@@ -248,12 +249,24 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
             analytic = _analytic(target.gradient(x, t), params, report)
             numerical = (_structured_numerical(target, x, t, mode, eps, report)
                          if structured else {})
+            escalated: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+
+            def every_element(key: str) -> tuple[np.ndarray, np.ndarray] | None:
+                """Fast mode's escalation: the structured numerical gradient, computed once
+                for the whole net when the first direction fails (every element, quickly)."""
+                if not structured:
+                    return None
+                if not escalated:
+                    escalated.append(_structured_numerical(target, x, t, "full", eps, report))
+                return escalated[0].get(key)
+
             for key, arr in params.items():
                 if key in analytic:
                     report.results[key] = check_array(
                         key, arr, analytic[key], evaluate, mode=mode, eps=eps, rtol=rtol,
                         atol=atol, rng=rng, notes=report.notes, numerical=numerical.get(key),
-                        context=Context(batch_size=len(x) if x.ndim > 1 else None))
+                        context=Context(batch_size=len(x) if x.ndim > 1 else None),
+                        every_element=functools.partial(every_element, key))
             if report.failed:
                 _check_deterministic(evaluate, report)
     finally:

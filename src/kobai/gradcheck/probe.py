@@ -78,7 +78,9 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
                 mode: str, eps: float, rtol: float, atol: float, rng: np.random.Generator,
                 notes: list[str],
                 numerical: np.ndarray | tuple[np.ndarray, np.ndarray] | None = None,
-                max_elements: int = 10_000, context: Context | None = None) -> ParamResult:
+                max_elements: int = 10_000, context: Context | None = None,
+                every_element: Callable[[], tuple[np.ndarray, np.ndarray] | None] | None = None
+                ) -> ParamResult:
     """Check ``analytic`` (backprop) against central differences of ``evaluate`` in ``arr``.
 
     ``arr`` is perturbed in place and restored bit for bit (in "full" mode, ``numerical``
@@ -87,7 +89,9 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
     random unit directions are checked (two evaluations each; a direction that crosses a ReLU
     kink is tried again with ``eps / 10``); only if one disagrees, or crosses a kink at both
     steps, are the elements checked one by one, to locate the bad ones: every element, or a
-    seeded sample of ``max_elements`` of a larger array (said in the notes).
+    seeded sample of ``max_elements`` of a larger array (said in the notes), or, when
+    ``every_element()`` gives them (a kobai net's structured central differences), all of
+    them at once.
     """
     if mode == "fast" and arr.size:
         pairs: list[tuple[float, float]] = []
@@ -124,7 +128,12 @@ def check_array(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Eval
                f"{eps / 10:g})" if kink else
                f"a directional derivative disagreed (u.grad: backprop {a_d:.6e}, "
                f"numerical {n_d:.6e})")
-        numerical, kinks, computed = _sampled(arr, evaluate, eps, rng, max_elements)
+        fast_full = every_element() if every_element is not None else None
+        if fast_full is not None:  # the net's structured central differences: all of them
+            numerical, kinks = fast_full
+            computed = None
+        else:
+            numerical, kinks, computed = _sampled(arr, evaluate, eps, rng, max_elements)
         result = compare(name, analytic, numerical, kinks, rtol, atol, mode="fast->full",
                          computed=computed, context=context)
         result.directional = (a_d, n_d)
