@@ -588,3 +588,9 @@ def test_float32_hints_name_the_batch_size_and_the_sign():
                                                         "W": a["x"].T @ v})
         assert "float32 on both sides" in report.precision
         assert hint in report.results["x"].hint
+
+
+def test_every_kink_is_counted_though_only_a_hundred_are_listed():
+    x = np.zeros((30, 10))
+    r = check_function(lambda x: np.maximum(x, 0), {"x": x}, relu_vjp).results["x"]
+    assert r.n_kinks == 300 and len(r.kink_indices) == 100 and r.status == "KINK"

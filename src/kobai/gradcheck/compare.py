@@ -92,7 +92,7 @@ def compare(name: str, analytic: np.ndarray, numerical: np.ndarray, kinks: np.nd
     return ParamResult(
         name=name, shape=tuple(a.shape), mode=mode, n_checked=int(checked.sum()), n_bad=n_bad,
         max_abs_error=max_abs, max_rel_error=max_rel, worst_index=worst, analytic=a_w,
-        numerical=n_w, mean_abs_error=mean_abs, n_kinks=len(kink_indices),
+        numerical=n_w, mean_abs_error=mean_abs, n_kinks=int(kinks.sum()),
         kink_indices=kink_indices, bad_indices=bad_indices,
         hint=diagnose(a, n, bad, rtol, atol, context, checked) if n_bad else "",
         analytic_grad=a, numerical_grad=n, kink_rule=kink_rule,

@@ -180,14 +180,15 @@ def _outputs(value: Any, where: str) -> tuple[list[Any], list[str]]:
                     "of tensors")
 
 
-def _snapshot(module: Any) -> Callable[[], None]:
-    """A function that puts the module's parameters and buffers (batch-norm running
-    statistics, ``num_batches_tracked``) back bit for bit."""
+def _snapshot(module: Any, buffers_only: bool = False) -> Callable[[], None]:
+    """A function that puts the module's parameters (unless ``buffers_only``) and buffers
+    (batch-norm running statistics, ``num_batches_tracked``) back bit for bit."""
     import torch
 
     if module is None:
         return lambda: None
-    saved = [(t, t.detach().clone()) for t in (*module.parameters(), *module.buffers())]
+    kept = (*(() if buffers_only else module.parameters()), *module.buffers())
+    saved = [(t, t.detach().clone()) for t in kept]
 
     def restore() -> None:
         with torch.no_grad():
@@ -340,31 +341,35 @@ def _numerical_side(module: Any, fn: Any, given: dict[str, Any], checked: dict[s
 
     tensors = {**checked, **params}
 
-    def make(double: bool) -> tuple[Callable[[dict[str, np.ndarray]], Any], Any]:
+    def make(double: bool, work: dict[str, np.ndarray]
+             ) -> tuple[Callable[[dict[str, np.ndarray]], Any], Any]:
         twin = copy.deepcopy(module) if module is not None else None
-        if twin is not None and double:
-            twin.double()
-        restore = _snapshot(twin)
+        if twin is not None:
+            if double:
+                twin.double()
+            # the twin's parameters *are* the arrays the engine perturbs in place (shared
+            # memory): no per-call binding, and nothing to restore but the buffers
+            for k in params:
+                twin.get_parameter(k).data = torch.from_numpy(work[k])
+        restore = _snapshot(twin, buffers_only=True)
         consts = {k: v.detach().double() if double and isinstance(v, torch.Tensor)
                   and v.is_floating_point() else v for k, v in given.items()}
 
         def call(arrays: dict[str, np.ndarray]) -> Any:
-            # module parameters share memory with the arrays the engine perturbs in place
             args = [torch.from_numpy(arrays[k]) if k in arrays else v for k, v in consts.items()]
             torch.set_rng_state(state)
             with torch.no_grad():
                 if twin is None:
                     return fn(*args)
                 try:
-                    return torch.func.functional_call(
-                        twin, {k: torch.from_numpy(arrays[k]) for k in params}, tuple(args))
+                    return twin(*args)
                 finally:
                     restore()
         return call, twin
 
     if analytic_dtype != np.float64:
         work = {k: t.detach().numpy().astype(np.float64) for k, t in tensors.items()}
-        call, twin = make(double=True)
+        call, twin = make(double=True, work=work)
         shadow_masks: list[Any] = []
         hooks = _dropout_masks(twin, shadow_masks) if twin is not None else []
         why = ""
@@ -391,7 +396,7 @@ def _numerical_side(module: Any, fn: Any, given: dict[str, Any], checked: dict[s
     else:
         why = ""
     work = {k: t.detach().numpy().copy() for k, t in tensors.items()}
-    return work, make(double=False)[0], why
+    return work, make(double=False, work=work)[0], why
 
 
 def _agree(shadow: list[Any], reference: list[Any]) -> bool:
