@@ -13,7 +13,7 @@ from .engine import MAX_ELEMENTS, Target, run_check
 from .report import GradCheckReport
 
 __all__ = ["check_function", "name_inputs", "check_input_array", "refuse_aliases", "batch_axes",
-           "precision_label"]
+           "precision_label", "note_writes"]
 
 
 def name_inputs(inputs: Any, what: str = "inputs") -> tuple[dict[str, Any], bool]:
@@ -71,6 +71,20 @@ def batch_axes(arrays: Mapping[str, np.ndarray], batch_axis: int | Mapping[str, 
     n = lengths[0]
     return {k: batch_axis if v.ndim > max(batch_axis, 1) and v.shape[batch_axis] == n else None
             for k, v in arrays.items()}
+
+
+def note_writes(copies: Mapping[str, np.ndarray], work: Mapping[str, np.ndarray],
+                mutated: list[str], notes: list[str], where: str) -> None:
+    """Say once (``mutated`` remembers) which inputs the function wrote into: it was given
+    ``copies`` of ``work``, so the check is unaffected, but a caller's arrays would not be."""
+    if mutated:
+        return
+    changed = [k for k in copies if not np.array_equal(copies[k], work[k])]
+    if changed:
+        mutated.extend(changed)
+        notes.append(f"{where} writes into its input{'s' if len(changed) > 1 else ''} "
+                     f"{', '.join(changed)}: kobai passed copies, so the check and your "
+                     "arrays are unaffected, but a caller's array would change")
 
 
 def precision_label(analytic: np.dtype, numerical: np.dtype, how: str = "") -> str:
@@ -205,13 +219,7 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
     def outputs() -> list[Any]:
         copies = {k: v.copy() for k, v in work.items()}
         value = call(copies)
-        if not mutated:
-            changed = [k for k in work if not np.array_equal(copies[k], work[k])]
-            if changed:
-                mutated.extend(changed)
-                notes.append(f"f writes into its input{'s' if len(changed) > 1 else ''} "
-                             f"{', '.join(changed)}: kobai passed copies, so the check and "
-                             "your arrays are unaffected, but a caller's array would change")
+        note_writes(copies, work, mutated, notes, "f")
         arrays, names, _ = _outputs(value)
         if names != out_names:
             raise ValueError(f"f returned outputs {names}, then {out_names}: it must return "

@@ -20,7 +20,14 @@ import numpy as np
 
 from .._validate import resolve_rng
 from .engine import MAX_ELEMENTS, Target, run_check
-from .function import batch_axes, check_input_array, name_inputs, precision_label, refuse_aliases
+from .function import (
+    batch_axes,
+    check_input_array,
+    name_inputs,
+    note_writes,
+    precision_label,
+    refuse_aliases,
+)
 from .report import GradCheckReport, LayerFinding
 
 __all__ = ["check_torch"]
@@ -299,14 +306,7 @@ def _check(fn: Any, given: dict[str, Any], *, rng: np.random.Generator, cotangen
         def outputs() -> list[np.ndarray]:
             copies = {k: work[k].copy() for k in checked}
             value = call({**copies, **{k: work[k] for k in params}})
-            if not mutated:
-                changed = [k for k in checked if not np.array_equal(copies[k], work[k])]
-                if changed:
-                    mutated.extend(changed)
-                    notes.append(f"{where} writes into its input"
-                                 f"{'s' if len(changed) > 1 else ''} {', '.join(changed)}: "
-                                 "kobai passed copies, so the check and your tensors are "
-                                 "unaffected, but a caller's tensor would change")
+            note_writes(copies, work, mutated, notes, where)
             tensors_out, names = _outputs(value, where)
             if names != out_names:
                 raise ValueError(f"{where} returned outputs {out_names}, then {names}: it "
