@@ -136,10 +136,10 @@ def element_differences(arr: np.ndarray, evaluate: Evaluate, h: float, *,
         lo = hi = np.full_like(central, np.nan)
         if s_up or s_down:  # layers that report their kinks
             kink = np.full(central.shape, crossed(s_up, s_down))
-        elif phi0 is not None:
-            settled = None if agrees is None else agrees(j, central)
+        elif phi0 is not None and (agrees is None or not (settled := agrees(j, central)).all()):
             kink, central, lo, hi = _one_sided(arr, idx, old, h, evaluate, phi0, f_up, f_down,
-                                               up, down, central, tol, settled, contract)
+                                               up, down, central, tol,
+                                               None if agrees is None else settled, contract)
             one_sided = one_sided or bool(kink.any())
         else:
             kink = np.zeros(central.shape, dtype=bool)
@@ -202,6 +202,8 @@ def _richardson(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: floa
     step halved again until two extrapolations agree to a tenth of the tolerance (a steep point
     such as ``log`` near 0, where the step itself is too large)."""
     estimate = (4 * c_h - c_2h) / 3
+    if np.all(np.abs(c_h - c_2h) <= 0.1 * tol(c_h)):  # truncation is not what disagrees
+        return estimate
     for _ in range(_HALVINGS):
         h /= 2
         try:
