@@ -125,15 +125,25 @@ def oracle_passes(fn, args):
 
 
 @pytest.mark.parametrize("name", list(SMOOTH))
-def test_correct_function_passes_and_check_grads_agrees(x64, name):
+def test_correct_function_passes_and_check_grads_agrees(on64, name):
     fn, args = SMOOTH[name]
-    report = check_jax(fn, *as_precision(args, x64), rng=0)
+    report = check_jax(fn, *args, rng=0)
     assert report.passed, str(report)
-    if x64:
-        assert report.precision == "float64"
-        assert oracle_passes(fn, args)
-    else:
-        assert "jax_enable_x64 is off" in report.precision
+    assert report.precision == "float64"
+    assert oracle_passes(fn, args)
+
+
+@pytest.mark.parametrize("name", ["layer norm", "mlp"])  # the others: the same path, slower
+def test_correct_function_passes_in_float32_by_the_dtype_rule(name):
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", False)
+    try:
+        fn, args = SMOOTH[name]
+        report = check_jax(fn, *as_precision(args, False), rng=0)
+    finally:
+        jax.config.update("jax_enable_x64", before)
+    assert report.passed, str(report)
+    assert "jax_enable_x64 is off" in report.precision
 
 
 def test_kinks_are_kinks_not_failures(x64):
