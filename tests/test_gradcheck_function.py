@@ -596,3 +596,14 @@ def test_every_kink_is_counted_though_only_a_hundred_are_listed():
     x = np.zeros((30, 10))
     r = check_function(lambda x: np.maximum(x, 0), {"x": x}, relu_vjp).results["x"]
     assert r.n_kinks == 300 and len(r.kink_indices) == 100 and r.status == "KINK"
+
+
+def test_eps_sweep_of_a_network_and_a_layer():
+    rng = np.random.default_rng(0)
+    net = MultiLayerNet(4, [3], 2, activation="tanh", rng=0)
+    x, t = rng.standard_normal((3, 4)), rng.integers(0, 2, 3)
+    report = check_gradients(net, x, t, eps_sweep=True, structured=False)
+    assert list(report.sweeps) == list(net.params)
+    assert 1e-7 <= report.sweeps["W1"].best_step <= 1e-3
+    layer = Affine(rng.standard_normal((4, 3)), np.zeros(3))
+    assert list(check_layer(layer, x, eps_sweep=True).sweeps) == ["x", "W", "b"]

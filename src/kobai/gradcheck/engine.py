@@ -29,7 +29,7 @@ from .differences import (
 from .probe import DEFAULT_EPS, N_DIRECTIONS
 from .report import EpsSweep, GradCheckReport, ParamResult
 
-__all__ = ["Target", "run_check", "resolve_tolerances", "N_DIRECTIONS", "MAX_ELEMENTS",
+__all__ = ["Target", "run_check", "resolve_tolerances", "sweep", "N_DIRECTIONS", "MAX_ELEMENTS",
            "SWEEP_STEPS"]
 
 MAX_ELEMENTS = 10_000  # elements of one input checked at most after a failed direction
@@ -296,8 +296,8 @@ def run_check(target: Target, *, mode: str = "full", eps: float | None = None,
                                contract=contract)
         report.results.update(results)
         if eps_sweep:
-            report.sweeps[name] = _sweep(name, arr, np.stack(grads)[0], evaluate, results,
-                                         contract)
+            report.sweeps[name] = sweep(name, arr, np.stack(grads)[0], evaluate,
+                                        next(iter(results.values())), contract)
     if not report.results and not report.problems:
         report.problems.append(f"nothing was checked: {target.where} has no floating input "
                                "with elements")
@@ -470,10 +470,10 @@ def _sample(arr: np.ndarray, evaluate: Evaluate, eps: float, phi0: np.ndarray | 
     return indices, joined, done < order.size
 
 
-def _sweep(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Evaluate,
-           results: dict[str, ParamResult], contract: Any) -> EpsSweep:
-    """The error of the worst element (the first output's) at each step of SWEEP_STEPS."""
-    first = next(iter(results.values()))
+def sweep(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Evaluate,
+          first: ParamResult, contract: Any = None) -> EpsSweep:
+    """The error of the worst element of ``first`` (else the largest gradient) at each step
+    of SWEEP_STEPS; ``arr`` is perturbed in place and restored."""
     if first.worst_index is not None and first.worst_index != () or arr.ndim == 0:
         index = first.worst_index if first.worst_index is not None else ()
     else:
@@ -485,7 +485,7 @@ def _sweep(name: str, arr: np.ndarray, analytic: np.ndarray, evaluate: Evaluate,
         try:
             d = element_differences(arr, evaluate, h, phi0=None, tol=lambda n: n, indices=flat,
                                     contract=contract)
-        except (StepTooSmall, OutOfDomain):  # below the dtype's resolution at this value: no point
+        except (StepTooSmall, OutOfDomain):  # a step the dtype cannot hold there: no point
             errors.append(float("nan"))
             continue
         errors.append(float(abs(analytic[index] - d.numerical[0, 0])))

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from .._validate import resolve_rng
 from .compare import Context
+from .engine import sweep
 from .network import frozen, net_layers, rebind, resolve_options
 from .probe import check_array, kink_probes
 from .report import GradCheckReport
@@ -154,7 +155,8 @@ def _param_targets(layer: object, stable: dict[str, np.ndarray],
 def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None = None,
                 t: np.ndarray | None = None, train: bool = True, mode: str = "full",
                 eps: float | None = None, rtol: float = 1e-5, atol: float = 1e-8,
-                rng: np.random.Generator | int | None = None) -> GradCheckReport:
+                rng: np.random.Generator | int | None = None,
+                eps_sweep: bool = False) -> GradCheckReport:
     """Check a layer's ``backward`` against central differences of its ``forward`` (§5.4–5.6).
 
     The scalar differentiated is ``L = Σ forward(x)·dout`` with a fixed ``dout``, so
@@ -177,7 +179,7 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
         Targets, for a loss layer whose ``forward(x, t)`` returns a scalar (SoftmaxWithLoss).
     train : bool
         Passed to ``forward`` when it takes ``train``.
-    mode, eps, rtol, atol, rng
+    mode, eps, rtol, atol, rng, eps_sweep
         As in :func:`check_gradients`.
 
     Returns
@@ -230,6 +232,9 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
                 report.results[name] = check_array(
                     name, arr, grad, evaluate, mode=mode, eps=eps, rtol=rtol, atol=atol,
                     rng=rng, notes=report.notes, context=context)
+                if eps_sweep:
+                    report.sweeps[name] = sweep(name, arr, grad, evaluate,
+                                                report.results[name])
         finally:
             for arr, copy_ in saved:
                 arr[...] = copy_

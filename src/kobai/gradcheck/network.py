@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from .._validate import is_real, resolve_rng
 from .compare import Context
+from .engine import sweep
 from .probe import DEFAULT_EPS, Evaluate, check_array, kink_probes
 from .report import GradCheckReport
 
@@ -182,7 +183,8 @@ def _analytic(grads: object, params: Mapping[str, np.ndarray],
 def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "full",
                     eps: float | None = None, rtol: float = 1e-5, atol: float = 1e-8,
                     rng: np.random.Generator | int | None = None,
-                    structured: bool = True, locate: bool = False) -> GradCheckReport:
+                    structured: bool = True, locate: bool = False,
+                    eps_sweep: bool = False) -> GradCheckReport:
     """Check ``net.gradient(x, t)`` (backprop) against central differences of ``net.loss``.
 
     Works for any object with ``params`` (dict of float arrays that the forward pass reads),
@@ -208,6 +210,9 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
         An element fails when ``|a - n| > atol + rtol·|n|`` (``np.allclose``'s rule).
     rng : numpy.random.Generator or int, optional
         Source of the random directions of "fast" mode.
+    eps_sweep : bool
+        Also measure the error of each parameter's worst element at steps 10^-1 ... 10^-10
+        (``report.sweeps``; ``kobai.plot.plot_eps_sweep`` draws them).
     locate : bool
         Also check each layer (``net.layers`` in forward order, then the loss layer) on its
         own with :func:`check_layer`, at the input and upstream gradient it receives in the
@@ -267,6 +272,9 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
                         atol=atol, rng=rng, notes=report.notes, numerical=numerical.get(key),
                         context=Context(batch_size=len(x) if x.ndim > 1 else None),
                         every_element=functools.partial(every_element, key))
+                    if eps_sweep:
+                        report.sweeps[key] = sweep(key, arr, analytic[key], evaluate,
+                                                   report.results[key])
             if report.failed:
                 _check_deterministic(evaluate, report)
     finally:
