@@ -607,3 +607,20 @@ def test_eps_sweep_of_a_network_and_a_layer():
     assert 1e-7 <= report.sweeps["W1"].best_step <= 1e-3
     layer = Affine(rng.standard_normal((4, 3)), np.zeros(3))
     assert list(check_layer(layer, x, eps_sweep=True).sweeps) == ["x", "W", "b"]
+
+
+def test_integer_outputs_are_left_out_and_said_so():
+    def values_and_indices(x):
+        return x.max(axis=1), x.argmax(axis=1)
+
+    def vjp(a, v):
+        values, indices = v
+        assert indices is None  # no cotangent for an integer output
+        g = np.zeros_like(a["x"])
+        g[np.arange(len(g)), a["x"].argmax(axis=1)] = values
+        return {"x": g}
+    report = check_function(values_and_indices, {"x": RNG.standard_normal((4, 5))}, vjp)
+    assert report.passed and list(report.results) == ["x"]
+    assert any("output out1 (int64)" in n for n in report.notes)
+    with pytest.raises(TypeError, match="no floating output"):
+        check_function(lambda x: x.argmax(), {"x": np.ones(3)}, lambda a, v: {"x": v})

@@ -391,3 +391,9 @@ def test_nothing_passed_is_changed(x64):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
     assert jax.config.jax_enable_x64 == x64  # the checker leaves the setting alone
+
+
+def test_an_integer_output_is_left_out(on64):
+    report = check_jax(lambda x: (jnp.sum(x ** 2), jnp.argmax(x)), np.arange(1.0, 4.0), rng=0)
+    assert report.passed, str(report)
+    assert any("not checked" in n and "int" in n for n in report.notes)

@@ -525,3 +525,10 @@ def test_a_backward_writing_into_grad_output_is_noted_and_checked_right():
     report = check_torch(InPlaceTanh.apply, x)
     assert report.passed, str(report)
     assert any("modified its incoming gradient" in n for n in report.notes)
+
+
+def test_torch_max_with_indices_checks_the_values_only():
+    x = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    report = check_torch(lambda x: torch.max(x, dim=1), x)
+    assert report.passed, str(report)
+    assert any("int64" in n and "not checked" in n for n in report.notes)

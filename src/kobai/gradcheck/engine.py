@@ -12,7 +12,7 @@ per output element instead: the whole Jacobian, as ``torch.autograd.gradcheck`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,8 @@ class Target:
         The function's outputs at the current contents of ``inputs`` (the numerical side).
     vjp : callable (list of ndarray) -> mapping of str to array or None
         Backprop's gradients of ``Σ_k <v_k, f_k>`` at the point for cotangents ``v_k`` (one per
-        output, of its shape), by input name; None for an input it has no gradient for.
+        output, of its shape; None for an integer or boolean output, which is not checked),
+        by input name; None for an input it has no gradient for.
     output_names : list of str
     analytic_dtype : numpy dtype
         The lowest precision backprop runs in.
@@ -121,6 +122,38 @@ def _validate_outputs(target: Target, outs: Sequence[Any]) -> list[np.ndarray]:
                              "gradient check needs a finite function")
         arrays.append(arr)
     return arrays
+
+
+def _floating_outputs(target: Target) -> Target:
+    """``target`` without its integer and boolean outputs (``torch.max``'s indices, an
+    argmax): no gradient flows through them, so they are left out, said in the notes; its
+    ``vjp`` gets None as their cotangent."""
+    first = list(target.outputs())
+    keep = [k for k, o in enumerate(first) if np.asarray(o).dtype.kind not in "iub"]
+    if len(keep) == len(first):
+        return target
+    names = target.output_names
+    dropped = [f"{names[k]} ({np.asarray(first[k]).dtype})" for k in range(len(first))
+               if k not in keep]
+    if not keep:
+        raise TypeError(f"{target.where} returned no floating output ({', '.join(dropped)}): "
+                        "nothing to differentiate")
+    target.notes.append("not floating, so not checked (no gradient flows through them): "
+                        f"output{'s' if len(dropped) > 1 else ''} {', '.join(dropped)}")
+    outputs, vjp, n = target.outputs, target.vjp, len(first)
+
+    def kept_outputs() -> list[Any]:
+        values = list(outputs())
+        return [values[k] for k in keep]
+
+    def full_vjp(cots: list[np.ndarray]) -> Mapping[str, Any]:
+        full: list[Any] = [None] * n
+        for k, c in zip(keep, cots, strict=True):
+            full[k] = c
+        return vjp(full)
+
+    return replace(target, outputs=kept_outputs, vjp=full_vjp,
+                   output_names=[names[k] for k in keep])
 
 
 def _analytic(target: Target, cots: list[np.ndarray], what: str) -> dict[str, np.ndarray | None]:
@@ -200,6 +233,7 @@ def run_check(target: Target, *, mode: str = "full", eps: float | None = None,
                              f", got {value!r}")
     report = GradCheckReport(mode=mode, eps=eps, rtol=rtol, atol=atol, kind="input",
                              precision=precision, notes=target.notes, problems=target.problems)
+    target = _floating_outputs(target)
     out0 = _validate_outputs(target, target.outputs())
     again = _validate_outputs(target, target.outputs())
     spread = max((float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(out0, again,

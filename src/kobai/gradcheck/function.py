@@ -207,7 +207,8 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
             for k, v in floats.items()}
     if analytic_dtype != np.float64:
         probe_out = _outputs(call({k: v.copy() for k, v in work.items()}))[0]
-        if all(np.asarray(o).dtype == np.float64 for o in probe_out):
+        if all(np.asarray(o).dtype == np.float64 for o in probe_out
+               if np.asarray(o).dtype.kind == "f"):
             shadow, how = True, "f run on float64 copies"
         else:
             work = {k: v.copy() for k, v in floats.items()}

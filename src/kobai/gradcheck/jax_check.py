@@ -208,8 +208,10 @@ nondet_tol
     paths, treedef = jax.tree_util.tree_flatten_with_path(structure)
     out_names = _output_names([p for p, _ in paths], jax)
     out_dtypes = [np.dtype(leaf.dtype) for _, leaf in paths]
+    out_shapes = [tuple(leaf.shape) for _, leaf in paths]
     shadow = wide is not None and all(np.dtype(o.dtype) == np.float64
-                                      for o in jax.tree_util.tree_leaves(wide))
+                                      for o in jax.tree_util.tree_leaves(wide)
+                                      if np.dtype(o.dtype).kind == "f")
     if shadow:
         work = {k: v.astype(np.float64) for k, v in floats.items()}
         how = "fn run on float64 copies"
@@ -238,7 +240,9 @@ nondet_tol
     primals = [v.astype(inside[k]) for k, v in floats.items()]
 
     def analytic(cots: list[np.ndarray]) -> Mapping[str, Any]:
-        cts = treedef.unflatten([c.astype(d) for c, d in zip(cots, out_dtypes, strict=True)])
+        cts = treedef.unflatten([  # an integer output's cotangent is JAX's float0 zeros
+            np.zeros(s, dtype=jax.dtypes.float0) if c is None else c.astype(d)
+            for c, d, s in zip(cots, out_dtypes, out_shapes, strict=True)])
         try:
             grads = backward(primals, cts)
         except ValueError as err:

@@ -102,8 +102,8 @@ nondet_tol
                         cotangent=_as_numpy(cotangent), batch_axis=batch_axis,
                         eps_sweep=eps_sweep, seen=seen, **options)
         if locate:
-            cots = ([np.sum(np.stack(c), axis=0) for c in zip(*seen, strict=True)]
-                    if seen and not jacobian else None)
+            cots = ([None if c[0] is None else np.sum(np.stack(c), axis=0)
+                     for c in zip(*seen, strict=True)] if seen and not jacobian else None)
             report.layers = _locate(fn, args, cots, report.notes, rng=rng,
                                     batch_axis=batch_axis, **options)
     finally:
@@ -289,7 +289,7 @@ def _check(fn: Any, given: dict[str, Any], *, rng: np.random.Generator, cotangen
                 seen.append(cots)
             pairs = [(o, torch.from_numpy(c).to(o.dtype)) for o, c in zip(outs, cots,
                                                                            strict=True)
-                     if o.requires_grad]
+                     if c is not None and o.requires_grad]
             if not pairs:
                 return {k: None for k in tensors}
             grads = torch.autograd.grad([o for o, _ in pairs],
