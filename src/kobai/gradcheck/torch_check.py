@@ -424,7 +424,7 @@ class _Call:
     shapes: list[tuple[int, ...]] = field(default_factory=list)
 
 
-def _locate(module: Any, args: tuple[Any, ...], cots: list[np.ndarray] | None,
+def _locate(module: Any, args: tuple[Any, ...], cots: list[np.ndarray | None] | None,
             notes: list[str], *, rng: np.random.Generator, batch_axis: Any,
             **options: Any) -> list[LayerFinding]:
     """Check each direct child of ``module`` on its own, at the input it received in one
