@@ -13,8 +13,8 @@ import numpy.typing as npt
 
 from .._validate import resolve_rng
 from .compare import Context
-from .engine import sweep
 from .network import frozen, net_layers, rebind, resolve_options
+from .one_input import sweep
 from .probe import check_array, kink_probes
 from .report import GradCheckReport
 

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from .._validate import is_real, resolve_rng
 from .compare import Context
-from .engine import sweep
+from .one_input import sweep
 from .probe import DEFAULT_EPS, Evaluate, check_array, kink_probes
 from .report import GradCheckReport
 
