@@ -117,3 +117,40 @@ def test_non_numeric_input_is_refused():
         softmax("hello")
     with pytest.raises(TypeError, match="numeric array"):
         sigmoid(None)
+
+
+@pytest.mark.parametrize("x, expected", [
+    ([np.inf, 1.0], [1.0, 0.0]),
+    ([np.inf, 0.0], [1.0, 0.0]),
+    ([np.inf, np.inf], [0.5, 0.5]),  # the limit of equal scores growing together
+    ([-np.inf, 1.0], [0.0, 1.0]),
+    ([[1.0, np.inf, -np.inf, np.inf], [0.0, 0.0, -np.inf, 0.0]],
+     [[0.0, 0.5, 0.0, 0.5], [1 / 3, 1 / 3, 0.0, 1 / 3]]),
+])
+def test_softmax_of_infinite_scores_is_the_limit(x, expected):
+    with np.errstate(over="raise", invalid="raise", divide="ignore"):  # log(0) in log_softmax
+        y = softmax(x)
+        log_y = log_softmax(x)
+        log_expected = np.log(expected)
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(log_y, log_expected)
+
+
+def test_softmax_of_infinite_scores_keeps_float32():
+    y = softmax(np.array([[np.inf, 1.0], [0.0, 0.0]], dtype=np.float32))
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, [[1.0, 0.0], [0.5, 0.5]])
+
+
+def test_softmax_cross_entropy_of_infinite_logits_is_the_limit():
+    with np.errstate(over="raise", invalid="raise"):
+        assert softmax_cross_entropy([[np.inf, 0.0]], [0]) == 0.0
+        assert softmax_cross_entropy([[np.inf, 0.0]], [1]) == np.inf
+        assert softmax_cross_entropy([[np.inf, np.inf, 0.0]], [1]) == pytest.approx(np.log(2))
+        assert softmax_cross_entropy([[-np.inf, 0.0], [np.inf, 1.0]], [1, 0]) == 0.0
+
+
+def test_softmax_cross_entropy_warns_when_finite_logits_overflow_the_loss():
+    # the exact loss is 1e308 - (-1e308) = 2e308, more than float64 holds
+    with pytest.warns(RuntimeWarning, match=r"row 1 is larger than the largest float64"):
+        assert softmax_cross_entropy([[0.0, 1.0], [1e308, -1e308]], [1, 1]) == np.inf

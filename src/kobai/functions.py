@@ -3,10 +3,15 @@
 Same names as the book, with three fixes: ``softmax`` is stable over the last axis for 1-D and
 batched input, ``cross_entropy_error`` accepts one-hot or label targets and checks them (and
 that ``y`` holds probabilities, not logits), and ``softmax_cross_entropy`` computes the loss
-exactly from logits (log-sum-exp, no ``1e-7`` guard).
+exactly from logits (log-sum-exp, no ``1e-7`` guard). Infinite scores are taken to their
+limit: a -inf score has probability 0, and a row holding +inf puts all of it on its +inf
+entries (``softmax([inf, 1])`` is ``[1, 0]``, not NaN).
 """
 
 from __future__ import annotations
+
+import math
+import warnings
 
 import numpy as np
 
@@ -67,8 +72,43 @@ def _scores(x: object, fn: str) -> np.ndarray:
     return arr
 
 
+def _shifted(arr: np.ndarray) -> np.ndarray:
+    """``arr - max(arr)`` over the last axis as a new array, a row holding +inf at its limit.
+
+    ``softmax(x) = softmax(x - max(x))``, and after the shift the largest exponent is
+    ``exp(0) = 1``, so nothing overflows. A row holding +inf has no finite shift (``inf - inf``
+    is NaN), so it gets its limit instead: 0 at each +inf entry and -inf elsewhere. Its softmax
+    is then uniform over the +inf entries and 0 elsewhere (``[inf, 1] -> [1, 0]``;
+    ``[inf, inf] -> [0.5, 0.5]``, the limit of equal scores growing together). Finite input
+    pays one reduction over the row maxima for this.
+    """
+    if arr.ndim == 2:  # a gather at the argmax: faster than max over a row of a few classes
+        m = arr[np.arange(arr.shape[0]), arr.argmax(axis=1)][:, None]
+    else:
+        m = arr.max(axis=-1, keepdims=True)
+    top = m.max()
+    if top == np.inf or top != top:  # a +inf score, or a NaN row that may hide one
+        hot = m == np.inf
+        if hot.any():
+            limit = np.where(arr == np.inf, 0.0, -np.inf)
+            return np.where(hot, limit, arr - np.where(hot, 0.0, m)).astype(arr.dtype,
+                                                                             copy=False)
+    return arr - m
+
+
+def _row_sums(e: np.ndarray) -> np.ndarray:
+    """Sums over the last axis, keepdims (a product with ones: for the few classes of a row,
+    several times faster than ``e.sum(axis=-1)``)."""
+    return (e @ np.ones(e.shape[-1], e.dtype))[..., None]
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis (§3.5), stable for any finite logits.
+    """Softmax over the last axis (§3.5), stable for any finite scores and exact at ±inf.
+
+    A -inf score gets probability 0. A row holding +inf gets the limit of its softmax: its
+    +inf entries share the probability equally and every other entry gets 0 (``[inf, 1]``
+    gives ``[1, 0]``, ``[inf, inf]`` gives ``[0.5, 0.5]``). A row with a NaN, or of nothing
+    but -inf (no class has any weight), gives NaN.
 
     Parameters
     ----------
@@ -78,19 +118,19 @@ def softmax(x: np.ndarray) -> np.ndarray:
     -------
     ndarray of the same shape, each row non-negative and summing to 1
     """
-    arr = _scores(x, "softmax")
-    # softmax(x) = softmax(x - max(x)): the largest exponent is exp(0) = 1, so nothing overflows.
-    e = arr - arr.max(axis=-1, keepdims=True)
+    e = _shifted(_scores(x, "softmax"))
     np.exp(e, out=e)
-    e /= e.sum(axis=-1, keepdims=True)
+    e /= _row_sums(e)
     return e
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
-    """``log(softmax(x))`` over the last axis, computed as ``x - logsumexp(x)``."""
-    arr = _scores(x, "log_softmax")
-    shifted = arr - arr.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    """``log(softmax(x))`` over the last axis, computed as ``x - logsumexp(x)``.
+
+    Infinite scores as in :func:`softmax`: ``log_softmax([inf, 1])`` is ``[0, -inf]``.
+    """
+    shifted = _shifted(_scores(x, "log_softmax"))
+    return shifted - np.log(_row_sums(np.exp(shifted)))
 
 
 def sum_squared_error(y: np.ndarray, t: np.ndarray) -> float:
@@ -168,15 +208,46 @@ def softmax_cross_entropy(logits: np.ndarray, t: np.ndarray) -> float:
 
     ``-log softmax(a)[t] = logsumexp(a) - a[t]``, which is finite for any finite logits, so this
     agrees with backprop to rounding error, unlike ``cross_entropy_error(softmax(a), t)``.
+    Infinite logits are taken to the limit as in :func:`softmax`: a row ``[inf, 0]`` costs 0
+    for the label 0 and inf for the label 1.
 
     Parameters
     ----------
     logits : ndarray of shape (n_classes,) or (batch_size, n_classes)
     t : ndarray of shape (batch_size,) or (batch_size, n_classes)
         Integer labels or one-hot rows.
+
+    Returns
+    -------
+    float
+        The mean loss. It is inf when a target's logit is -inf or below a +inf one (the
+        limit), and when finite logits lie so far apart that the exact loss is larger than the
+        dtype's largest number (about 1.8e308 in float64, 3.4e38 in float32), such as
+        ``softmax_cross_entropy([[1e308, -1e308]], [1])``, whose exact loss is 2e308.
+
+    Warns
+    -----
+    RuntimeWarning
+        When finite logits give an infinite loss (that overflow), naming the row.
     """
     a = _as_batch(as_float_array(logits, "logits"), "logits")
     labels = check_t(t, a.shape[0], a.shape[1])
-    m = a.max(axis=1)
-    lse = m + np.log(np.exp(a - m[:, None]).sum(axis=1))
-    return float(np.mean(lse - a[np.arange(a.shape[0]), labels]))
+    # -log softmax(a)[t] = log Σ exp(a - max a) - (a[t] - max a)
+    with np.errstate(over="ignore"):  # finite logits too far apart: warned of below
+        shifted = _shifted(a)
+    picked = shifted[np.arange(a.shape[0]), labels]
+    losses = np.log(_row_sums(np.exp(shifted, out=shifted))[:, 0])
+    losses -= picked
+    loss = float(losses.mean())
+    if loss == math.inf:
+        rows = np.flatnonzero(losses == math.inf)
+        finite = rows[np.isfinite(a[rows]).all(axis=1)]
+        if finite.size:
+            row = int(finite[0])
+            warnings.warn(f"softmax_cross_entropy: the loss of row {row} is larger than the "
+                          f"largest {a.dtype} number ({float(np.finfo(a.dtype).max):.3g}): "
+                          f"its logits span {float(a[row].min()):g} to "
+                          f"{float(a[row].max()):g}, its target's is "
+                          f"{float(a[row, labels[row]]):g}; the mean is returned as inf",
+                          RuntimeWarning, stacklevel=2)
+    return loss
