@@ -104,3 +104,25 @@ def test_gradient_descent_books_example_and_history():
     np.testing.assert_array_equal(history[0], [-3.0, 4.0])
     np.testing.assert_array_equal(init, [-3.0, 4.0])  # init_x unchanged
     np.testing.assert_allclose(history[1], [-3.0 * 0.8, 4.0 * 0.8])
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+@pytest.mark.parametrize("side, bad", [("+", 0.3 + 1e-4), ("-", 0.3 - 1e-4)])
+def test_numerical_gradient_names_where_f_is_not_finite(vectorized, side, bad):
+    x = np.array([[0.1, 0.2], [0.3, 0.4]])
+    before = x.copy()
+
+    def f(a):  # NaN when element [1, 0] sits at that side of its step
+        return np.nan if a[1, 0] == bad else float(np.sum(a ** 2))
+
+    def f_stack(stack):  # the same for a stack of perturbed copies
+        return np.where(stack[:, 1, 0] == bad, np.nan, np.sum(stack ** 2, axis=(1, 2)))
+
+    with pytest.raises(ValueError, match=rf"f is nan at x\[1, 0\] \{side} h \(x\[1, 0\] = 0\.3"):
+        numerical_gradient(f_stack if vectorized else f, x, vectorized=vectorized)
+    assert x.tobytes() == before.tobytes()
+
+
+def test_numerical_gradient_refuses_an_infinite_f():
+    with pytest.raises(ValueError, match=r"f is inf at x\[0\] \+ h"):
+        numerical_gradient(lambda a: np.inf if a[0] > 1 else float(a[0]), np.array([1.0, 2.0]))

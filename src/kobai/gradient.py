@@ -6,6 +6,7 @@ much faster structured version, ``net.numerical_gradient(x, t)``.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
@@ -42,6 +43,16 @@ def _scalar(value: npt.ArrayLike, where: str) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"f must return a number, but returned {type(value).__name__} "
                         f"{where}") from None
+
+
+def _not_finite(value: float, idx: tuple[int, ...], side: str, x_value: float,
+                h: float) -> ValueError:
+    """The error for ``f`` not finite at ``x[idx] ± h`` (``side`` "+" or "-")."""
+    return ValueError(f"f is {value} at x{list(idx)} {side} h (x{list(idx)} = {x_value:g}, "
+                      f"h = {h:g}), so the central difference there is not a number; "
+                      "numerical_gradient needs f finite at x[i] + h and x[i] - h for every "
+                      "element (a log or a division near 0? a smaller h may stay inside f's "
+                      "domain)")
 
 
 def _check_x(x: object) -> np.ndarray:
@@ -93,7 +104,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         If ``x`` is not a float32 or float64 ndarray.
     ValueError
         If ``h`` is not a finite number of at least the machine epsilon of ``x``'s dtype
-        (``h=0``, NaN, 1e-300), or ``x[i] ± h`` rounds back to ``x[i]`` for some element.
+        (``h=0``, NaN, 1e-300), or ``x[i] ± h`` rounds back to ``x[i]`` for some element,
+        or ``f`` is NaN or infinite at some ``x[i] + h`` or ``x[i] - h`` (the message names
+        the element and the side; ``x`` is restored).
     """
     x = _check_x(x)
     h = check_step(h, x)
@@ -105,8 +118,12 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
         try:
             x[idx] = tmp_val + h
             fxh1 = _scalar(f(x), f"at x{list(idx)} + h")
+            if not math.isfinite(fxh1):
+                raise _not_finite(fxh1, idx, "+", float(tmp_val), h)
             x[idx] = tmp_val - h
             fxh2 = _scalar(f(x), f"at x{list(idx)} - h")
+            if not math.isfinite(fxh2):
+                raise _not_finite(fxh2, idx, "-", float(tmp_val), h)
         finally:
             x[idx] = tmp_val
         grad[idx] = (fxh1 - fxh2) / (2 * h)
@@ -132,6 +149,13 @@ def _numerical_gradient_vectorized(f: Callable[[np.ndarray], npt.ArrayLike], x: 
             raise ValueError(f"with vectorized=True, f must return {2 * k} values for a stack of "
                              f"shape {(2 * k, *x.shape)}, but returned shape {values.shape}")
         values = values.reshape(-1)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            i = int(idx[first % k])
+            where = tuple(int(j) for j in np.unravel_index(i, x.shape))
+            raise _not_finite(float(values[first]), where, "+" if first < k else "-",
+                              float(flat[i]), h)
         grad[idx] = (values[:k] - values[k:]) / (2 * h)
     return grad.reshape(x.shape)
 
