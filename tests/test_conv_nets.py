@@ -9,6 +9,7 @@ from ``sys.modules`` afterwards.
 
 import os
 import pickle
+import re
 import sys
 import time
 import zipfile
@@ -369,3 +370,14 @@ def test_conv_net_refuses_channels_last_images():
     with pytest.raises(ValueError, match=r"shape \(2, 12, 12, 3\).*\(3, 12, 12\)"):
         net.predict(np.zeros((2, 12, 12, 3)))
     assert net.predict(np.zeros(3 * 12 * 12)).shape == (10,)  # one row of pixels
+
+
+@pytest.mark.parametrize("x", [np.zeros((0, 1, 28, 28)), np.zeros((0, 784))])
+@pytest.mark.parametrize("method", ["predict", "loss", "gradient", "accuracy"])
+def test_conv_net_refuses_an_empty_batch(x, method):
+    net = SimpleConvNet(rng=0)
+    args = (x,) if method == "predict" else (x, np.zeros(0, dtype=np.int64))
+    with pytest.raises(ValueError, match=re.escape(f"x is an empty batch (shape {x.shape}); "
+                                                   "expected at least one image of shape "
+                                                   "(1, 28, 28)")):
+        getattr(net, method)(*args)

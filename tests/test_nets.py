@@ -195,6 +195,7 @@ def test_dropout_is_off_in_evaluation_and_frozen_in_checks():
     ("not an array", [0], TypeError, r"x must be a numeric array"),
     (None, [0], TypeError, r"x must be a numeric array"),
     (np.ones((0, 4)), [], ValueError, r"empty batch"),
+    (np.ones((0, 2, 2)), [], ValueError, r"empty batch \(shape \(0, 2, 2\)\)"),
 ])
 def test_bad_input_is_named(make, x, t, error, message):
     net = make()

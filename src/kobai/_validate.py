@@ -79,8 +79,8 @@ def check_x(x: object, n_features: int, dtype: np.dtype | type = np.float64,
                          f"a batch of shape (batch_size, {n_features})")
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
-    elif arr.ndim > 2:
-        arr = arr.reshape(arr.shape[0], -1)
+    elif arr.ndim > 2:  # (not -1: NumPy cannot infer it for an empty batch)
+        arr = arr.reshape(arr.shape[0], math.prod(arr.shape[1:]))
     if arr.shape[1] != n_features:
         # as_float_array accepted x, so it is array-like
         shape = np.shape(cast("npt.ArrayLike", x))
