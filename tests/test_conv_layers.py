@@ -756,3 +756,22 @@ def test_convolution_with_many_channels_and_a_large_batch_equals_im2col(stride, 
     np.testing.assert_allclose(layer.db, d2.sum(axis=0), rtol=1e-12, atol=1e-11)
     np.testing.assert_allclose(dx, col2im(d2 @ W.reshape(fn, -1), x.shape, k, k, stride, pad),
                                rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Convolution(np.ones((2, 1, 2, 2)), np.zeros(2)),
+    lambda: Pooling(2, 2, stride=2),
+])
+def test_conv_layers_backward_before_forward_names_the_layer(make):
+    layer = make()
+    name = type(layer).__name__
+    with pytest.raises(RuntimeError, match=rf"{name}\.backward called before forward"):
+        layer.backward(np.ones((1, 2, 2, 2)))
+
+
+def test_convolution_backward_after_an_evaluation_forward_says_it_keeps_nothing():
+    conv = Convolution(np.ones((2, 1, 2, 2)), np.zeros(2))
+    out = conv.forward(np.ones((1, 1, 3, 3)), train=False)
+    with pytest.raises(RuntimeError, match=r"Convolution\.backward called before forward.*"
+                                           r"train=False"):
+        conv.backward(np.ones_like(out))

@@ -6,7 +6,16 @@ Every layer's backward is checked against numerical gradients in test_gradcheck.
 import numpy as np
 import pytest
 
-from kobai.layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh
+from kobai.layers import (
+    Affine,
+    BatchNormalization,
+    Dropout,
+    Flatten,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+    Tanh,
+)
 
 
 def test_hand_worked_2_2_2_network():
@@ -173,3 +182,23 @@ def test_activation_derivative_hooks_match_central_differences(make):
         assert np.abs(d[k - 1]).max() <= make.derivative_bounds[k - 1]
         if make is not Relu:
             assert np.abs(d[k - 1]).max() >= 0.99 * make.derivative_bounds[k - 1]
+
+
+@pytest.mark.parametrize("make, method", [
+    (lambda: Affine(np.ones((2, 3)), np.zeros(3)), "backward"),
+    (lambda: Flatten(), "backward"),
+    (lambda: Relu(), "backward"),
+    (lambda: Relu(), "kink_state"),
+    (lambda: Sigmoid(), "backward"),
+    (lambda: Tanh(), "backward"),
+    (lambda: Dropout(0.5, rng=0), "backward"),
+    (lambda: BatchNormalization(np.ones(3), np.zeros(3)), "backward"),
+    (lambda: SoftmaxWithLoss(), "backward"),
+])
+def test_backward_before_forward_names_the_layer(make, method):
+    layer = make()
+    args = () if method == "kink_state" or isinstance(layer, SoftmaxWithLoss) else (
+        np.ones((2, 3)),)
+    with pytest.raises(RuntimeError, match=rf"{type(layer).__name__}\.{method} called before "
+                                           "forward"):
+        getattr(layer, method)(*args)

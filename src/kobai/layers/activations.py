@@ -101,7 +101,8 @@ class Relu(Activation):
         return np.maximum(x, 0, out=out)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        assert self.mask is not None, "backward before forward"
+        if self.mask is None:
+            raise self._before_forward()
         # a new array: the book's dout[mask] = 0 modified the caller's
         return np.multiply(dout, self.mask, out=self._dx(dout))
 
@@ -111,7 +112,8 @@ class Relu(Activation):
 
     def kink_state(self) -> np.ndarray:
         """Which inputs of the last forward were on the positive side of the kink at 0."""
-        assert self.mask is not None, "kink_state before forward"
+        if self.mask is None:
+            raise self._before_forward("kink_state")
         return self.mask.copy()
 
 
@@ -132,7 +134,8 @@ class Sigmoid(Activation):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         # dy/dx = y (1 - y)
         y = self.out
-        assert y is not None, "backward before forward"
+        if y is None:
+            raise self._before_forward()
         slope = np.subtract(1.0, y, out=self._dx(dout, "tmp"))
         dx = np.multiply(dout, slope, out=self._dx(dout))  # the book's order: dout·(1 - y)·y
         dx *= y
@@ -155,7 +158,8 @@ class Tanh(Activation):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         y = self.out
-        assert y is not None, "backward before forward"
+        if y is None:
+            raise self._before_forward()
         slope = np.multiply(y, y, out=self._dx(dout, "tmp"))
         np.subtract(1.0, slope, out=slope)
         return np.multiply(dout, slope, out=self._dx(dout))

@@ -73,7 +73,8 @@ class Affine(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         # out = x·W + b  =>  dW = xᵀ·dout,  db = Σ_batch dout,  dx = dout·Wᵀ
         x = self.x
-        assert x is not None, "backward before forward"
+        if x is None:
+            raise self._before_forward()
         W = self.params["W"]
         bufs: tuple[np.ndarray | None, ...] = (None,) * 5
         if self.reuse_buffers and dout.dtype == x.dtype == W.dtype:
@@ -110,7 +111,8 @@ class Flatten(Layer):
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        if self.input_shape is None:
+            raise self._before_forward()
         if not self.compute_dx:
             return None
-        assert self.input_shape is not None, "backward before forward"
         return dout.reshape(self.input_shape)

@@ -103,6 +103,12 @@ class Layer:
         """``d loss / d x`` from ``dout``, storing ``grads`` (required of every layer)."""
         raise NotImplementedError(f"{type(self).__name__} must define backward(dout)")
 
+    def _before_forward(self, method: str = "backward", hint: str = "") -> RuntimeError:
+        """The error for ``method`` called while nothing is kept from a forward pass."""
+        return RuntimeError(f"{type(self).__name__}.{method} called before forward: it uses what "
+                            f"the last forward(x) kept, and nothing is kept yet{hint}; call "
+                            "forward first")
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments other than the parameter arrays, JSON-able."""
         return {}

@@ -145,8 +145,9 @@ class Convolution(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         xp, x_shape = self.xp, self.x_shape
-        assert xp is not None and x_shape is not None, \
-            "backward needs a forward(x, train=True) first (evaluation keeps nothing)"
+        if xp is None or x_shape is None:
+            raise self._before_forward(hint=" (forward(x, train=False), evaluation, keeps "
+                                            "nothing for a backward)")
         W = self.params["W"]
         fn, c, fh, fw = W.shape
         n, _, h, w = x_shape

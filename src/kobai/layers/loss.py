@@ -90,7 +90,8 @@ class SoftmaxWithLoss(LossLayer):
         return self.loss
 
     def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
-        assert self.y is not None and self.labels is not None, "backward before forward"
+        if self.y is None or self.labels is None:
+            raise self._before_forward()
         y = self.y
         n = y.shape[0]
         ws = self._workspace((y.shape, y.dtype))

@@ -89,7 +89,8 @@ class Pooling(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         arg, x_shape = self.arg_max, self.x_shape
-        assert arg is not None and x_shape is not None, "backward before forward"
+        if arg is None or x_shape is None:
+            raise self._before_forward()
         if not self.compute_dx:
             return None
         n, c, h, w = x_shape
@@ -118,7 +119,8 @@ class Pooling(Layer):
     def kink_state(self) -> np.ndarray:
         """Which position of each window was the maximum in the last forward: a gradient
         check flags an element whose ±eps changed it as a kink, not a failure."""
-        assert self.arg_max is not None, "kink_state before forward"
+        if self.arg_max is None:
+            raise self._before_forward("kink_state")
         return self.arg_max.copy()
 
     def get_config(self) -> dict[str, Any]:

@@ -55,11 +55,13 @@ class Dropout(Layer):
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """``x · mask`` with the last mask, for a batch or a stack of batches (…, N, F)."""
-        assert self.mask is not None, "apply before forward"
+        if self.mask is None:
+            raise self._before_forward("apply")
         return x * self.mask
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        assert self.mask is not None, "backward before forward"
+        if self.mask is None:
+            raise self._before_forward()
         return dout * self.mask
 
     def get_config(self) -> dict[str, Any]:
@@ -185,7 +187,8 @@ class BatchNormalization(Layer):
         return self.params["gamma"] * normalize(x, self.eps, axis=-2)[0] + self.params["beta"]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        assert self.xn is not None and self.std is not None and self.input_shape is not None
+        if self.xn is None or self.std is None or self.input_shape is None:
+            raise self._before_forward()
         d2 = dout.reshape(dout.shape[0], -1)
         self.grads["beta"] = d2.sum(axis=0)
         self.grads["gamma"] = np.sum(self.xn * d2, axis=0)
