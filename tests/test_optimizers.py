@@ -337,8 +337,11 @@ def test_update_rejects_mismatched_grad_keys_by_name(drop, add, match):
         del grads[drop]
     if add:
         grads[add] = np.ones(3)
-    with pytest.raises(KeyError, match=match):
+    before = {key: arr.copy() for key, arr in params.items()}
+    with pytest.raises(ValueError, match=match + r" \(expected exactly the keys of params"):
         Adam().update(params, grads)
+    for key, arr in params.items():
+        np.testing.assert_array_equal(arr, before[key], err_msg=key)
 
 
 def test_update_rejects_grad_of_wrong_shape_and_changes_nothing():

@@ -124,11 +124,10 @@ class Optimizer(ABC):
 
         Raises
         ------
-        KeyError
-            If ``grads`` lacks a key of ``params`` or has one that ``params`` lacks.
         ValueError
-            If a gradient's shape differs from its parameter's, a gradient holds NaN or
-            infinity (which would poison the slots of every later step; unless
+            If ``grads`` lacks a key of ``params`` or has one that ``params`` lacks (the
+            message names them), a gradient's shape differs from its parameter's, a gradient
+            holds NaN or infinity (which would poison the slots of every later step; unless
             ``refuse_non_finite`` is False), or saved state does not fit the parameter
             (another shape or dtype).
         TypeError
@@ -144,7 +143,7 @@ class Optimizer(ABC):
                 problems.append(f"grads is missing {_names(missing)}")
             if extra:
                 problems.append(f"grads has unexpected {_names(extra)}")
-            raise KeyError(
+            raise ValueError(
                 f"{'; '.join(problems)} (expected exactly the keys of params: {_names(params)})"
             )
         numbers_ = {key: arr for key, value in params.items()
