@@ -45,6 +45,8 @@ from typing import IO, Any, BinaryIO, Literal
 
 import numpy as np
 
+from ._files import atomic_write, npy_header
+
 __all__ = ["ALLOWED_GLOBALS", "ALLOWED_OPCODES", "ArraysFileError", "UnsafePickleError",
            "read_arrays", "read_arrays_from", "read_pickled_arrays", "write_arrays",
            "write_arrays_to"]
@@ -526,21 +528,6 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
             raise machine.malformed(f"invalid text at byte {machine.op_pos}: {exc}") from None
 
 
-def npy_header(fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
-    """``(shape, dtype)`` from the header of a ``.npy`` stream (formats 1.0 and 2.0, the ones
-    NumPy writes for numeric arrays), leaving ``fp`` at the data; ValueError otherwise."""
-    fmt = np.lib.format
-    version = fmt.read_magic(fp)
-    if version == (1, 0):
-        shape, _, dtype = fmt.read_array_header_1_0(fp)
-    elif version == (2, 0):
-        shape, _, dtype = fmt.read_array_header_2_0(fp)
-    else:
-        raise ValueError(f".npy format {version[0]}.{version[1]}, which NumPy writes only for "
-                         "arrays kobai does not read")
-    return shape, dtype
-
-
 # -- files -------------------------------------------------------------------------------------
 def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
                 ) -> dict[str, np.ndarray]:
@@ -709,7 +696,6 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
         pickle). Nothing is written then.
     """
     _check_arrays(arrays)
-    from .io import atomic_write  # here, not at the top: kobai.io imports the networks
 
     with atomic_write(path) as fh:
         write_arrays_to(fh, arrays)

@@ -23,24 +23,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import secrets
-import stat
-import time
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from . import __version__
+from ._files import atomic_write, npy_header
 from ._validate import positive_int
-from .arrays_file import npy_header
 from .nets import NETWORKS, Network
 from .optimizers import get_optimizer
 
@@ -57,7 +51,6 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # local file header; empty archive
 _NPY_MAGIC = b"\x93NUMPY"
 _MAX_META_BYTES = 256 * 2**20
 _NPY_HEADER_ALLOWANCE = 4096  # an .npy member is its data plus a header of at most this
-_STALE_TMP_SECONDS = 60.0  # a temporary file untouched this long has no live writer
 
 
 class CheckpointError(ValueError):
@@ -93,87 +86,6 @@ class Checkpoint:
         (checkpoints of kobai 0.1.0)."""
         data = self.meta.get("data")
         return data if isinstance(data, dict) else None
-
-
-# -- atomic writing ---------------------------------------------------------------------------
-@contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Open a binary file that replaces ``path`` only once the ``with`` block succeeds.
-
-    The data goes to a new temporary file in the same directory, which is flushed, fsync'ed
-    and renamed over ``path`` (``os.replace``, atomic on POSIX and Windows); the directory is
-    then fsync'ed where the platform allows. If the block raises (or the process dies), the
-    previous ``path`` is untouched and the temporary file is removed (or, after a crash, left
-    as a hidden ``.<name>.<12 hex digits>.tmp``).
-
-    Such leftovers are removed by the next write of the same ``path``: before it starts, every
-    regular file in the directory named exactly ``.<name>.<12 hex digits>.tmp`` for this
-    ``<name>`` (nothing else, not another target's) whose last modification is more than
-    60 seconds old is deleted. A live writer modifies its temporary file as it writes, within
-    seconds, so an old one belongs to a writer that died; one that merely paused for a minute
-    in the middle of its ``with`` block would lose its file and fail at the rename (its
-    ``path`` stays as it was), never leave a corrupt ``path``. The age, not a process id, is
-    the test because ids are reused and mean nothing across machines sharing a folder.
-
-    Examples
-    --------
-    >>> with atomic_write("history.json") as fh:  # doctest: +SKIP
-    ...     fh.write(b"{}")
-    """
-    path = Path(path)
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the directory {directory} does not "
-                                "exist")
-    _remove_stale_temporaries(path)
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    # O_EXCL: never follow or clobber an existing file; mode 0o666 lets the umask apply.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_directory(directory)
-
-
-def _remove_stale_temporaries(path: Path) -> None:
-    """Delete the leftovers of writes of ``path`` that died (see :func:`atomic_write`)."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
-    cutoff = time.time() - _STALE_TMP_SECONDS
-    try:
-        names = os.listdir(path.parent)
-    except OSError:
-        return
-    for name in names:
-        if not pattern.fullmatch(name):
-            continue
-        leftover = path.parent / name
-        with suppress(OSError):  # gone meanwhile, or not ours to delete: leave it
-            info = leftover.lstat()
-            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                leftover.unlink()
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable; not possible on every platform (Windows), so best effort."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- save -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import atomic_write
+from ._files import atomic_write
 from .metrics import _check_cm
 
 __all__ = ["plot_learning_curve", "plot_confusion", "plot_filters", "plot_activations",

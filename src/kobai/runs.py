@@ -1,4 +1,5 @@
-"""Run folders of ``kobai train``: unique names, never overwritten, never left empty.
+"""Run folders of ``kobai train`` and ``kobai tune``: unique names, never overwritten, never
+left empty.
 
 * Without ``--out``, a run gets ``runs/<YYYYmmdd-HHMMSS>/``, or ``...-2/``, ``...-3/`` when that
   name is taken: each folder is claimed with an atomic ``mkdir``, so two runs started in the
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._common import CliError, user_errors
+__all__ = ["DERIVED_FILES", "RUNS_ROOT", "RUN_FILES", "check_out", "claim_folder", "run_folder"]
 
 #: the files that make a folder a run: writing there would replace an earlier run's results
 RUN_FILES = ("model.npz", "history.csv", "history.json")
@@ -35,20 +36,21 @@ def check_out(out: Path, *, force: bool, resuming: Path | None) -> bool:
 
     ``resuming`` is the checkpoint being resumed: continuing it in its own folder is allowed.
     Returns whether an earlier run's files in ``out`` are to be removed first (``--force``).
+    A ValueError says why ``out`` cannot take the run.
     """
     if out.exists() and not out.is_dir():
-        raise CliError(f"--out {out} is a file; --out names the run's folder")
+        raise ValueError(f"--out {out} is a file; --out names the run's folder")
     model = out / "model.npz"
     if model.exists() and not model.is_file():
-        raise CliError(f"{model} is not a file (kobai train saves its checkpoint there); "
-                       "choose another --out")
+        raise ValueError(f"{model} is not a file (kobai train saves its checkpoint there); "
+                         "choose another --out")
     if resuming is not None and resuming.resolve() == model.resolve():
         return False  # the run continues itself: its files are its own
     found = [name for name in RUN_FILES if (out / name).is_file()]
     if found and not force:
-        raise CliError(f"{out} already holds a run ({', '.join(found)}); kobai train does not "
-                       f"overwrite it: choose another --out, continue it with --resume {out} "
-                       f"--out {out}, or replace it with --force")
+        raise ValueError(f"{out} already holds a run ({', '.join(found)}); kobai train does "
+                         f"not overwrite it: choose another --out, continue it with --resume "
+                         f"{out} --out {out}, or replace it with --force")
     return bool(found)
 
 
@@ -59,22 +61,22 @@ def run_folder(out: Path | None, *, replace: bool) -> Iterator[Path]:
     With ``replace`` (``--force``), the run files of an earlier run in ``out`` are set aside
     first and removed once the new run has saved its model — or put back if it stops before
     that. The folders created here are removed at the end if the block left them empty.
+    An OSError (or ValueError) before the block starts: the folder could not be created.
     """
     created: list[Path] = []
     backup: Path | None = None
     try:
-        with user_errors(f"cannot create the run folder {out or RUNS_ROOT}"):
-            if out is None:
-                folder = _new_folder(created)
-            else:
-                _mkdirs(out, created)
-                folder = out
-            if replace:  # set aside until the new run has saved a model
-                backup = folder / f".replaced-{secrets.token_hex(4)}"
-                backup.mkdir()
-                for name in RUN_FILES + DERIVED_FILES:
-                    if (folder / name).exists():
-                        (folder / name).rename(backup / name)
+        if out is None:
+            folder = _new_folder(created)
+        else:
+            _mkdirs(out, created)
+            folder = out
+        if replace:  # set aside until the new run has saved a model
+            backup = folder / f".replaced-{secrets.token_hex(4)}"
+            backup.mkdir()
+            for name in RUN_FILES + DERIVED_FILES:
+                if (folder / name).exists():
+                    (folder / name).rename(backup / name)
         yield folder
     finally:
         if backup is not None:

@@ -42,6 +42,7 @@ from typing import Any, Literal, TypeGuard, cast
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._files import atomic_write
 from ._threads import auto_blas_threads, blas_threads
 from ._validate import check_t, check_x, positive_int
 from .nets import Network
@@ -181,15 +182,11 @@ class History:
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dict` as JSON to ``path``, atomically."""
-        from .io import atomic_write
-
         with atomic_write(path) as fh:
             fh.write(json.dumps(self.to_dict(), indent=1).encode("utf-8"))
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write one row per epoch (the :class:`EpochRecord` fields) to ``path``, atomically."""
-        from .io import atomic_write
-
         buf = _io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([f.name for f in fields(EpochRecord)])

@@ -1,4 +1,4 @@
-"""Helpers shared by the subcommands: argument types, errors and building networks."""
+"""Helpers shared by the subcommands: argument types, errors, the network options."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..nets import options
+from ..nets.options import IMAGE_SHAPE, NETS
 
 
 class CliError(Exception):
@@ -54,17 +57,6 @@ non_negative_float = _number(float, "a number >= 0", lambda v: v >= 0 and math.i
 ratio = _number(float, "a ratio in [0, 1)", lambda v: 0 <= v < 1)
 
 
-#: --net choices: name -> (network class in kobai.nets, help)
-NETS = {"two-layer": ("TwoLayerNet", "TwoLayerNet (the book's ch. 4-5)"),
-        "mlp": ("MultiLayerNet", "MultiLayerNet (ch. 6)"),
-        "cnn": ("SimpleConvNet", "SimpleConvNet (ch. 7)"),
-        "deepcnn": ("DeepConvNet", "DeepConvNet (ch. 8)")}
-#: the --net choices that are convolutional: they take images of shape (1, 28, 28)
-CONV_NETS = ("cnn", "deepcnn")
-#: MNIST's images as the convolutional nets take them
-IMAGE_SHAPE = (1, 28, 28)
-
-
 def model_file(path: Path) -> Path:
     """``path`` itself, or for a run folder (kobai train's --out), the model.npz inside it."""
     if not path.is_dir():
@@ -103,94 +95,18 @@ def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str,
 
 
 def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_SHAPE,
-              output_size: int = 10, dtype: object = np.float64, rng: object = None,
-              conv_param: dict[str, int] | None = None):
-    """The network the parsed --net/--hidden/... options describe.
-
-    ``input_shape`` is one image, ``(channels, height, width)``: the convolutional nets take
-    it as it is, the others its number of pixels. ``conv_param`` is SimpleConvNet's (default
-    the book's: 30 filters 5×5).
-    """
+              output_size: int = 10, dtype: type | np.dtype | str = np.float64,
+              rng: np.random.Generator | int | None = None,
+              conv_param: dict[str, int] | None = None) -> Any:
+    """:func:`kobai.nets.options.build_net`, its refusals as one-line errors: options that
+    describe no network as they are, the network's own refusal after "cannot build the
+    network"."""
     with user_errors("cannot build the network"):
-        return _build_net(args, input_shape, output_size, dtype, rng, conv_param)
-
-
-def _refuse(args: argparse.Namespace, options: tuple[str, ...], why: str) -> None:
-    """Refuse those of ``options`` (argparse names) that were given, saying ``why``."""
-    given = [f"--{name.replace('_', '-')}" for name in options
-             if getattr(args, name) not in (None, False)]
-    if given:
-        verb = "does" if len(given) == 1 else "do"
-        raise CliError(f"{', '.join(given)} {verb} not apply to --net {args.net}: {why}")
-
-
-def _one_hidden(args: argparse.Namespace, default: int) -> int:
-    hidden = args.hidden or [default]
-    if len(hidden) != 1:
-        raise CliError(f"--net {args.net or 'two-layer'} has one hidden layer, got --hidden "
-                       f"{' '.join(map(str, hidden))}"
-                       + ("; use --net mlp for more" if args.net in (None, "two-layer") else ""))
-    return hidden[0]
-
-
-def _build_net(args, input_shape, output_size, dtype, rng, conv_param):
-    from ..nets import DeepConvNet, MultiLayerNet, SimpleConvNet, TwoLayerNet
-
-    net = args.net or "two-layer"
-    if net == "cnn":
-        _refuse(args, ("activation", "weight_decay", "dropout", "batchnorm"),
-                "SimpleConvNet is the book's conv - relu - pool - affine - relu - affine, "
-                "with --hidden N units in its hidden affine layer")
-        return SimpleConvNet(input_shape, conv_param, _one_hidden(args, 100), output_size,
-                             rng=rng, dtype=dtype)
-    if net == "deepcnn":
-        _refuse(args, ("activation", "weight_decay", "batchnorm"),
-                "DeepConvNet is the book's six 3x3 convolutions with relu, then affine - relu "
-                "- dropout - affine - dropout; --hidden N and --dropout RATIO set its hidden "
-                "size and dropout ratio")
-        return DeepConvNet(input_shape, hidden_size=_one_hidden(args, 50),
-                           output_size=output_size,
-                           dropout_ratio=0.5 if args.dropout is None else args.dropout,
-                           rng=rng, dtype=dtype)
-    input_size = math.prod(input_shape)
-    if net == "two-layer":
-        extras = [name for name, on in (("--weight-decay", args.weight_decay),
-                                        ("--dropout", args.dropout is not None),
-                                        ("--batchnorm", args.batchnorm)) if on]
-        if extras:
-            raise CliError(f"{', '.join(extras)} need --net mlp (TwoLayerNet is the book's plain "
-                           "two-layer network)")
-        return TwoLayerNet(input_size, _one_hidden(args, 50), output_size,
-                           activation=args.activation or "sigmoid", rng=rng, dtype=dtype)
-    activation = args.activation or "relu"
-    return MultiLayerNet(input_size, args.hidden or [100, 100], output_size,
-                         activation=activation, weight_init_std=activation,
-                         weight_decay_lambda=args.weight_decay or 0.0,
-                         use_dropout=args.dropout is not None,
-                         dropout_ratio=args.dropout if args.dropout is not None else 0.5,
-                         use_batchnorm=bool(args.batchnorm), rng=rng, dtype=dtype)
-
-
-def net_options(net: Any) -> dict[str, Any] | None:
-    """The --net, --hidden, ... values that describe ``net`` (the inverse of :func:`build_net`).
-
-    Keys are the options' argparse names (``net``, ``hidden``, ``activation``,
-    ``weight_decay``, ``dropout``, ``batchnorm``); None for a network that :func:`build_net`
-    does not build (no options describe it).
-    """
-    name = next((key for key, (cls, _) in NETS.items() if type(net).__name__ == cls), None)
-    if name is None:
-        return None
-    config = net.get_config()
-    hidden = config.get("hidden_size_list") or [config["hidden_size"]]
-    if name == "deepcnn":
-        dropout = config.get("dropout_ratio")
-    else:
-        dropout = config.get("dropout_ratio") if config.get("use_dropout") else None
-    return {"net": name, "hidden": [int(n) for n in hidden],
-            "activation": config.get("activation"),
-            "weight_decay": float(config.get("weight_decay_lambda", 0.0)),
-            "dropout": dropout, "batchnorm": bool(config.get("use_batchnorm", False))}
+        try:
+            return options.build_net(args, input_shape=input_shape, output_size=output_size,
+                                     dtype=dtype, rng=rng, conv_param=conv_param)
+        except options.NetOptionsError as exc:
+            raise CliError(str(exc)) from None
 
 
 def first_filters(net: Any) -> np.ndarray | None:

@@ -7,15 +7,8 @@ import argparse
 
 import numpy as np
 
-from ._common import (
-    CONV_NETS,
-    IMAGE_SHAPE,
-    CliError,
-    add_net_arguments,
-    build_net,
-    non_negative_int,
-    positive_int,
-)
+from ..nets.options import CONV_NETS, IMAGE_SHAPE
+from ._common import CliError, add_net_arguments, build_net, non_negative_int, positive_int
 
 # The book's ch07/gradient_check.py: SimpleConvNet(input_dim=(1, 10, 10), conv_param=...,
 # hidden_size=10) on one random image.

@@ -5,28 +5,29 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..datasets.mnist import SOURCES
+from ..nets.options import CONV_NETS, net_options
 from ..optimizers import OPTIMIZERS
+from ..runs import RUNS_ROOT, check_out, run_folder
 from ._common import (
-    CONV_NETS,
     CliError,
     add_net_arguments,
     build_net,
     first_filters,
     model_file,
-    net_options,
     non_negative_int,
     positive_float,
     positive_int,
     use_recorded_data_dir,
     user_errors,
 )
-from ._runs import check_out, run_folder
 
 # Default learning rate per optimizer: SGD as in the book's train_neuralnet.py, the others
 # their usual defaults (the book's ch. 6 optimizer_compare_mnist.py).
@@ -214,6 +215,16 @@ def _option(flag: str, value: Any) -> str:
     return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
 
 
+@contextmanager
+def _run_folder(out: Path | None, *, replace: bool) -> Iterator[Path]:
+    """:func:`kobai.runs.run_folder`, a folder it cannot create a one-line error (what the
+    block raises is passed on as it is)."""
+    with ExitStack() as stack:
+        with user_errors(f"cannot create the run folder {out or RUNS_ROOT}"):
+            folder = stack.enter_context(run_folder(out, replace=replace))
+        yield folder
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import io, plot
     from ..datasets import describe, load_mnist
@@ -226,8 +237,9 @@ def run(args: argparse.Namespace) -> int:
         args.dataset = "sample"
     if args.batch_size is None:
         args.batch_size = 100
-    replace = args.out is not None and check_out(args.out, force=args.force,
-                                                 resuming=args.resume)
+    with user_errors():
+        replace = args.out is not None and check_out(args.out, force=args.force,
+                                                     resuming=args.resume)
     with user_errors("cannot load the data"):
         (x_train, t_train), (x_test, t_test) = load_mnist(source=args.dataset,
                                                           data_dir=args.data_dir,
@@ -250,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     optimizer_text = f"{type(optimizer).__name__}(lr={optimizer.lr:g})"
     filters = first_filters(net)
     filters_before = None if filters is None else filters.copy()
-    with run_folder(args.out, replace=replace) as out:
+    with _run_folder(args.out, replace=replace) as out:
         model_path = out / "model.npz"
         in_place = args.resume is not None and args.resume.resolve() == model_path.resolve()
         saved = [start] if in_place else []  # the epochs model.npz holds, last one last

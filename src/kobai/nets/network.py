@@ -37,6 +37,9 @@ from ..functions import softmax
 from ..gradient import numerical_gradient as _loop_gradient
 from ..layers import LAYERS, Layer, LossLayer, SoftmaxWithLoss
 from .decay import add_decay, decay_loss
+from .numgrad import UnsupportedNetwork
+from .numgrad import numerical_gradient as _structured_gradient
+from .numgrad import numerical_gradient_and_kinks as _structured_gradient_and_kinks
 
 __all__ = ["Network", "UnsupportedNetwork"]
 
@@ -45,11 +48,6 @@ LayerSpec = Mapping[str, Any] | Sequence[Any]
 # Images evaluated per forward pass at most: DeepConvNet's activations (and the buffers its
 # layers keep) take about 0.4 MB per MNIST image, so 500 keep evaluation near 200 MB.
 _IMAGE_EVAL_ROWS = 500
-
-
-class UnsupportedNetwork(ValueError):
-    """The structured numerical gradient does not apply (a layer without its hooks); the
-    element-by-element loop still does."""
 
 
 class Network:
@@ -423,10 +421,8 @@ class Network:
         self._check_step(h)
         x2, labels = self._inputs(x, t)
         if method == "fast":
-            from .numgrad import numerical_gradient as structured
-
             try:
-                return structured(self, x2, labels, h)
+                return _structured_gradient(self, x2, labels, h)
             except UnsupportedNetwork:
                 pass
         with self.frozen():
@@ -444,10 +440,8 @@ class Network:
         UnsupportedNetwork
             When a layer lacks the hooks of the structured path (use the loop).
         """
-        from .numgrad import numerical_gradient_and_kinks
-
         self._check_step(h)
-        return numerical_gradient_and_kinks(self, *self._inputs(x, t), h)
+        return _structured_gradient_and_kinks(self, *self._inputs(x, t), h)
 
     def _check_step(self, h: float) -> None:
         """Refuse a step ``h`` that central differences of these parameters cannot use."""

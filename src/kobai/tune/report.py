@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_write
+from .._files import atomic_write
 from .records import COMPLETED, ERROR, STATUSES, TrialResult
 
 __all__ = ["ranked", "write_results_csv", "read_results_csv", "best_json", "write_best_json",

@@ -399,7 +399,7 @@ def _new_run_folder(out: Path | None, record: dict[str, Any]) -> Path:
     """``out`` (created) or a new ``runs/tune-<timestamp>`` (claimed atomically), with the
     search's record in it. The record is created exclusively, so of two searches started
     into the same ``--out`` at once, one is refused."""
-    from ..cli._runs import claim_folder
+    from ..runs import claim_folder
 
     if out is None:
         folder = claim_folder("tune-")

@@ -106,7 +106,7 @@ def _flag(dest: str) -> str:
 def _names(dest: str) -> list[str]:
     """The values a categorical option takes (the registries ``kobai train`` offers)."""
     if dest == "net":
-        from ..cli._common import NETS
+        from ..nets.options import NETS
 
         return list(NETS)
     if dest == "activation":
@@ -374,29 +374,37 @@ def _samples(dest: str, dim: Dimension | None) -> list[tuple[Any, str]]:
 def _build(combination: Mapping[str, tuple[Any, str]]) -> None:
     """Build the network of ``combination`` (dest -> (value, written form)); a SpaceError
     naming the options when it cannot be built."""
-    import numpy as np
-
-    from ..cli._common import CliError, build_net
-
     values = {dest: combination.get(dest, (None, ""))[0] for dest in _NET_OPTIONS}
     narrow = dict(values)
     if values["hidden"] is not None:  # narrow layers: quick to build, whatever the widths
         narrow["hidden"] = [min(width, _CHECK_WIDTH) for width in values["hidden"]]
-    try:
-        build_net(argparse.Namespace(**narrow), dtype=np.float32, rng=0)
+    refusal = _refusal(narrow)
+    if refusal is None:
         return
-    except CliError as narrow_refusal:
-        exc = narrow_refusal
-    try:  # the same refusal with the user's widths, for the message: the options are
-        build_net(argparse.Namespace(**values), dtype=np.float32, rng=0)  # checked first
-    except CliError as refusal:
-        exc = refusal
+    # the same refusal with the user's widths, for the message: the options are checked first
+    refusal = _refusal(values) or refusal
     given = [f"{_flag(dest)} {text}".rstrip() for dest, (value, text) in combination.items()
              if value is not None and dest != "net"]
     net = combination.get("net", (None, ""))[1]
     names = ([f"--net {net}"] if net else []) + given
     where = f"{names[0]} with {', '.join(names[1:])}" if len(names) > 1 else names[0]
-    raise SpaceError(f"{where}: {exc}") from None
+    raise SpaceError(f"{where}: {refusal}")
+
+
+def _refusal(values: Mapping[str, Any]) -> str | None:
+    """Why the network options ``values`` (dest -> value) build no network, as ``kobai
+    train`` says it; None when they build one."""
+    import numpy as np
+
+    from ..nets.options import NetOptionsError, build_net
+
+    try:
+        build_net(argparse.Namespace(**values), dtype=np.float32, rng=0)
+    except NetOptionsError as exc:
+        return str(exc)
+    except (ValueError, TypeError, KeyError) as exc:
+        return f"cannot build the network: {exc}"
+    return None
 
 
 def _check_networks(dims: Mapping[str, Dimension]) -> None:

@@ -48,7 +48,7 @@ def build_trial_net(config: Mapping[str, Any], dtype: Any = np.float32) -> Any:
     in ``kobai train``), with its weights drawn from ``config["seed"]``. A ``dropout`` of None
     means no dropout (``--dropout none``); left out, a net's own default (DeepConvNet: the
     book's 0.5)."""
-    from ..cli._common import build_net
+    from ..nets.options import build_net
 
     args = argparse.Namespace(**{key: config.get(key) for key in NET_KEYS})
     if args.dropout is False:

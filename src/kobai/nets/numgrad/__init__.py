@@ -7,5 +7,6 @@ layers' hooks (and raises :class:`~kobai.nets.UnsupportedNetwork` for a layer wi
 """
 
 from .central import numerical_gradient, numerical_gradient_and_kinks
+from .stages import UnsupportedNetwork
 
-__all__ = ["numerical_gradient", "numerical_gradient_and_kinks"]
+__all__ = ["UnsupportedNetwork", "numerical_gradient", "numerical_gradient_and_kinks"]

@@ -19,9 +19,15 @@ import numpy as np
 
 from ...layers import Affine, BatchNormalization, Dropout, Layer, SoftmaxWithLoss
 from ...layers.regularization import normalize
-from ..network import UnsupportedNetwork
 
-__all__ = ["Stage", "read_stages", "trusted", "batch_norm", "cached", "PREFIX"]
+__all__ = ["UnsupportedNetwork", "Stage", "read_stages", "trusted", "batch_norm", "cached",
+           "PREFIX"]
+
+
+class UnsupportedNetwork(ValueError):
+    """The structured numerical gradient does not apply (a layer without its hooks); the
+    element-by-element loop still does."""
+
 
 #: the stage index of parameters in layers before the first Affine (left to the element loop)
 PREFIX = -1
