@@ -775,3 +775,23 @@ def test_convolution_backward_after_an_evaluation_forward_says_it_keeps_nothing(
     with pytest.raises(RuntimeError, match=r"Convolution\.backward called before forward.*"
                                            r"train=False"):
         conv.backward(np.ones_like(out))
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_convolution_refuses_a_padded_input_over_max_elements(train):
+    conv = Convolution(np.ones((2, 1, 3, 3)), np.zeros(2), pad=10**6)
+    with pytest.raises(ValueError, match=r"pad 1000000\) on input of shape \(1, 1, 28, 28\): "
+                                         r"its padded input would have 4,000,112,000,784 "
+                                         r"elements.*Convolution\.max_elements = 1,000,000,000"):
+        conv.forward(np.zeros((1, 1, 28, 28)), train=train)
+
+
+def test_convolution_refuses_an_output_over_max_elements(monkeypatch):
+    conv = Convolution(np.ones((3, 1, 2, 2)), np.zeros(3))
+    x = np.zeros((2, 1, 5, 5))  # output (2, 3, 4, 4): 96 elements
+    monkeypatch.setattr(Convolution, "max_elements", 95)
+    with pytest.raises(ValueError, match=r"output would have 96 elements \(shape "
+                                         r"\(2, 3, 4, 4\)\).*max_elements = 95"):
+        conv.forward(x)
+    monkeypatch.setattr(Convolution, "max_elements", 96)
+    assert conv.forward(x).shape == (2, 3, 4, 4)

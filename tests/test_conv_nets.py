@@ -381,3 +381,17 @@ def test_conv_net_refuses_an_empty_batch(x, method):
                                                    "expected at least one image of shape "
                                                    "(1, 28, 28)")):
         getattr(net, method)(*args)
+
+
+@pytest.mark.parametrize("make, largest", [
+    (lambda: SimpleConvNet(conv_param={"filter_num": 10**7, "filter_size": 5, "pad": 0,
+                                       "stride": 1}), r"W2, of shape \(1440000000, 100\)"),
+    (lambda: SimpleConvNet(conv_param={"filter_num": 30, "filter_size": 5, "pad": 10**6,
+                                       "stride": 1}), r"W2, of shape \(30000720004320, 100\)"),
+    (lambda: DeepConvNet(conv_param_6={"filter_num": 10**7, "filter_size": 3, "pad": 1,
+                                       "stride": 1}), r"W7, of shape \(160000000, 50\)"),
+])
+def test_conv_nets_over_max_params_are_refused_before_allocating(make, largest):
+    with pytest.raises(ValueError, match=rf"parameters \(.* in float64; the largest, {largest}\)"
+                                         r", more than \w+ConvNet\.max_params = 1,000,000,000"):
+        make()

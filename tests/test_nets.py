@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kobai.functions import softmax
-from kobai.nets import MultiLayerNet, TwoLayerNet
+from kobai.nets import MultiLayerNet, Network, TwoLayerNet
 
 
 def max_rel(a, n):
@@ -233,3 +233,36 @@ def test_numerical_gradient_falls_back_to_the_loop_for_an_unknown_layer():
     for key in loop:
         np.testing.assert_array_equal(fast[key], loop[key])
     assert max_rel(net.gradient(x, t)["W1"], loop["W1"]) < 1e-7
+
+
+@pytest.mark.parametrize("make, count, largest", [
+    (lambda: TwoLayerNet(784, 10**9, 10), "795,000,000,010", r"W1, of shape \(784, 1000000000\)"),
+    (lambda: MultiLayerNet(784, [10**6, 10**6], 10), "1,000,796,000,010",
+     r"W2, of shape \(1000000, 1000000\)"),
+])
+def test_sizes_over_max_params_are_refused_before_allocating(make, count, largest):
+    with pytest.raises(ValueError, match=rf"would have {count} parameters \(\d.*TiB in float64; "
+                                         rf"the largest, {largest}\), more than "
+                                         r"\w+\.max_params = 1,000,000,000"):
+        make()
+
+
+def test_max_params_can_be_changed_per_class(monkeypatch):
+    # MultiLayerNet(4, [30], 2) has 4·30 + 30 + 30·2 + 2 = 212 parameters, [29] has 205
+    monkeypatch.setattr(MultiLayerNet, "max_params", 211)
+    with pytest.raises(ValueError, match=r"212 parameters.*MultiLayerNet\.max_params = 211"):
+        MultiLayerNet(4, [30], 2)
+    with pytest.raises(ValueError, match=r"212 parameters.*TwoLayerNet\.max_params = 211"):
+        TwoLayerNet(4, 30, 2)  # a subclass: the same bound
+    assert sum(p.size for p in MultiLayerNet(4, [29], 2).params.values()) == 205
+    monkeypatch.setattr(TwoLayerNet, "max_params", 212)
+    assert sum(p.size for p in TwoLayerNet(4, 30, 2).params.values()) == 212
+
+
+def test_from_config_refuses_parameters_over_max_params():
+    config = {"layers": [{"type": "Affine", "name": "Affine1",
+                          "params": {"W": [784, 10**9], "b": [10**9]}}],
+              "input_shape": [784], "output_size": 10**9}
+    with pytest.raises(ValueError, match=r"785,000,000,000 parameters.*Affine1\.W.*"
+                                         r"Network\.max_params"):
+        Network.from_config(config)

@@ -31,7 +31,8 @@ they take from ~126 ms to ~77 ms:
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -65,7 +66,17 @@ class Convolution(Layer):
 
     ``forward`` takes ``(N, C, H, W)`` and returns ``(N, FN, OH, OW)`` with
     ``OH = (H + 2·pad - FH) // stride + 1`` (likewise ``OW``).
+
+    Attributes
+    ----------
+    max_elements : int
+        Class attribute, 10**9: the most elements ``forward`` allocates for the padded input
+        or for the output (8 GB in float64). Larger ones (``pad=10**6`` on an MNIST image,
+        10**7 filters) are refused with a ``ValueError`` giving the size, before anything is
+        allocated; raise it (``Convolution.max_elements = 10**10``) to run them anyway.
     """
+
+    max_elements: ClassVar[int] = 10**9
 
     decay_keys = ("W",)
     output_reusable = True  # backward needs the input, not the output
@@ -98,6 +109,17 @@ class Convolution(Layer):
         return (window_count(x.shape[2], fh, self.stride, self.pad, "height", where),
                 window_count(x.shape[3], fw, self.stride, self.pad, "width", where))
 
+    def _check_size(self, what: str, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> None:
+        """Refuse to allocate an array of ``shape`` over ``max_elements`` elements."""
+        size = math.prod(shape)
+        if size > self.max_elements:
+            fn, c, fh, fw = self.params["W"].shape
+            raise ValueError(f"Convolution ({fn} filters {c}×{fh}×{fw}, stride {self.stride}, "
+                             f"pad {self.pad}) on input of shape {x_shape}: its {what} would "
+                             f"have {size:,} elements (shape {shape}), more than "
+                             f"Convolution.max_elements = {self.max_elements:,}; check the "
+                             "sizes, or raise max_elements to run it anyway")
+
     def forward(self, x: np.ndarray, *, train: bool = True) -> np.ndarray:
         W, b = self.params["W"], self.params["b"]
         fn, c, fh, fw = W.shape
@@ -105,9 +127,11 @@ class Convolution(Layer):
         (n, _, h, w), p = x.shape, self.pad
         hp, wp = h + 2 * p, w + 2 * p
         dt = np.result_type(x.dtype, W.dtype)
-        ws = self._workspace((x.shape, dt)) if train else None
         by_rows = self.stride == 1 and c >= _FEW_CHANNELS
         step = _tile(n, (hp * ow * fw if by_rows else oh * ow * fh * fw) * c * dt.itemsize)
+        self._check_size("padded input", (n if train else step, c, hp, wp), x.shape)
+        self._check_size("output", (n, fn, oh, ow), x.shape)
+        ws = self._workspace((x.shape, dt)) if train else None
         # Training pads the whole input and keeps it for backward; evaluation pads one tile
         # at a time. Only the interior is ever written: the border stays 0.
         xh = x.transpose(0, 2, 3, 1)

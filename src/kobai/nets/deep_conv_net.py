@@ -85,23 +85,33 @@ class DeepConvNet(Network):
         def he(fan_in: int, *shape: int) -> np.ndarray:
             return (math.sqrt(2.0 / fan_in) * rng.standard_normal(shape)).astype(dt)
 
-        layers: dict[str, Any] = {}
+        # The shapes first, so that sizes too large are refused before anything is allocated.
+        shapes: dict[str, tuple[int, ...]] = {}
         channels = c
         for i, p in enumerate(self.conv_params, start=1):
             fn, fs = p["filter_num"], p["filter_size"]
-            layers[f"Conv{i}"] = Convolution(he(channels * fs * fs, fn, channels, fs, fs),
-                                             np.zeros(fn, dt), p["stride"], p["pad"])
-            layers[f"Relu{i}"] = Relu()
+            shapes[f"W{i}"], shapes[f"b{i}"] = (fn, channels, fs, fs), (fn,)
             where = f"DeepConvNet: conv_param_{i} {p} on {channels}×{h}×{w} inputs: "
             h = window_count(h, fs, p["stride"], p["pad"], "height", where)
             w = window_count(w, fs, p["stride"], p["pad"], "width", where)
             channels = fn
             if i % 2 == 0:
-                layers[f"Pool{i // 2}"] = Pooling(2, 2, stride=2)
                 where = f"DeepConvNet: the 2×2 pooling after conv_param_{i} on {h}×{w}: "
                 h = window_count(h, 2, 2, 0, "height", where)
                 w = window_count(w, 2, 2, 0, "width", where)
         flat = channels * h * w
+        shapes.update(W7=(flat, self.hidden_size), b7=(self.hidden_size,),
+                      W8=(self.hidden_size, output_size), b8=(output_size,))
+        self._check_param_count(shapes, dt)
+
+        layers: dict[str, Any] = {}
+        for i, p in enumerate(self.conv_params, start=1):
+            fn, channels, fs, _ = shapes[f"W{i}"]
+            layers[f"Conv{i}"] = Convolution(he(channels * fs * fs, fn, channels, fs, fs),
+                                             np.zeros(fn, dt), p["stride"], p["pad"])
+            layers[f"Relu{i}"] = Relu()
+            if i % 2 == 0:
+                layers[f"Pool{i // 2}"] = Pooling(2, 2, stride=2)
         layers["Affine1"] = Affine(he(flat, flat, self.hidden_size),
                                    np.zeros(self.hidden_size, dt))
         layers["Relu7"] = Relu()

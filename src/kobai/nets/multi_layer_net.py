@@ -116,6 +116,12 @@ class MultiLayerNet(Network):
 
         sizes = [input_size, *self.hidden_size_list, self.output_size]
         self.n_affine = len(sizes) - 1
+        shapes: dict[str, tuple[int, ...]] = {}
+        for i in range(1, self.n_affine + 1):
+            shapes.update({f"W{i}": (sizes[i - 1], sizes[i]), f"b{i}": (sizes[i],)})
+            if self.use_batchnorm and i < self.n_affine:
+                shapes.update({f"gamma{i}": (sizes[i],), f"beta{i}": (sizes[i],)})
+        self._check_param_count(shapes, self.dtype)
         layers: dict[str, Any] = {}
         act_cls = ACTIVATIONS[self.activation]
         for i in range(1, self.n_affine + 1):

@@ -20,7 +20,7 @@ import numbers
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -80,6 +80,13 @@ class Network:
         network, and an array replaced in this dict is wired into its layer.
     dtype : numpy.dtype
         Of the parameters (float32 or float64); inputs are converted to it.
+    max_params : int
+        Class attribute, 10**9: the most parameter elements (8 GB in float64) that the
+        builders (``TwoLayerNet``, ``MultiLayerNet``, ``SimpleConvNet``, ``DeepConvNet``) and
+        :meth:`from_config` allocate. Larger sizes are refused with a ``ValueError`` that
+        gives the count, before anything is allocated (``TwoLayerNet(784, 10**9, 10)`` would
+        take 5.7 TiB). Raise it for one class (``MultiLayerNet.max_params = 10**10``) or for
+        all (``Network.max_params``).
 
     Examples
     --------
@@ -90,6 +97,8 @@ class Network:
     >>> list(net.params)
     ['W1', 'b1', 'W2', 'b2']
     """
+
+    max_params: ClassVar[int] = 10**9
 
     def __init__(self, layers: LayerSpec, loss_layer: LossLayer | None = None, *,
                  input_shape: int | Sequence[int] | None = None,
@@ -133,6 +142,20 @@ class Network:
             output_size = sizes[-1]
         self.output_size = positive_int(output_size, "output_size")
         self._decay_out: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def _check_param_count(cls, shapes: Mapping[str, Sequence[int]], dtype: np.dtype) -> None:
+        """Refuse parameters of these shapes when they have more than ``cls.max_params``
+        elements in all; builders call it before allocating any."""
+        sizes = {key: math.prod(shape) for key, shape in shapes.items()}
+        total = sum(sizes.values())
+        if total > cls.max_params:
+            big = max(sizes, key=sizes.__getitem__)
+            raise ValueError(f"{cls.__name__} of these sizes would have {total:,} parameters "
+                             f"({_nbytes(total * dtype.itemsize)} in {dtype}; the "
+                             f"largest, {big}, of shape {tuple(shapes[big])}), more than "
+                             f"{cls.__name__}.max_params = {cls.max_params:,}; check the sizes, "
+                             f"or raise max_params to build it anyway")
 
     # -- wiring -----------------------------------------------------------------------------
     @property
@@ -556,6 +579,7 @@ class Network:
         if cls is not Network:
             return cls(**config)
         dtype = resolve_dtype(config.get("dtype", "float64"))
+        counted: dict[str, tuple[int, ...]] = {}  # every layer's parameters so far
 
         def build(spec: Any) -> tuple[str, Any]:
             if not isinstance(spec, Mapping):
@@ -571,8 +595,11 @@ class Network:
                         isinstance(k, str) and isinstance(v, list) for k, v in shapes.items())):
                 raise ValueError(f"layer {name!r:.40} ({kind}): expected a str name, a dict "
                                  "config and params as a dict of name -> shape list")
-            params = {k: np.zeros(tuple(positive_int(n, f"{k} size") for n in shape), dtype)
-                      for k, shape in shapes.items()}
+            sizes = {k: tuple(positive_int(n, f"{k} size") for n in shape)
+                     for k, shape in shapes.items()}
+            counted.update({f"{name}.{k}": shape for k, shape in sizes.items()})
+            cls._check_param_count(counted, dtype)
+            params = {k: np.zeros(shape, dtype) for k, shape in sizes.items()}
             try:
                 return name, layer_cls.from_config(dict(options), params)
             except (TypeError, KeyError) as exc:
@@ -591,6 +618,11 @@ class Network:
         return (f"{type(self).__name__}({' -> '.join(self.layers)}, {self.dtype.name}"
                 + (f", weight_decay={self.weight_decay_lambda}" if self.weight_decay_lambda
                    else "") + ")")
+
+
+def _nbytes(n: int) -> str:
+    """``n`` bytes in GiB or TiB, e.g. ``5.7 TiB``."""
+    return f"{n / 2**40:,.1f} TiB" if n >= 2**40 else f"{n / 2**30:,.1f} GiB"
 
 
 def _named_layers(layers: LayerSpec) -> dict[str, Any]:

@@ -102,6 +102,10 @@ class SimpleConvNet(Network):
         oh = window_count(h, fs, stride, pad, "height", where)
         ow = window_count(w, fs, stride, pad, "width", where)
         pooled = fn * conv_output_size(oh, 2, 2) * conv_output_size(ow, 2, 2)
+        self._check_param_count({"W1": (fn, c, fs, fs), "b1": (fn,),
+                                 "W2": (pooled, self.hidden_size), "b2": (self.hidden_size,),
+                                 "W3": (self.hidden_size, output_size), "b3": (output_size,)},
+                                dt)
 
         def weights(*shape: int) -> np.ndarray:
             return (self.weight_init_std * rng.standard_normal(shape)).astype(dt)
