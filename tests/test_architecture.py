@@ -17,7 +17,7 @@ import kobai
 #: gradcheck: network.check_gradients(locate=True) imports layer.check_layer, which imports
 #: network's helpers (frozen, net_layers, rebind, resolve_options); moving those helpers to a
 #: module of their own breaks it.
-OPEN_CYCLES = {("kobai.gradcheck.layer", "kobai.gradcheck.network")}
+OPEN_CYCLES: set[tuple[str, ...]] = set()
 
 
 def modules(root):

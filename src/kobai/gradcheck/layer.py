@@ -13,10 +13,10 @@ import numpy.typing as npt
 
 from .._validate import resolve_rng
 from .compare import Context
-from .network import frozen, net_layers, rebind, resolve_options
 from .one_input import sweep
 from .probe import check_array, kink_probes
 from .report import GradCheckReport
+from .support import frozen, net_layers, rebind, resolve_options
 
 __all__ = ["check_layer"]
 
