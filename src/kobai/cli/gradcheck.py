@@ -33,8 +33,15 @@ def add_parser(sub) -> None:
     add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp, 10 for cnn, 50 "
                                         "for deepcnn")
     p.add_argument("--mode", choices=["full", "fast"], default=None,
-                   help="full: every element by central differences; fast: one random "
-                        "direction per parameter array (default: full; fast for deepcnn)")
+                   help="full: every element by central differences; fast: three random "
+                        "directions per parameter array, then its elements if one disagrees "
+                        "(default: full; fast for deepcnn)")
+    p.add_argument("--locate", action="store_true",
+                   help="also check every layer on its own, at the input and upstream "
+                        "gradient it receives in the network, and name the wrong ones")
+    p.add_argument("--eps-sweep", metavar="PNG", default=None,
+                   help="also measure each parameter's worst element at steps 1e-1 ... 1e-10 "
+                        "and draw the error against the step into this PNG file")
     p.add_argument("--data", choices=["sample", "random"], default=None,
                    help="the first images of the bundled MNIST sample, as the book does, or "
                         "random inputs in [0, 1) (default: sample; random for cnn and "
@@ -74,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     net = build_net(args, input_shape=shape, rng=rng, dtype=np.float64, conv_param=conv_param)
     x, t = _inputs(args, shape if conv else (int(np.prod(shape)),), rng)
-    report = check_gradients(net, x, t, mode=args.mode, rng=rng)
+    report = check_gradients(net, x, t, mode=args.mode, rng=rng, locate=args.locate,
+                             eps_sweep=args.eps_sweep is not None)
     what = "random inputs" if args.data == "random" else "MNIST images"
     print(f"{net!r} on {len(x)} {what}" if len(x) > 1 else f"{net!r} on one {what[:-1]}")
     if args.mode == "full":
@@ -84,4 +92,9 @@ def run(args: argparse.Namespace) -> int:
                   f"max |diff| {result.max_abs_error:.3e}")
         print()
     print(report)
+    if args.eps_sweep is not None:
+        from ..plot import plot_eps_sweep
+
+        plot_eps_sweep(report, args.eps_sweep)
+        print(f"wrote {args.eps_sweep}")
     return 0 if report.passed else 1
