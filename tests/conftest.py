@@ -1,15 +1,19 @@
 """Helpers shared by the test files: random batches, Gaussian blobs, a book-style network, the
-inputs of a network's ReLUs, and the seed notebook's golden values.
+inputs of a network's ReLUs, the seed notebook's golden values, the book's files and the full
+MNIST beside the clone (``../shared``), and the ``kobai`` command run in-process.
 
-They are plain functions, a class and constants, imported with ``from conftest import ...``:
-most tests call them with arguments in their bodies (``data(rng, 4, 3, 2)``, ``blobs(57,
-n_features=4)``), which a fixture cannot be. pytest puts this folder on ``sys.path``.
+Nearly all are plain functions, a class and constants, imported with ``from conftest import
+...``: most tests call them with arguments in their bodies (``data(rng, 4, 3, 2)``, ``blobs(57,
+n_features=4)``), which a fixture cannot be. pytest puts this folder on ``sys.path``. The
+trained runs the CLI tests read (``relu_run``, ``default_run``, ``cnn_run``) are fixtures,
+each trained once per session.
 """
 
 import importlib
 import inspect
 import os
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +32,45 @@ def require(name):
     except ImportError as exc:
         pytest.fail(f"CI=true but {name} cannot be imported ({exc}): .ci/run installs it, so "
                     "these tests must run on CI", pytrace=False)
+
+
+# -- the book's files and the full MNIST, beside the clone --------------------------------------
+
+#: ``../shared``: the book's repository (``dlfs``) and the full MNIST (``mnist``), oracles
+#: nobody here wrote; CI always has it beside the clone
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DLFS = SHARED / "dlfs"
+MNIST = SHARED / "mnist"
+
+
+def require_shared(*paths):
+    """Skip the test unless each of ``paths`` (files or folders in ``SHARED``) exists, except
+    on CI (``CI=true``), where a missing one fails: CI has ``../shared``, so a skip there
+    would hide tests that never ran."""
+    missing = [str(path) for path in paths if not Path(path).exists()]
+    if not missing:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {', '.join(missing)} is missing: CI has ../shared beside "
+                    "the clone, so these tests must run on CI", pytrace=False)
+    pytest.skip(f"needs {', '.join(missing)} (../shared beside the clone)")
+
+
+def needs_shared(*paths):
+    """A mark for a test (or ``pytestmark`` for a module): :func:`require_shared` of
+    ``paths`` before its fixtures are set up."""
+    return pytest.mark.shared(*paths)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "shared(*paths): needs these files or folders in "
+                            "../shared (skipped without them, failed with CI=true)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("shared"):
+        require_shared(*mark.args)
 
 
 # -- the seed notebook's printout (chapter 4, simpleNet) ----------------------------------------
@@ -163,3 +206,63 @@ def move_first_relu_input(net, x, offset, sample=1):
         a = relu_inputs(net, x)[0]
     net.params["beta1" if "beta1" in net.params else "b1"][0] += offset - a[sample, 0]
     return net
+
+
+# -- the kobai command, in-process -------------------------------------------------------------
+
+#: the smallest `kobai train` of a convolutional net: 200 images, one epoch
+TINY_TRAIN = ["--epochs", "1", "--train-size", "200", "--test-size", "200", "--no-progress"]
+
+
+def run(capsys, *argv):
+    """``kobai ARGV`` (each argument ``str()``-ed) in this process: (status, stdout, stderr)."""
+    from kobai.cli import main
+
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_line(err):
+    """The one line of an error message, checked to be one line and no traceback."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def mnist_digit(digit):
+    """The first bundled test image of ``digit``: uint8 (28, 28), white on black."""
+    from kobai.datasets import load_mnist
+
+    _, (x_test, t_test) = load_mnist(normalize=False, flatten=False)
+    return x_test[np.flatnonzero(t_test == digit)[0], 0]
+
+
+def _train(*argv, out):
+    """``kobai train ARGV --out OUT``, which must succeed; ``out``."""
+    from kobai.cli import main
+
+    assert main(["train", *map(str, argv), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def relu_run(tmp_path_factory):
+    """The folder of two epochs of `kobai train --net two-layer --activation relu`."""
+    return _train("--epochs", 2, "--net", "two-layer", "--activation", "relu", "--no-progress",
+                  out=tmp_path_factory.mktemp("relu-run"))
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """The folder of one epoch of the default `kobai train` (TwoLayerNet 784-50-10, sigmoid,
+    SGD lr 0.1), made by the command itself (it did not exist before)."""
+    return _train("--epochs", 1, "--no-progress",
+                  out=tmp_path_factory.mktemp("default-run") / "run")
+
+
+@pytest.fixture(scope="session")
+def cnn_run(tmp_path_factory):
+    """The folder of a tiny `kobai train --net cnn` (``TINY_TRAIN``)."""
+    return _train("--net", "cnn", *TINY_TRAIN, out=tmp_path_factory.mktemp("cnn-run"))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DLFS, require_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -32,7 +33,6 @@ from kobai.arrays_file import (
     write_arrays,
 )
 
-DLFS = Path(__file__).resolve().parents[2] / "shared" / "dlfs"
 BOOK_FILES = ["ch03/sample_weight.pkl", "ch07/params.pkl", "ch08/deep_convnet_params.pkl",
               "weights-2016/params.pkl", "weights-2016/deep_convnet_params.pkl"]
 
@@ -182,8 +182,7 @@ def test_big_endian_arrays_come_back_in_the_byte_order_numpy_unpickles_them_in()
 @pytest.mark.parametrize("name", BOOK_FILES)
 def test_book_weights_read_exactly_as_pickle_load_gives_them(name):
     path = DLFS / name
-    if not path.is_file():
-        pytest.skip(f"the book's files are not at {DLFS}")
+    require_shared(path)
     with path.open("rb") as fh:
         expected = pickle.load(fh)  # the oracle, on the book's own trusted file
     assert_same_arrays(read_arrays(path), expected)
@@ -194,8 +193,7 @@ def test_book_weights_read_exactly_as_pickle_load_gives_them(name):
 
 def test_truncated_book_file_is_a_clear_error_naming_it(tmp_path):
     source = DLFS / "ch03" / "sample_weight.pkl"
-    if not source.is_file():
-        pytest.skip(f"the book's files are not at {DLFS}")
+    require_shared(source)
     cut = tmp_path / "sample_weight.pkl"
     cut.write_bytes(source.read_bytes()[:100_000])
     with pytest.raises(ArraysFileError, match="truncated") as info:

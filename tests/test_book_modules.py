@@ -17,11 +17,11 @@ import inspect
 import io
 import sys
 from collections import OrderedDict
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import DLFS, require_shared
 
 import kobai.book.common.functions as k_functions
 import kobai.book.common.gradient as k_gradient
@@ -37,7 +37,6 @@ from kobai import optimizers
 from kobai.book._random import global_stream
 from kobai.layers import BatchNormalization as KobaiBatchNormalization
 
-DLFS = Path(__file__).resolve().parents[2] / "shared" / "dlfs"
 COMMON = ("functions", "gradient", "layers", "optimizer", "multi_layer_net",
           "multi_layer_net_extend", "trainer", "util")
 OURS = SimpleNamespace(functions=k_functions, gradient=k_gradient, layers=k_layers,
@@ -72,8 +71,7 @@ def _isolated_imports():
 @pytest.fixture(scope="module")
 def book():
     """The book's ``common.*`` modules and ch05's ``layer_naive``, as attributes."""
-    if not DLFS.is_dir():
-        pytest.skip(f"the book's code is not at {DLFS}")
+    require_shared(DLFS)
     with _isolated_imports():
         sys.path[:0] = [str(DLFS), str(DLFS / "ch05")]
         mods = {name: importlib.import_module(f"common.{name}") for name in COMMON}

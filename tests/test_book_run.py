@@ -3,10 +3,11 @@
 Two parts. The runner's mechanics (argv, ``sys.path``, import redirection beside the clone's own
 ``common/``, pickles, figures, exit statuses, the CLI) on tiny scripts written into tmp_path.
 Then every script of the book's chapters 3-8 that imports ``common`` or ``dataset``, run from a
-writable copy of the book's repository in ``../shared/dlfs`` (skipped without it) on the
-bundled data with ``--seed 0``; where ``kobai.book.scripts`` says a script gives the book's
-numbers, it is run a second time with the book's own ``common`` (``book_common=True``: the same
-data, the same seed) and the two printouts are compared. The slow scripts are marked ``slow``.
+writable copy of the book's repository in ``../shared/dlfs`` (skipped without it, failed without
+it with CI=true) on the bundled data with ``--seed 0``; where ``kobai.book.scripts`` says a
+script gives the book's numbers, it is run a second time with the book's own ``common``
+(``book_common=True``: the same data, the same seed) and the two printouts are compared. The
+slow scripts are marked ``slow``.
 """
 
 import os
@@ -20,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DLFS, MNIST, needs_shared
 
 import kobai.book
 from kobai.arrays_file import read_arrays
 from kobai.book.scripts import SCRIPTS, STATUSES, script
 from kobai.cli import main
 
-DLFS = Path(__file__).resolve().parents[2] / "shared" / "dlfs"
-needs_dlfs = pytest.mark.skipif(not DLFS.is_dir(), reason=f"the book's code is not at {DLFS}")
+needs_dlfs = needs_shared(DLFS)
 
 
 def write(path: Path, text: str) -> Path:
@@ -279,11 +280,7 @@ def test_cli_errors_are_one_line_with_status_2(argv, message, tmp_path, capsys, 
     assert err.startswith("kobai: error: ") and err.count("\n") == 1 and message in err
 
 
-MNIST = DLFS.parent / "mnist"
-
-
-@pytest.mark.skipif(not (MNIST / "train-images-idx3-ubyte.gz").is_file(),
-                    reason=f"no full MNIST at {MNIST}")
+@needs_shared(MNIST / "train-images-idx3-ubyte.gz")
 def test_dataset_mnist_serves_the_full_mnist_from_data_dir(tmp_path, capfd, monkeypatch):
     write(tmp_path / "ch03" / "first.py", "import os, sys\nsys.path.append(os.pardir)\n"
                                           "from dataset.mnist import load_mnist\n"

@@ -6,15 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import mnist_digit, run
 
 from kobai import __version__
-from kobai.cli import main
-
-
-def run(capsys, *argv):
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_version_and_help_through_the_console_script():
@@ -67,24 +61,14 @@ def test_bad_arguments_get_one_line_and_status_2(capsys, argv, message):
     assert "Traceback" not in err
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """One short `kobai train` run shared by the evaluate/predict tests."""
-    out = tmp_path_factory.mktemp("run")
-    status = main(["train", "--epochs", "2", "--net", "two-layer", "--activation", "relu",
-                   "--no-progress", "--out", str(out)])
-    assert status == 0
-    return out
-
-
-def test_train_writes_all_four_files(trained_run, capsys):
+def test_train_writes_all_four_files(relu_run, capsys):
     for name in ("model.npz", "history.csv", "history.json", "learning_curve.png"):
-        assert (trained_run / name).stat().st_size > 0, name
-    history = json.loads((trained_run / "history.json").read_text())
+        assert (relu_run / name).stat().st_size > 0, name
+    history = json.loads((relu_run / "history.json").read_text())
     assert [r["epoch"] for r in history["epochs"]] == [1, 2]
     assert history["epochs"][-1]["test_acc"] > 0.5  # relu learns fast even in two epochs
-    assert (trained_run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    csv_lines = (trained_run / "history.csv").read_text().splitlines()
+    assert (relu_run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    csv_lines = (relu_run / "history.csv").read_text().splitlines()
     assert len(csv_lines) == 3 and "test_acc" in csv_lines[0]
 
 
@@ -98,17 +82,17 @@ def test_train_prints_the_epoch_table(tmp_path, capsys):
     assert "MultiLayerNet(784-20-10, relu, float64, batchnorm" in out
 
 
-def test_train_resume_continues_to_the_total_epochs(trained_run, tmp_path, capsys):
-    status, out, _ = run(capsys, "train", "--resume", str(trained_run / "model.npz"),
+def test_train_resume_continues_to_the_total_epochs(relu_run, tmp_path, capsys):
+    status, out, _ = run(capsys, "train", "--resume", str(relu_run / "model.npz"),
                          "--epochs", "3", "--no-progress", "--out", str(tmp_path))
     assert status == 0
     history = json.loads((tmp_path / "history.json").read_text())
     assert [r["epoch"] for r in history["epochs"]] == [1, 2, 3]
 
 
-def test_evaluate_prints_accuracy_metrics_and_writes_confusion_png(trained_run, tmp_path,
+def test_evaluate_prints_accuracy_metrics_and_writes_confusion_png(relu_run, tmp_path,
                                                                   capsys):
-    status, out, _ = run(capsys, "evaluate", str(trained_run / "model.npz"), "--out",
+    status, out, _ = run(capsys, "evaluate", str(relu_run / "model.npz"), "--out",
                          str(tmp_path))
     assert status == 0
     assert "accuracy: 0." in out and "precision" in out and "recall" in out
@@ -119,20 +103,17 @@ def test_evaluate_prints_accuracy_metrics_and_writes_confusion_png(trained_run, 
 def _digit_png(path, digit, invert=False, size=(140, 100)):
     """Write a sample test image of `digit` as a large PNG (dark-on-light when invert)."""
     Image = pytest.importorskip("PIL.Image")
-    from kobai.datasets import load_mnist
-
-    _, (x_test, t_test) = load_mnist(normalize=False, flatten=False)
-    img = x_test[np.flatnonzero(t_test == digit)[0], 0]
+    img = mnist_digit(digit)
     if invert:
         img = 255 - img
     Image.fromarray(img).resize(size).save(path)
     return path
 
 
-def test_predict_reads_pngs_of_any_size_and_polarity(trained_run, tmp_path, capsys):
+def test_predict_reads_pngs_of_any_size_and_polarity(relu_run, tmp_path, capsys):
     a = _digit_png(tmp_path / "seven.png", 7)
     b = _digit_png(tmp_path / "seven_on_paper.png", 7, invert=True, size=(300, 300))
-    status, out, _ = run(capsys, "predict", str(trained_run / "model.npz"), str(a), str(b))
+    status, out, _ = run(capsys, "predict", str(relu_run / "model.npz"), str(a), str(b))
     assert status == 0
     lines = out.strip().splitlines()
     assert len(lines) == 2
@@ -146,11 +127,11 @@ def test_predict_reads_pngs_of_any_size_and_polarity(trained_run, tmp_path, caps
     (lambda p: p.write_text("this is not an image"), "is not an image"),
     (lambda p: None, "No such file"),
 ])
-def test_predict_bad_image_gets_one_line(trained_run, tmp_path, capsys, make_file, message):
+def test_predict_bad_image_gets_one_line(relu_run, tmp_path, capsys, make_file, message):
     pytest.importorskip("PIL")
     path = tmp_path / "digit.png"
     make_file(path)
-    status, _, err = run(capsys, "predict", str(trained_run / "model.npz"), str(path))
+    status, _, err = run(capsys, "predict", str(relu_run / "model.npz"), str(path))
     assert status == 2
     assert message in err and len(err.strip().splitlines()) == 1
 
@@ -222,10 +203,10 @@ def test_gradcheck_exits_1_when_backprop_is_wrong(capsys, monkeypatch):
     assert "FAILED" in out and "W1" in out
 
 
-def test_predict_without_pillow_says_how_to_install_it(trained_run, tmp_path, capsys,
+def test_predict_without_pillow_says_how_to_install_it(relu_run, tmp_path, capsys,
                                                        monkeypatch):
     image = _digit_png(tmp_path / "three.png", 3)
     monkeypatch.setitem(sys.modules, "PIL", None)  # `import PIL` now raises ImportError
-    status, _, err = run(capsys, "predict", str(trained_run / "model.npz"), str(image))
+    status, _, err = run(capsys, "predict", str(relu_run / "model.npz"), str(image))
     assert status == 2
     assert "pip install 'kobai[images]'" in err and len(err.strip().splitlines()) == 1

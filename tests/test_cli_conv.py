@@ -2,39 +2,17 @@
 train, predict, evaluate and gradcheck, end to end."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DLFS, TINY_TRAIN, needs_shared, one_line, run
 
 from kobai import pretrained
-from kobai.cli import main
 from kobai.io import load
 
 PNG = b"\x89PNG\r\n\x1a\n"
-BOOK = Path(__file__).resolve().parent.parent.parent / "shared" / "dlfs"
-TINY = ["--epochs", "1", "--train-size", "200", "--test-size", "200", "--no-progress"]
-
-
-def run(capsys, *argv):
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def one_line(err):
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
-
-
-@pytest.fixture(scope="module")
-def cnn_run(tmp_path_factory):
-    """One tiny `kobai train --net cnn` run shared by the tests that read it."""
-    out = tmp_path_factory.mktemp("cnn")
-    assert main(["train", "--net", "cnn", *TINY, "--out", str(out)]) == 0
-    return out
 
 
 @pytest.fixture
@@ -90,7 +68,7 @@ def test_train_draws_the_first_layers_filters(tmp_path, capsys, monkeypatch):
         return real(filters, path, **kwargs)
 
     monkeypatch.setattr(plot, "plot_filters", spy)
-    status, out, _ = run(capsys, "train", "--net", "cnn", *TINY, "--out", tmp_path)
+    status, out, _ = run(capsys, "train", "--net", "cnn", *TINY_TRAIN, "--out", tmp_path)
     assert status == 0
     (before, name_b, title_b), (after, name_a, title_a) = drawn
     assert (name_b, name_a) == ("filters-before.png", "filters-after.png")
@@ -160,13 +138,13 @@ def test_resume_continues_a_cnn_run_with_its_sizes(cnn_run, tmp_path, capsys):
     assert (tmp_path / "filters-before.png").is_file()
 
 
-def test_resume_in_its_own_folder_keeps_the_filters_before_training(tmp_path, capsys):
-    assert run(capsys, "train", "--net", "cnn", *TINY, "--out", tmp_path)[0] == 0
-    before = (tmp_path / "filters-before.png").read_bytes()
-    status, _, _ = run(capsys, "train", "--resume", tmp_path, "--out", tmp_path, "--epochs",
-                       "2", "--no-progress")
+def test_resume_in_its_own_folder_keeps_the_filters_before_training(cnn_run, tmp_path, capsys):
+    out = shutil.copytree(cnn_run, tmp_path / "run")
+    before = (out / "filters-before.png").read_bytes()
+    status, _, _ = run(capsys, "train", "--resume", out, "--out", out, "--epochs", "2",
+                       "--no-progress")
     assert status == 0
-    assert (tmp_path / "filters-before.png").read_bytes() == before
+    assert (out / "filters-before.png").read_bytes() == before
 
 
 @pytest.mark.parametrize("option, message", [
@@ -262,9 +240,9 @@ def test_predict_refuses_ambiguous_or_incomplete_models(cnn_run, digits, capsys,
     assert message in one_line(err)
 
 
-@pytest.mark.skipif(not (BOOK / "weights-2016").is_dir(), reason="needs ../shared/dlfs")
+@needs_shared(DLFS / "weights-2016")
 def test_predict_reads_the_books_pickles_with_params(digits, capsys):
-    status, out, err = run(capsys, "predict", "--params", BOOK / "weights-2016" / "params.pkl",
+    status, out, err = run(capsys, "predict", "--params", DLFS / "weights-2016" / "params.pkl",
                            "--net", "cnn", *(path for path, _ in digits))
     assert status == 0, err
     assert predicted(out) == [label for _, label in digits]
@@ -296,9 +274,9 @@ def test_evaluate_a_cnn_run(cnn_run, tmp_path, capsys):
     assert "SimpleConvNet(1×28×28" in out and "(300 images)" in out and "accuracy: 0." in out
 
 
-@pytest.mark.skipif(not (BOOK / "ch07").is_dir(), reason="needs ../shared/dlfs")
+@needs_shared(DLFS / "ch07")
 def test_evaluate_reads_the_books_pickles_with_params(tmp_path, capsys):
-    status, out, err = run(capsys, "evaluate", "--params", BOOK / "ch07" / "params.pkl",
+    status, out, err = run(capsys, "evaluate", "--params", DLFS / "ch07" / "params.pkl",
                            "--net", "cnn", "--test-size", "1000", "--out", tmp_path)
     assert status == 0, err
     assert "SimpleConvNet(1×28×28, 30 filters 5×5, hidden 100, float32)" in out
@@ -307,9 +285,9 @@ def test_evaluate_reads_the_books_pickles_with_params(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (BOOK / "ch07").is_dir(), reason="needs ../shared/dlfs")
+@needs_shared(DLFS / "ch07")
 def test_evaluate_the_books_simple_convnet_pickle_gives_the_books_accuracy(tmp_path, capsys):
-    status, out, err = run(capsys, "evaluate", "--params", BOOK / "ch07" / "params.pkl",
+    status, out, err = run(capsys, "evaluate", "--params", DLFS / "ch07" / "params.pkl",
                            "--net", "cnn", "--out", tmp_path)
     assert status == 0, err
     assert "accuracy: 0.9600 (9600 of 10000 samples)" in out  # the book's code: 0.9600

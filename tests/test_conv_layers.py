@@ -14,10 +14,10 @@ book's own ``common/layers.py`` when ``../shared/dlfs`` is there, and pass a gra
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DLFS, require_shared
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +25,6 @@ from kobai.gradcheck import check_layer
 from kobai.layers import Convolution, Pooling
 from kobai.util import col2im, conv_output_size, im2col
 
-DLFS = Path(__file__).resolve().parents[2] / "shared" / "dlfs"
 EXACT = {"rtol": 1e-12, "atol": 1e-12}
 
 
@@ -630,8 +629,7 @@ def _without_book_modules():
 def book():
     """The book's ``common.layers`` and ``common.util`` (the modules), imported from
     ``../shared/dlfs`` and then taken out of ``sys.path`` and ``sys.modules`` again."""
-    if not (DLFS / "common" / "layers.py").is_file():
-        pytest.skip(f"the book's code is not at {DLFS}")
+    require_shared(DLFS / "common" / "layers.py")
     saved = _without_book_modules()
     sys.path.insert(0, str(DLFS))
     try:

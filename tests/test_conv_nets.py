@@ -3,8 +3,8 @@ central differences and against the book's own networks, the book's trained weig
 safely with the book's accuracies, ``load_params``/``save_params``, checkpoints and training.
 
 The book's code and weights are read from ``../shared/dlfs`` when it is there (skipped
-otherwise); the book's ``common`` package is imported for one test module only and removed
-from ``sys.modules`` afterwards.
+otherwise, failed with CI=true); the book's ``common`` package is imported for one test module
+only and removed from ``sys.modules`` afterwards.
 """
 
 import os
@@ -13,10 +13,10 @@ import re
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DLFS, needs_shared, require_shared
 
 from kobai import io
 from kobai.arrays_file import UnsafePickleError
@@ -27,9 +27,7 @@ from kobai.nets import DeepConvNet, MultiLayerNet, SimpleConvNet
 from kobai.optimizers import Adam
 from kobai.trainer import Trainer
 
-DLFS = Path(__file__).resolve().parents[2] / "shared" / "dlfs"
-needs_dlfs = pytest.mark.skipif(not DLFS.is_dir(), reason="../shared/dlfs (the book's repository) "
-                                                          "is not beside this clone")
+needs_dlfs = needs_shared(DLFS)
 
 BOOK_CHECK_NET = dict(input_dim=(1, 10, 10), hidden_size=10,
                       conv_param={"filter_num": 10, "filter_size": 3, "pad": 0, "stride": 1})
@@ -44,8 +42,7 @@ def test_set():
 @pytest.fixture(scope="module")
 def book():
     """The book's ``ch07/simple_convnet.py`` and ``ch08/deep_convnet.py`` modules."""
-    if not DLFS.is_dir():
-        pytest.skip("../shared/dlfs is not beside this clone")
+    require_shared(DLFS)
     before = set(sys.modules)
     sys.path[:0] = [str(DLFS), str(DLFS / "ch07"), str(DLFS / "ch08")]
     try:

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DLFS, needs_shared
 
 from kobai import io, pretrained
 from kobai.datasets import load_mnist
 from kobai.nets import DeepConvNet
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOK_PICKLE = ROOT.parent / "shared" / "dlfs" / pretrained.SOURCE
+BOOK_PICKLE = DLFS / pretrained.SOURCE
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def _build_tool():
     return module
 
 
-@pytest.mark.skipif(not BOOK_PICKLE.is_file(), reason=f"needs the book's {BOOK_PICKLE}")
+@needs_shared(BOOK_PICKLE)
 def test_the_tool_rebuilds_the_packaged_file_byte_for_byte(tmp_path, capsys):
     tool = _build_tool()
     packaged = pretrained.path().read_bytes()
@@ -108,7 +109,7 @@ def test_the_tool_rebuilds_the_packaged_file_byte_for_byte(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not BOOK_PICKLE.is_file(), reason=f"needs the book's {BOOK_PICKLE}")
+@needs_shared(BOOK_PICKLE)
 def test_the_tool_check_fails_on_another_file_and_refuses_another_pickle(tmp_path, capsys):
     tool = _build_tool()
     other = tmp_path / "other.npz"
@@ -122,7 +123,7 @@ def test_the_tool_check_fails_on_another_file_and_refuses_another_pickle(tmp_pat
         tool.build(wrong)
 
 
-@pytest.mark.skipif(not BOOK_PICKLE.is_file(), reason=f"needs the book's {BOOK_PICKLE}")
+@needs_shared(BOOK_PICKLE)
 def test_the_packaged_weights_are_the_books_converted_for_inverted_dropout(net):
     from kobai.arrays_file import read_arrays
 

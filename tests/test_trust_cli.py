@@ -4,6 +4,7 @@ separating a digit from its paper, `python -m kobai`, and --resume refusing conf
 import errno
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import mnist_digit, one_line, run
 
 from kobai import __version__
 from kobai.cli import main
@@ -18,28 +20,8 @@ from kobai.io import load, save
 from kobai.nets import MultiLayerNet, TwoLayerNet
 
 
-def run(capsys, *argv):
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def one_line(err):
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    return err.strip()
-
-
 def saved_epochs(model):
     return [r["epoch"] for r in load(model).history["epochs"]]
-
-
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
-    """One epoch of the default `kobai train` (TwoLayerNet 784-50-10, sigmoid, SGD lr 0.1)."""
-    out = tmp_path_factory.mktemp("first") / "run"
-    assert main(["train", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
-    return out
 
 
 def stop_at_step(monkeypatch, n, exc=None):
@@ -72,10 +54,8 @@ def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, caps
     assert sizes == [20, 30]
 
 
-def test_train_refuses_to_overwrite_a_run_unless_forced(first_run, tmp_path, capsys):
-    out = tmp_path / "run"
-    status, _, _ = run(capsys, "train", "--epochs", "1", "--no-progress", "--out", out)
-    assert status == 0
+def test_train_refuses_to_overwrite_a_run_unless_forced(default_run, tmp_path, capsys):
+    out = shutil.copytree(default_run, tmp_path / "run")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     status, _, err = run(capsys, "train", "--epochs", "1", "--no-progress", "--hidden", "20",
                          "--out", out)
@@ -89,9 +69,8 @@ def test_train_refuses_to_overwrite_a_run_unless_forced(first_run, tmp_path, cap
     assert load(out / "model.npz").net.hidden_size == 20
 
 
-def test_resume_may_continue_a_run_in_its_own_folder(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert run(capsys, "train", "--epochs", "1", "--no-progress", "--out", out)[0] == 0
+def test_resume_may_continue_a_run_in_its_own_folder(default_run, tmp_path, capsys):
+    out = shutil.copytree(default_run, tmp_path / "run")
     status, _, err = run(capsys, "train", "--resume", out, "--out", out, "--epochs", "2",
                          "--no-progress")
     assert status == 0, err
@@ -192,12 +171,12 @@ def test_a_model_that_does_not_fit_the_data_gets_one_line(tmp_path, capsys, comm
     assert f"{model} {message}" in one_line(err)
 
 
-def test_evaluate_and_predict_take_the_model_of_a_run_folder(first_run, tmp_path, capsys):
-    status, out, err = run(capsys, "evaluate", first_run, "--out", tmp_path)
+def test_evaluate_and_predict_take_the_model_of_a_run_folder(default_run, tmp_path, capsys):
+    status, out, err = run(capsys, "evaluate", default_run, "--out", tmp_path)
     assert status == 0, err
     assert "accuracy: 0." in out and (tmp_path / "confusion.png").is_file()
     image = paper_photo(tmp_path / "seven.png")
-    status, out, err = run(capsys, "predict", first_run, image)
+    status, out, err = run(capsys, "predict", default_run, image)
     assert status == 0, err
     assert out.startswith(f"{image}: ")
     status, _, err = run(capsys, "evaluate", tmp_path)
@@ -221,9 +200,9 @@ def test_python_dash_m_kobai_runs_the_command():
     (["--seed", "7"], "--seed 0"),
     (["--batchnorm"], "no --batchnorm"),
 ])
-def test_resume_refuses_options_that_conflict_with_the_checkpoint(first_run, tmp_path, capsys,
+def test_resume_refuses_options_that_conflict_with_the_checkpoint(default_run, tmp_path, capsys,
                                                                   option, checkpoint_has):
-    status, out, err = run(capsys, "train", "--resume", first_run / "model.npz", *option,
+    status, out, err = run(capsys, "train", "--resume", default_run / "model.npz", *option,
                            "--epochs", "2", "--no-progress", "--out", tmp_path / "next")
     assert status == 2
     line = one_line(err)
@@ -232,8 +211,8 @@ def test_resume_refuses_options_that_conflict_with_the_checkpoint(first_run, tmp
     assert out == "" and not (tmp_path / "next").exists()
 
 
-def test_resume_accepts_options_that_agree_with_the_checkpoint(first_run, tmp_path, capsys):
-    status, out, err = run(capsys, "train", "--resume", first_run / "model.npz", "--optimizer",
+def test_resume_accepts_options_that_agree_with_the_checkpoint(default_run, tmp_path, capsys):
+    status, out, err = run(capsys, "train", "--resume", default_run / "model.npz", "--optimizer",
                            "sgd",
                            "--lr", "0.1", "--net", "two-layer", "--hidden", "50", "--seed",
                            "0", "--epochs", "2", "--no-progress", "--out", tmp_path)
@@ -242,21 +221,13 @@ def test_resume_accepts_options_that_agree_with_the_checkpoint(first_run, tmp_pa
     assert saved_epochs(tmp_path / "model.npz") == [1, 2]
 
 
-def test_resume_names_the_epochs_option_when_it_is_already_reached(first_run, capsys):
-    status, _, err = run(capsys, "train", "--resume", first_run / "model.npz", "--epochs", "1")
+def test_resume_names_the_epochs_option_when_it_is_already_reached(default_run, capsys):
+    status, _, err = run(capsys, "train", "--resume", default_run / "model.npz", "--epochs", "1")
     assert status == 2
     assert "has trained 1 epochs already; --epochs is the total to reach" in one_line(err)
 
 
 # -- predict: preprocessing -------------------------------------------------------------------
-def mnist_digit(digit):
-    """The first bundled test image of ``digit``: uint8 (28, 28), white on black."""
-    from kobai.datasets import load_mnist
-
-    _, (x_test, t_test) = load_mnist(normalize=False, flatten=False)
-    return x_test[np.flatnonzero(t_test == digit)[0], 0]
-
-
 def paper_photo(path, digit=7, seed=0):
     """A 640x360 photo of ``digit`` in dark ink on shaded, noisy grey paper, as a PNG."""
     Image = pytest.importorskip("PIL.Image")
@@ -282,21 +253,21 @@ def test_load_digit_separates_a_digit_from_grey_paper(tmp_path):
     lambda: np.clip(np.random.default_rng(0).normal(150, 6, (360, 640)), 0, 255).astype(
         np.uint8),  # grey paper with noise, no ink
 ])
-def test_predict_says_no_digit_found_for_a_blank_image(first_run, tmp_path, capsys, make):
+def test_predict_says_no_digit_found_for_a_blank_image(default_run, tmp_path, capsys, make):
     Image = pytest.importorskip("PIL.Image")
     blank = tmp_path / "blank.png"
     Image.fromarray(make()).save(blank)
-    status, out, err = run(capsys, "predict", first_run / "model.npz", blank)
+    status, out, err = run(capsys, "predict", default_run / "model.npz", blank)
     assert status == 0 and err == ""
     assert out.startswith(f"{blank}: no digit found: the image is blank")
 
 
-def test_predict_save_input_writes_the_28x28_image_the_model_saw(first_run, tmp_path, capsys):
+def test_predict_save_input_writes_the_28x28_image_the_model_saw(default_run, tmp_path, capsys):
     Image = pytest.importorskip("PIL.Image")
     from kobai.images import load_digit
 
     photo = paper_photo(tmp_path / "seven.png")
-    status, _, err = run(capsys, "predict", first_run / "model.npz", photo, "--save-input",
+    status, _, err = run(capsys, "predict", default_run / "model.npz", photo, "--save-input",
                          tmp_path / "in")
     assert status == 0, err
     with Image.open(tmp_path / "in" / "seven.28x28.png") as im:
@@ -305,13 +276,13 @@ def test_predict_save_input_writes_the_28x28_image_the_model_saw(first_run, tmp_
     np.testing.assert_array_equal(saved, np.rint(load_digit(photo) * 255).reshape(28, 28))
 
 
-def test_predict_reports_a_bad_file_and_still_predicts_the_rest(first_run, tmp_path, capsys):
+def test_predict_reports_a_bad_file_and_still_predicts_the_rest(default_run, tmp_path, capsys):
     good = paper_photo(tmp_path / "seven.png")
     other = paper_photo(tmp_path / "three.png", digit=3)
     bad = tmp_path / "bad.png"
     bad.write_text("this is not an image")
     missing = tmp_path / "missing.png"
-    status, out, err = run(capsys, "predict", first_run / "model.npz", good, bad, missing,
+    status, out, err = run(capsys, "predict", default_run / "model.npz", good, bad, missing,
                            other)
     assert status == 2
     assert [line.split(":")[0] for line in out.splitlines()] == [str(good), str(other)]

@@ -3,6 +3,11 @@
 Each search runs ``kobai tune`` as a user would, in a subprocess (Ray's processes, signal
 handlers and environment stay out of pytest's), on a few hundred images for one or two
 epochs. Servers are on 127.0.0.1 only and stopped by their own PID.
+
+The searches that need only *a* Ray join one head started for the module (the ``cluster``
+fixture, ``--address``): starting a local instance costs each search seconds. The
+interrupted search starts its own local instance (``--cpus``), as a user's first search
+does, so that path stays tested here.
 """
 
 import json
@@ -49,15 +54,62 @@ def free_port():
         return sock.getsockname()[1]
 
 
+# -- a cluster: `ray start --head` on this machine ---------------------------------------------
+
+@contextmanager
+def ray_head(tmp_path, cpus=2, env=RAY_ENV):
+    """A Ray head on 127.0.0.1 with ``cpus`` CPUs, started with ``ray start --block`` (in
+    ``os.environ`` updated with ``env``) and stopped by its PID: SIGTERM, then SIGKILL to its
+    process group if it has not stopped in 60 s. Yields its address."""
+    port = free_port()
+    # short: Ray's Unix sockets live under it, and their paths are limited to ~107 bytes
+    temp_dir = Path(tempfile.mkdtemp(prefix="kobai-ray-"))
+    ray = Path(sys.executable).with_name("ray")
+    command = [str(ray) if ray.exists() else "ray", "start", "--head", "--port", str(port),
+               "--num-cpus", str(cpus), "--include-dashboard=false", "--temp-dir",
+               str(temp_dir), "--block"]
+    log_path = tmp_path / f"ray-head-{port}.log"
+    with log_path.open("w") as log:
+        head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, **env})
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                assert head.poll() is None, log_path.read_text()
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the Ray head did not start in 120 s"
+                    time.sleep(0.3)
+            yield f"127.0.0.1:{port}"
+        finally:
+            head.send_signal(signal.SIGTERM)
+            try:
+                head.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(head.pid, signal.SIGKILL)
+                head.wait()
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The address of one Ray head (2 CPUs) shared by this module's searches that only need
+    a Ray; each joins it and leaves it as it found it (its jobs end with the search)."""
+    with ray_head(tmp_path_factory.mktemp("ray-head")) as address:
+        yield address
+
+
 # -- a random search, run once for the tests below --------------------------------------------
 
 @pytest.fixture(scope="module")
-def search(tmp_path_factory):
+def search(tmp_path_factory, cluster):
     """Eight trials of two epochs of a batch-norm net, drawn from choices: a learning rate
     that trains and one that diverges; a batch size that trains and one that cannot (the
     last mini-batch of the 400 training images would hold one image)."""
     cwd = tmp_path_factory.mktemp("tune")
-    run = kobai_tune("--trials", 8, "--epochs", 2, "--cpus", 2, "--batchnorm",
+    run = kobai_tune("--trials", 8, "--epochs", 2, "--address", cluster, "--batchnorm",
                      "--lr", "0.05,1000", "--batch-size", "100,399", *SMALL,
                      "--out", "search", cwd=cwd)
     return cwd / "search", run
@@ -175,8 +227,8 @@ def test_resuming_a_finished_search_runs_and_rewrites_nothing(search):
 
 # -- ASHA, divergence ------------------------------------------------------------------------
 
-def test_asha_stops_trailing_trials(tmp_path):
-    run = kobai_tune("--trials", 8, "--epochs", 3, "--cpus", 2, "--scheduler", "asha",
+def test_asha_stops_trailing_trials(tmp_path, cluster):
+    run = kobai_tune("--trials", 8, "--epochs", 3, "--address", cluster, "--scheduler", "asha",
                      "--grace-period", 1, "--lr", "1e-4,0.05,0.5,2000", *SMALL,
                      "--out", "asha", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
@@ -192,9 +244,10 @@ def test_asha_stops_trailing_trials(tmp_path):
 
 # -- interrupted and resumed -----------------------------------------------------------------
 
-def test_an_interrupted_search_resumes(tmp_path):
-    """Ctrl-C once a trial has finished: the search stops with the others unfinished, says
-    how to resume, and --resume runs the rest, keeping the finished trials as they were."""
+def test_an_interrupted_search_resumes(tmp_path, cluster):
+    """Ctrl-C once a trial has finished: the search (on a local instance of its own) stops
+    with the others unfinished, says how to resume, and --resume (here on the cluster) runs
+    the rest, keeping the finished trials as they were."""
     # six trials of ~2 s on two CPUs: when the first finishes, four have yet to; the
     # progress bar (on stderr) says when one has
     args = ["--trials", 6, "--epochs", 200, "--cpus", 2, "--lr", "1e-3:1e-1:log",
@@ -231,7 +284,8 @@ def test_an_interrupted_search_resumes(tmp_path):
     assert len(first) < 6 or any(t.status == UNFINISHED for t in first)
     assert not (tmp_path / "long" / "best.json").exists()
 
-    resumed = kobai_tune("--resume", "long", "--no-progress", cwd=tmp_path)
+    resumed = kobai_tune("--resume", "long", "--address", cluster, "--no-progress",
+                         cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     trials = read_results_csv(tmp_path / "long" / "results.csv")
     assert len(trials) == 6 and all(t.status == COMPLETED and t.epochs == 200 for t in trials)
@@ -303,12 +357,12 @@ def test_resume_refuses_options_that_would_change_the_search(tmp_path, option):
     assert run.returncode == 2 and option[0] in run.stderr and "own settings" in run.stderr
 
 
-def test_a_failed_retraining_keeps_the_choice(tmp_path):
+def test_a_failed_retraining_keeps_the_choice(tmp_path, cluster):
     """The trials train their 400 images in one batch (of up to 499); retraining on all 500
     leaves a last batch of one image, which batch norm refuses.
     The search's choice stays in best.json, and --resume (without Ray: every trial ran)
     tries the retraining again."""
-    run = kobai_tune("--trials", 2, "--epochs", 1, "--cpus", 2, "--batchnorm",
+    run = kobai_tune("--trials", 2, "--epochs", 1, "--address", cluster, "--batchnorm",
                      "--batch-size", 499, "--lr", "0.01:0.1", *SMALL, "--out", "bn",
                      cwd=tmp_path)
     assert run.returncode == 1
@@ -331,63 +385,25 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path):
     assert 'pip install "kobai[tune]"' in run.stderr
 
 
-# -- a cluster: `ray start --head` on this machine ---------------------------------------------
+# -- on a cluster ----------------------------------------------------------------------------
 
-@contextmanager
-def ray_head(tmp_path, cpus=2, env=RAY_ENV):
-    """A Ray head on 127.0.0.1 with ``cpus`` CPUs, started with ``ray start --block`` (in
-    ``os.environ`` updated with ``env``) and stopped by its PID: SIGTERM, then SIGKILL to its
-    process group if it has not stopped in 60 s. Yields its address."""
-    port = free_port()
-    # short: Ray's Unix sockets live under it, and their paths are limited to ~107 bytes
-    temp_dir = Path(tempfile.mkdtemp(prefix="kobai-ray-"))
-    ray = Path(sys.executable).with_name("ray")
-    command = [str(ray) if ray.exists() else "ray", "start", "--head", "--port", str(port),
-               "--num-cpus", str(cpus), "--include-dashboard=false", "--temp-dir",
-               str(temp_dir), "--block"]
-    log_path = tmp_path / f"ray-head-{port}.log"
-    with log_path.open("w") as log:
-        head = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, **env})
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert head.poll() is None, log_path.read_text()
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "the Ray head did not start in 120 s"
-                    time.sleep(0.3)
-            yield f"127.0.0.1:{port}"
-        finally:
-            head.send_signal(signal.SIGTERM)
-            try:
-                head.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(head.pid, signal.SIGKILL)
-                head.wait()
-            shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def test_a_search_runs_on_a_cluster_and_resumes_from_its_record(tmp_path):
+def test_a_search_runs_on_a_cluster_and_resumes_from_its_record(tmp_path, cluster):
     """A search on a cluster started by `ray start --head`; then, as after a Ctrl-C in the
     search's first second (its record written, no Ray Tune state yet), --resume starts the
     recorded search afresh, and with the same seed it finds the same."""
-    with ray_head(tmp_path) as address:
-        run = kobai_tune("--address", address, "--trials", 3, "--epochs", 1, *SMALL,
-                         "--out", "cluster", cwd=tmp_path)
-        assert run.returncode == 0, run.stderr
-        first = read_results_csv(tmp_path / "cluster" / "results.csv")
-        assert len(first) == 3 and all(t.status == COMPLETED for t in first)
-        assert (tmp_path / "cluster" / "model.npz").is_file()
-        for item in (tmp_path / "cluster").iterdir():
-            if item.name != "search.json":
-                shutil.rmtree(item) if item.is_dir() else item.unlink()
-        again = kobai_tune("--resume", "cluster", "--address", address, "--no-progress",
-                           cwd=tmp_path)
-        assert again.returncode == 0, again.stderr
-        assert "searching 3 trials" in again.stdout
+    run = kobai_tune("--address", cluster, "--trials", 3, "--epochs", 1, *SMALL,
+                     "--out", "cluster", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    first = read_results_csv(tmp_path / "cluster" / "results.csv")
+    assert len(first) == 3 and all(t.status == COMPLETED for t in first)
+    assert (tmp_path / "cluster" / "model.npz").is_file()
+    for item in (tmp_path / "cluster").iterdir():
+        if item.name != "search.json":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    again = kobai_tune("--resume", "cluster", "--address", cluster, "--no-progress",
+                       cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "searching 3 trials" in again.stdout
     trials = read_results_csv(tmp_path / "cluster" / "results.csv")
     key = lambda t: t.config["seed"]  # noqa: E731
     assert [(t.config, t.val_acc) for t in sorted(trials, key=key)] == [
@@ -407,8 +423,9 @@ def test_a_cluster_that_requires_a_token_is_named_as_such(tmp_path):
     """Ray's default for `ray start --head`: token authentication; a client without the
     token gets one line saying so, not Ray's retry messages."""
     with ray_head(tmp_path, env={**RAY_ENV, "RAY_AUTH_MODE": "token"}) as address:
+        # it refuses every attempt alike: 2 show it as well as kobai's default 8 (~6 s more)
         run = kobai_tune("--address", address, "--trials", 1, "--epochs", 1, *SMALL,
-                         cwd=tmp_path, timeout=300)
+                         cwd=tmp_path, timeout=300, env={"RAY_NUM_REDIS_GET_RETRIES": "2"})
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
     assert "requires its authentication token" in run.stderr and "RAY_AUTH_MODE=token" in run.stderr

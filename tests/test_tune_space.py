@@ -6,10 +6,10 @@ import pickle
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DLFS, require_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +24,6 @@ from kobai.tune.space import (
     SpaceError,
     parse_option,
 )
-
-DLFS = Path(__file__).resolve().parents[2] / "shared" / "dlfs"
 
 
 def draws(domain, n=4000, seed=0):
@@ -174,8 +172,7 @@ def test_the_defaults_are_the_books_search():
 
 def test_the_default_ranges_are_those_of_the_books_script():
     script = DLFS / "ch06" / "hyperparameter_optimization.py"
-    if not script.exists():
-        pytest.skip(f"the book's code is not at {DLFS}")
+    require_shared(script)
     text = script.read_text(encoding="utf-8")
     found = re.findall(r"(\w+) = 10 \*\* np\.random\.uniform\((-?\d+), (-?\d+)\)", text)
     ranges = {name: (10.0 ** int(low), 10.0 ** int(high)) for name, low, high in found}
