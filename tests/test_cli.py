@@ -203,6 +203,27 @@ def test_gradcheck_exits_1_when_backprop_is_wrong(capsys, monkeypatch):
     assert "FAILED" in out and "W1" in out
 
 
+def test_gradcheck_locate_names_the_wrong_layer_and_eps_sweep_draws_the_v(capsys, monkeypatch,
+                                                                          tmp_path):
+    from kobai.layers import Affine
+
+    png = tmp_path / "sweep.png"
+    status, out, _ = run(capsys, "gradcheck", "--hidden", "4", "--batch", "2", "--locate",
+                         "--eps-sweep", png)
+    assert status == 0 and "locate: every layer's backward is right" in out
+    assert png.stat().st_size > 1000 and "eps sweep of W1[" in out
+    real_backward = Affine.backward
+
+    def doubled_dx(self, dout):  # a planted bug: dx twice too large, dW and db right
+        dx = real_backward(self, dout)
+        return None if dx is None else 2 * dx  # (the first layer computes no dx)
+
+    monkeypatch.setattr(Affine, "backward", doubled_dx)
+    status, out, _ = run(capsys, "gradcheck", "--hidden", "4", "--batch", "2", "--locate")
+    assert status == 1
+    assert "layer 3 (Affine2, Affine): grad of the input wrong, W, b right" in out
+
+
 def test_predict_without_pillow_says_how_to_install_it(relu_run, tmp_path, capsys,
                                                        monkeypatch):
     image = _digit_png(tmp_path / "three.png", 3)
