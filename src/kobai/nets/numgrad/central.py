@@ -214,9 +214,12 @@ class _PerturbedLosses:
         n_out = self.stages[s].W.shape[1]
         size = self._chunk_size(s)
         if kind == "W":  # one column j at a time: every perturbation moves the same unit
+            # in pieces of equal length near ``size`` (up to 1.5 × it): a short last piece
+            # would cost about as much as a full one
+            pieces = max(1, round(shape[0] / size))
             for j in range(n_out):
-                for i0 in range(0, shape[0], size):
-                    rows = slice(i0, min(shape[0], i0 + size))
+                for r in range(pieces):
+                    rows = slice(r * shape[0] // pieces, (r + 1) * shape[0] // pieces)
                     yield np.arange(rows.start, rows.stop) * n_out + j, j, rows
         else:
             for j0 in range(0, n_out, size):

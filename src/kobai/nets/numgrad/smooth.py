@@ -230,6 +230,11 @@ class PolynomialLogits:
             return np.empty(u.shape)
         if self.bound(float(np.max(au)), cols) > 2.0 ** -61:
             return None
+        # a_k = max over (n, p) of wmax_k[n, unit p] |u[n, p]|^k. With one unit for the chunk
+        # (a weight's column) the largest |u| of each sample gives it: the same number,
+        # P times fewer powers.
+        if isinstance(cols, slice):
+            au = au.max(axis=1, keepdims=True)
         a = np.array([float(np.max(wm[:, cols] * au ** k))
                       for k, wm in enumerate(self.wmax, start=1)])
         M = _terms(a)
