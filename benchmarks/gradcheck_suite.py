@@ -213,38 +213,30 @@ def _norm_backward(g: torch.Tensor, xh: torch.Tensor, inv: torch.Tensor, gamma: 
                   - xh * (dxh * xh).mean(dim, keepdim=True))
 
 
-class LayerNorm(Function):
-    EPS = 1e-5
+def _normalization(dim: int, name: str) -> type[Function]:
+    """``gamma · (x - mean) / sqrt(var + 1e-5) + beta`` over axis ``dim``: 1 is layer norm,
+    0 is batch norm in training (batch statistics)."""
 
-    @staticmethod
-    def forward(ctx, x, gamma, beta):
-        mu = x.mean(1, keepdim=True)
-        inv = (((x - mu) ** 2).mean(1, keepdim=True) + LayerNorm.EPS).rsqrt()
-        xh = (x - mu) * inv
-        ctx.save_for_backward(xh, inv, gamma)
-        return xh * gamma + beta
+    class Norm(Function):
+        @staticmethod
+        def forward(ctx, x, gamma, beta):
+            mu = x.mean(dim, keepdim=True)
+            inv = (((x - mu) ** 2).mean(dim, keepdim=True) + 1e-5).rsqrt()
+            xh = (x - mu) * inv
+            ctx.save_for_backward(xh, inv, gamma)
+            return xh * gamma + beta
 
-    @staticmethod
-    def backward(ctx, g):
-        xh, inv, gamma = ctx.saved_tensors
-        return _norm_backward(g, xh, inv, gamma, 1), (g * xh).sum(0), g.sum(0)
+        @staticmethod
+        def backward(ctx, g):
+            xh, inv, gamma = ctx.saved_tensors
+            return _norm_backward(g, xh, inv, gamma, dim), (g * xh).sum(0), g.sum(0)
+
+    Norm.__name__ = Norm.__qualname__ = name
+    return Norm
 
 
-class BatchNormTrain(Function):
-    EPS = 1e-5
-
-    @staticmethod
-    def forward(ctx, x, gamma, beta):
-        mu = x.mean(0, keepdim=True)
-        inv = (((x - mu) ** 2).mean(0, keepdim=True) + BatchNormTrain.EPS).rsqrt()
-        xh = (x - mu) * inv
-        ctx.save_for_backward(xh, inv, gamma)
-        return xh * gamma + beta
-
-    @staticmethod
-    def backward(ctx, g):
-        xh, inv, gamma = ctx.saved_tensors
-        return _norm_backward(g, xh, inv, gamma, 0), (g * xh).sum(0), g.sum(0)
+LayerNorm = _normalization(1, "LayerNorm")
+BatchNormTrain = _normalization(0, "BatchNormTrain")
 
 
 class DropoutTrain(Function):
