@@ -65,6 +65,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_book_conv as book  # noqa: E402  (sibling files, not installed modules)
 from bench_train import (  # noqa: E402
+    CLOCKS,
     Threads,
     _cpu_name,
     cpu_seconds,
@@ -388,6 +389,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also train both networks for --epochs on the bundled data in "
                              "kobai and PyTorch and report test accuracies (minutes)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of --accuracy")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="time blocks by the wall clock (default) or by the calling "
+                             "thread's CPU time ('thread': one thread only; robust on a busy "
+                             "machine)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--quick", action="store_true",
                         help="smoke mode, a few seconds: one repeat, 200 test images, the "
@@ -396,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-child", choices=("kobai", "book"), help=argparse.SUPPRESS)
     parser.add_argument("--memory-steps", type=int, default=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.clock == "thread" and args.threads != [1]:
+        parser.error("--clock thread times the calling thread only: use it with --threads 1")
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.memory_steps)))
         return 0
@@ -413,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = Threads(torch)
     machine = {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
                "numpy": np.__version__, "torch": None if torch is None else torch.__version__,
-               "blas": threads.blas_info()}
+               "blas": threads.blas_info(), "clock": args.clock}
     print(f"machine: {machine['cpu']}, {machine['cores']} cores; python {machine['python']}, "
           f"numpy {machine['numpy']}, torch {machine['torch'] or 'not installed'}")
     for lib in machine["blas"]:
@@ -438,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for n in args.threads:
             threads.set(n)
-            gemm[n] = gemm_rate(256 if quick else 1000, 3 if quick else 10)
+            gemm[n] = gemm_rate(256 if quick else 1000, 3 if quick else 10, args.clock)
             gap = args.gap if args.gap is not None else (0.15 if n > 1 else 0.0)
             for name in args.nets:
                 agree = gradient_agreement(name, x, t, impls) if "book" in impls else {}
@@ -446,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
                 timed = [i for i in impls if not (quick and i == "book" and name == "DeepConvNet")]
                 timing = time_round_robin({i: STEPS[i](name, x, t) for i in timed},
                                           args.repeats, args.block, args.warmup, gap,
-                                          args.rounds)
+                                          args.rounds, args.clock)
                 steps.append(_step_row(name, n, timing, agree, gemm[n]))
                 evals.append(_eval_row(name, n, xe, te, impls, args, gap))
     finally:

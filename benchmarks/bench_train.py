@@ -48,6 +48,8 @@ import reference_book  # noqa: E402  (a sibling file, not an installed module)
 
 LR = 0.1
 IMPLS = ("kobai", "torch", "reference")
+#: the clocks a block can be timed with (``--clock``)
+CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
 
 
 @dataclass(frozen=True)
@@ -260,8 +262,9 @@ def cpu_seconds() -> tuple[float, float] | None:
     return (sum(ticks[:7]) - ticks[3] - ticks[4]) / hz, ticks[7] / hz
 
 
-def gemm_rate(n: int, repeats: int) -> float:
+def gemm_rate(n: int, repeats: int, clock: str = "wall") -> float:
     """Best float32 ``n×n @ n×n`` rate of NumPy's BLAS at the current thread count, GFLOP/s."""
+    now = CLOCKS[clock]
     rng = np.random.default_rng(0)
     a = rng.random((n, n), dtype=np.float32)
     b = rng.random((n, n), dtype=np.float32)
@@ -269,22 +272,27 @@ def gemm_rate(n: int, repeats: int) -> float:
     np.matmul(a, b, out=out)
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = now()
         np.matmul(a, b, out=out)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, now() - start)
     return 2.0 * n**3 / best / 1e9
 
 
 # -- timing -------------------------------------------------------------------------------
 def time_round_robin(steps: dict[str, Callable[[], None]], repeats: int, block_seconds: float,
-                     warmup: int, gap: float = 0.0, rounds: int = 3) -> dict[str, dict]:
+                     warmup: int, gap: float = 0.0, rounds: int = 3,
+                     clock: str = "wall") -> dict[str, dict]:
     """Seconds per step of each callable, timed in rotating round-robin blocks.
 
     The ``repeats`` blocks per callable are split into ``rounds``; the result ``seconds`` is
     the smallest of the per-round medians (a round during which other work ran on the machine
     does not count), ``median_seconds`` the median over all blocks. ``gap`` seconds of sleep
     before each block let the worker threads of the previous block's library stop spinning.
+    ``clock="thread"`` times the blocks by the CPU time of the calling thread: at one thread
+    (where NumPy's BLAS and PyTorch compute in the caller) it leaves out the time the process
+    waited for a core, so a busy machine inflates it far less than the wall clock.
     """
+    now = CLOCKS[clock]
     inner = {}
     for name, step in steps.items():
         for _ in range(warmup):
@@ -304,12 +312,12 @@ def time_round_robin(steps: dict[str, Callable[[], None]], repeats: int, block_s
             if gap:
                 time.sleep(gap)
                 step()  # untimed: re-warm caches after the pause
-            c0, t0 = time.process_time(), time.perf_counter()
+            c0, w0, t0 = time.process_time(), time.perf_counter(), now()
             for _ in range(m):
                 step()
-            dt = time.perf_counter() - t0
+            dt = now() - t0
             cpu[name] += time.process_time() - c0
-            wall[name] += dt
+            wall[name] += time.perf_counter() - w0
             per_step[name].append(dt / m)
     out = {}
     for name, v in per_step.items():
@@ -355,7 +363,8 @@ def bench_config(cfg: Config, impls: dict[str, Callable], args, threads: int) ->
     diffs = {name: max_relative_difference(got, reference_after)
              for name, got in agreement.items() if name != "reference"}
     gap = args.gap if args.gap is not None else (0.15 if threads > 1 else 0.0)
-    timing = time_round_robin(steps, args.repeats, args.block, args.warmup, gap, args.rounds)
+    timing = time_round_robin(steps, args.repeats, args.block, args.warmup, gap, args.rounds,
+                              args.clock)
     return {"timing": timing, "max_rel_diff_vs_reference_after_2_steps": diffs}
 
 
@@ -387,12 +396,18 @@ def main(argv: list[str] | None = None) -> int:
                              "runs it (default); 'checked': validating every batch; "
                              "'gradient': net.gradient() + SGD.update, the book's loop")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="time blocks by the wall clock (default) or by the calling "
+                             "thread's CPU time ('thread': one thread only; robust on a busy "
+                             "machine)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--quick", action="store_true",
                         help="smoke mode: one configuration, one thread, a few repeats")
     args = parser.parse_args(argv)
+    if args.clock == "thread" and args.threads not in (None, [1]):
+        parser.error("--clock thread times the calling thread only: use it with --threads 1")
     quick = args.quick
-    args.threads = args.threads or ([1] if quick else [1, 2])
+    args.threads = args.threads or ([1] if quick or args.clock == "thread" else [1, 2])
     args.configs = args.configs if args.configs is not None else ([0] if quick else
                                                                   range(len(CONFIGS)))
     args.repeats = args.repeats or (3 if quick else 21)
@@ -419,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = {
         "cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
         "numpy": np.__version__, "torch": None if torch is None else torch.__version__,
-        "blas": threads.blas_info(), "env": env, "kobai_step": args.kobai_step,
+        "blas": threads.blas_info(), "env": env, "kobai_step": args.kobai_step, "clock": args.clock,
     }
     print(f"machine: {machine['cpu']}, {machine['cores']} cores; python {machine['python']}, "
           f"numpy {machine['numpy']}, torch {machine['torch'] or 'not installed'}")
@@ -436,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for n in args.threads:
             threads.set(n)
-            gemm[n] = gemm_rate(256 if quick else 1000, 3 if quick else 10)
+            gemm[n] = gemm_rate(256 if quick else 1000, 3 if quick else 10, args.clock)
             for cfg in configs:
                 out = bench_config(cfg, impls, args, n)
                 results.append(_summarise(cfg, n, out, gemm[n]))
@@ -452,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     machine["other_processes_cpu_cores"] = other
     machine["hypervisor_steal_cpu_cores"] = steal
 
-    print_table(results, gemm, quick)
+    print_table(results, gemm, quick, args.clock)
     if other is not None:
         print(f"other processes used {other:.2f} cores and the hypervisor stole {steal:.2f} on "
               f"average while this ran"
@@ -483,12 +498,15 @@ def _summarise(cfg: Config, threads: int, out: dict, gemm: float) -> dict:
     return row
 
 
-def print_table(results: list[dict], gemm: dict[int, float], quick: bool) -> None:
+def print_table(results: list[dict], gemm: dict[int, float], quick: bool,
+                clock: str = "wall") -> None:
     print()
     for n, g in gemm.items():
         size = 256 if quick else 1000
         print(f"float32 GEMM rate ({size}³ sgemm, numpy BLAS), {n} thread(s): {g:.1f} GFLOP/s")
-    print("ratios are samples/s ratios: > 1 means kobai is faster")
+    print("ratios are samples/s ratios: > 1 means kobai is faster"
+          + ("; times are the calling thread's CPU time (--clock thread)"
+             if clock == "thread" else ""))
     header = (f"{'thr':>3}  {'network':<40} {'kobai µs':>10} {'torch µs':>10} {'ref µs':>10} "
               f"{'kobai /s':>10} {'torch /s':>10} {'ref /s':>10} {'kobai/torch':>11} "
               f"{'kobai/ref':>9} {'kobai GEMM%':>11}")
