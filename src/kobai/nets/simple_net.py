@@ -50,6 +50,12 @@ class SimpleNet(Network):
     def get_config(self) -> dict[str, Any]:
         return {}
 
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """``W1``: 2×3, whatever the (checked) arguments."""
+        cls._arguments(config)
+        return {"W1": (2, 3)}
+
     def __repr__(self) -> str:
         return "SimpleNet(2-3)"
 

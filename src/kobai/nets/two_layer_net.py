@@ -41,6 +41,14 @@ class TwoLayerNet(MultiLayerNet):
                 "output_size": self.output_size, "weight_init_std": self.weight_init_std,
                 "activation": self.activation, "dtype": self.dtype.name}
 
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:
+        """The shapes of ``cls(**config).state_dict()``: ``W1, b1, W2, b2``."""
+        args = cls._arguments(config)
+        return MultiLayerNet.state_shapes({"input_size": args["input_size"],
+                                           "hidden_size_list": [args["hidden_size"]],
+                                           "output_size": args["output_size"]})
+
     def predict(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """Class probabilities (softmax of the scores), as in the seed's ``predict``."""
         return softmax(super().predict(x, train))
