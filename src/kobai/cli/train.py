@@ -13,17 +13,17 @@ from typing import Any
 import numpy as np
 
 from ..datasets.mnist import SOURCES
-from ..nets.options import CONV_NETS, net_options
+from ..nets.options import CONV_NETS, OPTIONS, net_options
 from ..optimizers import OPTIMIZERS
 from ..runs import RUNS_ROOT, check_out, run_folder
 from ._common import (
     CliError,
     add_net_arguments,
+    add_option,
     build_net,
     first_filters,
     model_file,
     non_negative_int,
-    positive_float,
     positive_int,
     use_recorded_data_dir,
     user_errors,
@@ -66,16 +66,11 @@ def add_parser(sub) -> None:
                     "convolutional nets the first layer's filters before and after training, "
                     "filters-before.png and filters-after.png; a new folder for each run unless "
                     "told otherwise: an earlier run is never overwritten without --force.")
-    add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp, 100 for cnn, 50 "
-                                        "for deepcnn")
+    add_net_arguments(p)
     g = p.add_argument_group("training")
-    g.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS),
-                   help="default: sgd; adam for cnn and deepcnn")
-    g.add_argument("--lr", type=positive_float,
-                   help="learning rate (default: 0.1 for sgd, 0.01 for momentum, nesterov and "
-                        "adagrad, 0.001 for rmsprop and adam)")
-    g.add_argument("--batch-size", type=positive_int, default=None,
-                   help="default: 100 (with --resume, the checkpoint's)")
+    for option in OPTIONS.values():  # the searchable options that are not the network's
+        if not option.network:
+            add_option(g, option)
     g.add_argument("--epochs", type=positive_int, default=None,
                    help=f"total number of epochs (default: {DEFAULT_EPOCHS}; {CONV_EPOCHS} for cnn "
                         "and deepcnn); with --resume, training continues until this epoch")
@@ -108,11 +103,6 @@ def add_parser(sub) -> None:
     d.add_argument("--no-progress", action="store_true",
                    help="no progress bar (the per-epoch table is still printed)")
     p.set_defaults(run=run)
-
-
-#: the options describing the network, by argparse name: compared with a resumed checkpoint
-_NET_FLAGS = {"net": "--net", "hidden": "--hidden", "activation": "--activation",
-              "weight_decay": "--weight-decay", "dropout": "--dropout", "batchnorm": "--batchnorm"}
 
 
 def _net_and_optimizer(args: argparse.Namespace):
@@ -180,9 +170,11 @@ def _resume_conflicts(args: argparse.Namespace, checkpoint: Any, history: Any) -
         have["batch_size"] = recorded["batch_size"]
     have["train_size"] = recorded.get("train_size")  # None: all of them
     have["test_size"] = recorded.get("test_size")
-    flags = {**_NET_FLAGS, "dtype": "--dtype", "optimizer": "--optimizer", "lr": "--lr",
-             "seed": "--seed", "batch_size": "--batch-size", "train_size": "--train-size",
-             "test_size": "--test-size"}
+    # the network's options, then how it was trained: in the order of kobai train --help
+    flags = {**{dest: option.flag for dest, option in OPTIONS.items() if option.network},
+             "dtype": "--dtype",
+             **{dest: option.flag for dest, option in OPTIONS.items() if not option.network},
+             "seed": "--seed", "train_size": "--train-size", "test_size": "--test-size"}
     found = []
     for dest, flag in flags.items():
         given = getattr(args, dest)

@@ -8,7 +8,7 @@ weight decay, dropout and batch normalization. It only builds its layers; everyt
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -152,7 +152,7 @@ class MultiLayerNet(Network):
         }
 
     @classmethod
-    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """The shapes of ``cls(**config).state_dict()``, without building the network."""
         args = cls._arguments(config)
         hidden = args["hidden_size_list"]

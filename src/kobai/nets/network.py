@@ -667,9 +667,9 @@ def _layer_spec(spec: Any) -> tuple[str, str, type[Layer], dict[str, tuple[int, 
                 isinstance(k, str) and isinstance(v, list) for k, v in shapes.items())):
         raise ValueError(f"layer {name!r:.40} ({kind}): expected a str name, a dict "
                          "config and params as a dict of name -> shape list")
-    sizes = {k: tuple(positive_int(n, f"{k} size") for n in shape)
+    sizes = {str(k): tuple(positive_int(n, f"{k} size") for n in shape)
              for k, shape in shapes.items()}
-    return name, kind, layer_cls, sizes, options
+    return name, str(kind), layer_cls, sizes, options
 
 
 def _named_layers(layers: LayerSpec) -> dict[str, Any]:

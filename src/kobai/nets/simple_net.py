@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ class SimpleNet(Network):
         return {}
 
     @classmethod
-    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """``W1``: 2×3, whatever the (checked) arguments."""
         cls._arguments(config)
         return {"W1": (2, 3)}

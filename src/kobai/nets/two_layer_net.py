@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from ..functions import softmax
@@ -42,7 +45,7 @@ class TwoLayerNet(MultiLayerNet):
                 "activation": self.activation, "dtype": self.dtype.name}
 
     @classmethod
-    def state_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """The shapes of ``cls(**config).state_dict()``: ``W1, b1, W2, b2``."""
         args = cls._arguments(config)
         return MultiLayerNet.state_shapes({"input_size": args["input_size"],
