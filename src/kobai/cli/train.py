@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets.mnist import SOURCES
-from ..nets.options import CONV_NETS, OPTIONS, net_options
+from ..nets.options import OPTIONS, net_options, takes_images
 from ..optimizers import OPTIMIZERS
 from ..runs import RUNS_ROOT, check_out, run_folder
 from ._common import (
@@ -50,7 +50,7 @@ def default_lr(name: str) -> float:
 
 def default_epochs(net: str | None) -> int:
     """The --epochs of a new run of ``--net net``."""
-    return CONV_EPOCHS if net in CONV_NETS else DEFAULT_EPOCHS
+    return CONV_EPOCHS if takes_images(net) else DEFAULT_EPOCHS
 
 
 def add_parser(sub) -> None:
@@ -111,7 +111,7 @@ def _net_and_optimizer(args: argparse.Namespace):
                         dtype=np.dtype(args.dtype or "float32"))
         if args.epochs is None:
             args.epochs = default_epochs(args.net)
-        name = args.optimizer or (CONV_OPTIMIZER if args.net in CONV_NETS else "sgd")
+        name = args.optimizer or (CONV_OPTIMIZER if takes_images(args.net) else "sgd")
         lr = args.lr if args.lr is not None else default_lr(name)
         from ..optimizers import get_optimizer
 

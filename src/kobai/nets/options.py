@@ -31,7 +31,8 @@ from .two_layer_net import TwoLayerNet
 
 __all__ = ["CONV_NETS", "IMAGE_SHAPE", "NETS", "NETWORK_OPTIONS", "OPTIONS", "NetKind",
            "NetOptionsError", "Number", "Option", "build_net", "format_hidden",
-           "hidden_help", "hidden_runs", "net_options", "parse_hidden"]
+           "hidden_help", "hidden_runs", "net_options", "parse_hidden", "register_net",
+           "takes_images"]
 
 #: MNIST's images as the convolutional nets take them
 IMAGE_SHAPE = (1, 28, 28)
@@ -210,6 +211,9 @@ class NetKind:
     hidden: tuple[int, ...]
     #: it takes images (C, H, W), not their pixels
     images: bool = False
+    #: for a net whose dropout is on unless told otherwise: the --dropout that turns it off
+    #: (a search's ``--dropout none``)
+    no_dropout: float | None = None
 
     def state_shapes(self, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         """The shapes of its ``state_dict()`` from its config, without building it."""
@@ -282,16 +286,42 @@ NETS: dict[str, NetKind] = {kind.name: kind for kind in (
     NetKind("two-layer", TwoLayerNet, "TwoLayerNet (the book's ch. 4-5)", _two_layer, (50,)),
     NetKind("mlp", MultiLayerNet, "MultiLayerNet (ch. 6)", _mlp, (100, 100)),
     NetKind("cnn", SimpleConvNet, "SimpleConvNet (ch. 7)", _cnn, (100,), images=True),
-    NetKind("deepcnn", DeepConvNet, "DeepConvNet (ch. 8)", _deepcnn, (50,), images=True),
+    NetKind("deepcnn", DeepConvNet, "DeepConvNet (ch. 8)", _deepcnn, (50,), images=True,
+            no_dropout=0.0),
 )}
-#: the --net choices that are convolutional: they take images of shape (1, 28, 28)
+#: the --net choices of the table as written that take images of shape (1, 28, 28)
 CONV_NETS: tuple[str, ...] = tuple(name for name, kind in NETS.items() if kind.images)
+
+
+def register_net(kind: NetKind) -> NetKind:
+    """Make ``kind`` a ``--net`` choice of ``kobai train`` and ``kobai tune``, and its class
+    one that checkpoints load (``kobai.nets.NETWORKS``); returns ``kind``. For a network of
+    kobai's own, write its entry in :data:`NETS` instead."""
+    from . import NETWORKS
+
+    if not (isinstance(kind, NetKind) and isinstance(kind.cls, type)
+            and issubclass(kind.cls, Network)):
+        raise TypeError(f"register_net expects a NetKind of a Network subclass, got {kind!r}")
+    known = NETWORKS.get(kind.cls.__name__)
+    if known is not None and known is not kind.cls:
+        raise ValueError(f"another network class is already registered as "
+                         f"{kind.cls.__name__!r} ({known.__module__}.{known.__qualname__})")
+    if kind.name in NETS and NETS[kind.name] != kind:
+        raise ValueError(f"--net {kind.name} is already {NETS[kind.name].cls.__name__}")
+    NETS[kind.name] = kind
+    NETWORKS[kind.cls.__name__] = kind.cls
+    return kind
+
+
+def takes_images(net: str | None) -> bool:
+    """Whether ``--net net`` (None: the default) takes images rather than their pixels."""
+    return NETS[net or next(iter(NETS))].images
 
 
 def hidden_help() -> str:
     """The default of --hidden for each --net: ``50 for two-layer, 100 100 for mlp, ...``."""
     return ", ".join(f"{' '.join(map(str, kind.hidden))} for {name}"
-                     for name, kind in NETS.items())
+                     for name, kind in NETS.items() if kind.hidden)
 
 
 def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_SHAPE,
@@ -328,18 +358,20 @@ def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_
 def net_options(net: Any) -> dict[str, Any] | None:
     """The --net, --hidden, ... values that describe ``net`` (the inverse of :func:`build_net`).
 
-    Keys are the :data:`NETWORK_OPTIONS`; None for a network that :func:`build_net` does not
-    build (no options describe it).
+    Keys are the :data:`NETWORK_OPTIONS`, read from the network's config (``hidden_size_list``
+    or ``hidden_size``, ``activation``, ``weight_decay_lambda``, ``dropout_ratio`` with
+    ``use_dropout``, ``use_batchnorm``; None or off when it has none); None for a network
+    that :func:`build_net` does not build (no options describe it).
     """
     name = next((key for key, kind in NETS.items() if type(net) is kind.cls), None)
     if name is None:
         return None
     config = net.get_config()
-    hidden = config["hidden_size_list"] if "hidden_size_list" in config else [
-        config["hidden_size"]]
+    hidden = config.get("hidden_size_list", [config["hidden_size"]] if "hidden_size" in config
+                        else None)
     # DeepConvNet's dropout is always on; MultiLayerNet's when use_dropout
     dropout = config.get("dropout_ratio") if config.get("use_dropout", True) else None
-    return {"net": name, "hidden": [int(n) for n in hidden],
+    return {"net": name, "hidden": None if hidden is None else [int(n) for n in hidden],
             "activation": config.get("activation"),
             "weight_decay": float(config.get("weight_decay_lambda", 0.0)),
             "dropout": dropout, "batchnorm": bool(config.get("use_batchnorm", False))}
