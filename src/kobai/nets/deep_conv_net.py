@@ -118,7 +118,7 @@ class DeepConvNet(Network):
         return config
 
     @classmethod
-    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """The shapes of ``cls(**config).state_dict()``, without building the network."""
         args = cls._arguments(config)
         conv_params = [conv_options(p if p is not None else _book_conv(i), f"conv_param_{i + 1}")

@@ -122,7 +122,7 @@ class SimpleConvNet(Network):
                 "weight_init_std": self.weight_init_std, "dtype": self.dtype.name}
 
     @classmethod
-    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """The shapes of ``cls(**config).state_dict()``, without building the network."""
         args = cls._arguments(config)
         conv_param = args["conv_param"]
