@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets.mnist import SOURCES
-from ..nets.options import OPTIONS, net_options, takes_images
+from ..nets.options import NETWORK_OPTIONS, OPTIONS, net_options, takes_images
 from ..optimizers import OPTIMIZERS
 from ..runs import RUNS_ROOT, check_out, run_folder
 from ._common import (
@@ -170,13 +170,10 @@ def _resume_conflicts(args: argparse.Namespace, checkpoint: Any, history: Any) -
         have["batch_size"] = recorded["batch_size"]
     have["train_size"] = recorded.get("train_size")  # None: all of them
     have["test_size"] = recorded.get("test_size")
-    # the network's options, then how it was trained: in the order of kobai train --help
-    flags = {**{dest: option.flag for dest, option in OPTIONS.items() if option.network},
-             "dtype": "--dtype",
-             **{dest: option.flag for dest, option in OPTIONS.items() if not option.network},
-             "seed": "--seed", "train_size": "--train-size", "test_size": "--test-size"}
     found = []
-    for dest, flag in flags.items():
+    for dest in (*NETWORK_OPTIONS, "dtype", "optimizer", "lr", "seed", "batch_size",
+                 "train_size", "test_size"):  # what ``have`` holds, in its order
+        flag = OPTIONS[dest].flag if dest in OPTIONS else f"--{dest.replace('_', '-')}"
         given = getattr(args, dest)
         if given is None:
             continue
