@@ -34,7 +34,7 @@ import numpy as np
 
 from . import __version__
 from ._files import atomic_write, npy_header
-from ._validate import positive_int
+from ._validate import positive_int, resolve_dtype
 from .nets import NETWORKS, Network
 from .optimizers import get_optimizer
 
@@ -315,22 +315,28 @@ def _load_npz(npz: Any, where: str) -> Checkpoint:
     rd.check_members()
     meta = _read_meta(rd)
     _check_sizes(rd, meta)
-    net = _build_net(rd, meta)
-    own = net.state_dict()
     opt_meta = meta.get("optimizer")
-    expected = {_META} | {f"param/{key}" for key in own}
-    if opt_meta is not None:
-        if not (isinstance(opt_meta, dict) and isinstance(opt_meta.get("slots"), dict)
-                and all(isinstance(v, list) for v in opt_meta["slots"].values())):
-            raise rd.error("metadata 'optimizer' must be null or a dict with 'name', 'hyper', "
-                           "'step' and 'slots' (slot name -> list of parameter names)")
-        expected |= {f"optimizer/{slot}/{key}"
-                     for slot, keys in opt_meta["slots"].items() for key in keys}
-    missing, extra = sorted(expected - names), sorted(names - expected)
-    if missing or extra:
-        raise rd.error(f"its arrays do not match the {meta['class']} described in the "
-                       f"metadata: missing {missing or 'nothing'}, unexpected "
-                       f"{extra or 'nothing'}")
+    if opt_meta is not None and not (
+            isinstance(opt_meta, dict) and isinstance(opt_meta.get("slots"), dict)
+            and all(isinstance(v, list) for v in opt_meta["slots"].values())):
+        raise rd.error("metadata 'optimizer' must be null or a dict with 'name', 'hyper', "
+                       "'step' and 'slots' (slot name -> list of parameter names)")
+    cls, config = _net_class(rd, meta)
+    shapes, dtype = _config_shapes(rd, cls, config)
+    expected = _expected_names(shapes, opt_meta)
+    if expected == names:
+        _check_arrays(rd, shapes, dtype, opt_meta)
+    elif _nbytes(shapes, dtype) > _param_bytes(rd):
+        raise _mismatch(rd, meta, expected, names)
+    # else the network is built (taking no more than the file's arrays) for its own refusal
+    net = _build_net(rd, cls, config)
+    own = net.state_dict()
+    if {key: arr.shape for key, arr in own.items()} != shapes:
+        raise rd.error(f"its {cls.__name__} has other arrays than {cls.__name__}.state_shapes "
+                       "says, so the file cannot be checked before it is built; fix "
+                       "state_shapes")
+    if expected != names:
+        raise _mismatch(rd, meta, expected, names)
     state = {key: rd.read(f"param/{key}", arr.shape, arr.dtype) for key, arr in own.items()}
     try:
         net.load_state_dict(state)
@@ -342,6 +348,13 @@ def _load_npz(npz: Any, where: str) -> Checkpoint:
         raise rd.error(f"metadata 'history' must be a dict or null, got "
                        f"{type(history).__name__}")
     return Checkpoint(net=net, optimizer=optimizer, history=history, meta=meta)
+
+
+def _mismatch(rd: _Reader, meta: dict, expected: set[str], names: set[str]) -> CheckpointError:
+    missing, extra = sorted(expected - names), sorted(names - expected)
+    return rd.error(f"its arrays do not match the {meta['class']} described in the "
+                    f"metadata: missing {missing or 'nothing'}, unexpected "
+                    f"{extra or 'nothing'}")
 
 
 def _read_meta(rd: _Reader) -> dict:
@@ -374,25 +387,11 @@ def _read_meta(rd: _Reader) -> dict:
 
 
 def _check_sizes(rd: _Reader, meta: dict) -> None:
-    """Refuse constructor arguments that cannot describe the file's arrays, before building.
-
-    Building a network allocates and fills every parameter array from the sizes in its
-    constructor arguments, so a 17 KB file whose metadata claims
-    ``hidden_size_list=[500000, 8]`` would cost gigabytes before its arrays were compared.
-    Every size a kobai network takes (``input_size``, ``hidden_size_list``, ``output_size``,
-    ``input_shape``, the parameter shapes of a generic Network's layers) is a dimension of
-    one of its arrays or a factor of one, and each array of the network is one of the file's
-    ``param/`` arrays, whose shapes are known from their headers. So, without building
-    anything:
-
-    * no whole number in the arguments may exceed the largest dimension of those arrays;
-    * the arguments may hold at most four whole numbers per array, plus eight (a network has
-      at most one size per array and dimension, and a few more for its input).
-
-    What a file can then make :func:`load` allocate before the exact comparison is bounded
-    by the arrays it really holds (at most about its number of sizes times the square of its
-    largest dimension), no longer by what its metadata claims. A whole number that is not a
-    size (an integer ``weight_init_std``) larger than every dimension would be refused too.
+    """Refuse constructor arguments that hold a number larger than every dimension of the
+    file's ``param/`` arrays, or more numbers than such arrays can need (four per array, plus
+    eight): a first, cheap look, which also bounds the work of ``state_shapes``. The exact
+    comparison of every array's shape and dtype (:func:`_check_arrays`) follows, still
+    before anything is built.
     """
     config = meta.get("config")
     shapes = [shape for key, (shape, _) in rd.headers.items() if key.startswith("param/")]
@@ -422,7 +421,8 @@ def _whole_numbers(value: Any) -> list[int]:
     return found
 
 
-def _build_net(rd: _Reader, meta: dict) -> Network:
+def _net_class(rd: _Reader, meta: dict) -> tuple[type[Network], dict]:
+    """The network class and constructor arguments of the metadata, checked."""
     name = meta.get("class")
     cls = NET_CLASSES.get(name) if isinstance(name, str) else None
     if cls is None:
@@ -435,13 +435,73 @@ def _build_net(rd: _Reader, meta: dict) -> Network:
     if "dtype" in config and config.get("dtype") != meta.get("dtype"):
         raise rd.error(f"its metadata says dtype {meta.get('dtype')!r} but the constructor "
                        f"arguments say {config.get('dtype')!r}")
+    return cls, config
+
+
+def _build_net(rd: _Reader, cls: type[Network], config: dict) -> Network:
     try:
         return cls.from_config(config)
-    except (TypeError, ValueError, OverflowError, KeyError, AttributeError) as exc:
-        raise rd.error(f"its constructor arguments do not build a {name}: {exc}") from None
+    except _CONFIG_ERRORS as exc:
+        raise rd.error(f"its constructor arguments do not build a {cls.__name__}: "
+                       f"{exc}") from None
     except MemoryError:
-        raise rd.error(f"its constructor arguments describe a {name} too large to build: "
-                       f"{config}") from None
+        raise rd.error(f"its constructor arguments describe a {cls.__name__} too large to "
+                       f"build: {config}") from None
+
+
+# -- the exact check of the arrays, before the network is built -------------------------------
+#: what a network's constructor (or ``state_shapes``) raises for arguments it refuses
+_CONFIG_ERRORS = (TypeError, ValueError, OverflowError, KeyError, AttributeError)
+
+
+def _config_shapes(rd: _Reader, cls: type[Network], config: dict
+                   ) -> tuple[dict[str, tuple[int, ...]], np.dtype]:
+    """The shapes of the state_dict of ``cls.from_config(config)`` and its dtype, from
+    ``cls.state_shapes(config)``: nothing is built."""
+    try:
+        dtype = resolve_dtype(config.get("dtype", "float64"))
+        return dict(cls.state_shapes(config)), dtype
+    except _CONFIG_ERRORS as exc:
+        raise rd.error(f"its constructor arguments do not build a {cls.__name__}: "
+                       f"{exc}") from None
+
+
+def _expected_names(shapes: dict[str, tuple[int, ...]], opt_meta: Any) -> set[str]:
+    """The member names of a checkpoint of a network of these state shapes."""
+    expected = {_META} | {f"param/{key}" for key in shapes}
+    if opt_meta is not None:
+        expected |= {f"optimizer/{slot}/{key}"
+                     for slot, keys in opt_meta["slots"].items() for key in keys}
+    return expected
+
+
+def _check_arrays(rd: _Reader, shapes: dict[str, tuple[int, ...]], dtype: np.dtype,
+                  opt_meta: Any) -> None:
+    """Every array the network will read, compared with its member's size and ``.npy``
+    header as :meth:`_Reader.read` compares them, before anything of those sizes exists."""
+    members = [(f"param/{key}", shape) for key, shape in shapes.items()]
+    if opt_meta is not None:
+        members += [(f"optimizer/{slot}/{key}", shapes[key])
+                    for slot, keys in opt_meta["slots"].items() for key in keys
+                    if key in shapes]
+    for member, shape in members:
+        expected = math.prod(shape) * dtype.itemsize
+        if rd.size(member) > expected + _NPY_HEADER_ALLOWANCE:
+            raise rd.error(f"array {member!r} takes {rd.size(member)} bytes but should be a "
+                           f"{dtype.name} array of shape {shape} ({expected} bytes)")
+        header = rd.headers.get(member)
+        if header is not None:
+            rd._check(member, header[0], header[1], shape, dtype)
+
+
+def _nbytes(shapes: dict[str, tuple[int, ...]], dtype: np.dtype) -> int:
+    return sum(math.prod(shape) for shape in shapes.values()) * dtype.itemsize
+
+
+def _param_bytes(rd: _Reader) -> int:
+    """The bytes of the file's ``param/`` arrays, from their headers."""
+    return sum(math.prod(shape) * dtype.itemsize for key, (shape, dtype) in rd.headers.items()
+               if key.startswith("param/"))
 
 
 def _build_optimizer(rd: _Reader, opt_meta: dict, net: Network) -> Any:

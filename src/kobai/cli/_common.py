@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from ..nets import options
-from ..nets.options import IMAGE_SHAPE, NETS
+from ..nets.options import (
+    IMAGE_SHAPE,
+    NETS,
+    NETWORK_OPTIONS,
+    OPTIONS,
+    Number,
+    Option,
+    hidden_help,
+)
 
 
 class CliError(Exception):
@@ -67,31 +75,52 @@ def model_file(path: Path) -> Path:
     return path / "model.npz"
 
 
-def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str,
+def argument_type(number: Number) -> Callable[[str], Any]:
+    """The argparse type of a :class:`~kobai.nets.options.Number` of the option table."""
+    return _number(number.kind, number.argument, number.ok)
+
+
+def add_option(group: Any, option: Option, **kwargs: Any) -> None:
+    """``option`` of the table (:data:`kobai.nets.options.OPTIONS`) as a ``kobai train``
+    argument; ``kwargs`` override what the table says (e.g. the help)."""
+    spec: dict[str, Any] = {"help": option.help}
+    if option.kind == "flag":
+        spec.update(action="store_true", default=None)
+    elif option.kind == "name":
+        spec.update(choices=option.choices())
+        if option.lower:
+            spec.update(type=str.lower)
+    else:
+        assert option.number is not None
+        spec.update(type=argument_type(option.number), metavar=option.metavar)
+        if option.kind == "hidden":
+            spec.update(nargs="+")
+    spec.update(kwargs)
+    group.add_argument(option.flag, **spec)
+
+
+def add_net_arguments(parser: argparse.ArgumentParser, *, hidden_default: str | None = None,
                       title: str = "network") -> None:
-    """The options that describe a network: --net, --hidden, --activation, ...
+    """The options that describe a network: --net, --hidden, --activation, ... (the
+    :data:`~kobai.nets.options.NETWORK_OPTIONS` of the table).
 
     Each defaults to None, so that a command can tell the options given from those left out
     (``kobai train --resume`` refuses the given ones that conflict with the checkpoint);
-    :func:`build_net` applies the defaults the help states.
+    :func:`build_net` applies the defaults the help states (``hidden_default``: the table's
+    when not given).
     """
-    from ..layers import ACTIVATIONS
-
     g = parser.add_argument_group(title)
-    g.add_argument("--net", choices=list(NETS),
-                   help="; ".join(f"{name}: {text}" for name, (_, text) in NETS.items())
-                        + " (default: two-layer)")
-    g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
-                   help=f"hidden layer sizes (default: {hidden_default})")
-    g.add_argument("--activation", choices=sorted(ACTIVATIONS),
-                   help="two-layer and mlp only; default: sigmoid for two-layer, relu for mlp")
-    g.add_argument("--weight-decay", type=non_negative_float, metavar="LAMBDA",
-                   help="L2 weight decay λ (mlp only; default 0)")
-    g.add_argument("--dropout", type=ratio, default=None, metavar="RATIO",
-                   help="dropout ratio after each hidden layer (mlp), or of DeepConvNet's two "
-                        "dropout layers (deepcnn; default 0.5, the book's)")
-    g.add_argument("--batchnorm", action="store_true", default=None,
-                   help="batch normalization before each activation (mlp only)")
+    for dest in NETWORK_OPTIONS:
+        option = OPTIONS[dest]
+        if dest == "net":
+            add_option(g, option, help="; ".join(f"{name}: {kind.help}"
+                                                 for name, kind in NETS.items())
+                       + f" (default: {next(iter(NETS))})")
+        elif dest == "hidden":
+            default = hidden_default or hidden_help()
+            add_option(g, option, help=f"{option.help} (default: {default})")
+        else:
+            add_option(g, option)
 
 
 def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_SHAPE,
@@ -129,8 +158,6 @@ def use_recorded_data_dir(args: argparse.Namespace, recorded: dict | None) -> No
 
 
 # -- the model of kobai predict / kobai evaluate -----------------------------------------------
-#: argparse names of the options that describe a network for --params
-_NET_OPTIONS = ("net", "hidden", "activation", "weight_decay", "dropout", "batchnorm")
 
 
 @dataclass
@@ -153,9 +180,7 @@ def add_params_arguments(parser: argparse.ArgumentParser) -> None:
                              "without unpickling, e.g. deep_convnet_params.pkl with --net "
                              "deepcnn) or net.save_params()'s, loaded into a float32 network; "
                              "--net, --hidden, ... say which network they belong to")
-    add_net_arguments(parser, title="the network of --params (default: two-layer)",
-                      hidden_default="50 for two-layer, 100 100 for mlp, 100 for cnn, 50 for "
-                                     "deepcnn")
+    add_net_arguments(parser, title="the network of --params (default: two-layer)")
 
 
 def open_model(args: argparse.Namespace, model: Path | None, *, pretrained: bool,
@@ -168,7 +193,7 @@ def open_model(args: argparse.Namespace, model: Path | None, *, pretrained: bool
                                    ("--pretrained", pretrained)) if on]
     if len(given) > 1:
         raise CliError(f"give one model, not {' and '.join(given)}")
-    net_flags = [f"--{name.replace('_', '-')}" for name in _NET_OPTIONS
+    net_flags = [OPTIONS[name].flag for name in NETWORK_OPTIONS
                  if getattr(args, name) not in (None, False)]
     if net_flags and args.params is None:
         raise CliError(f"{', '.join(net_flags)} describe the network of --params FILE; a "

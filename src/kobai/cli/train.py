@@ -13,17 +13,17 @@ from typing import Any
 import numpy as np
 
 from ..datasets.mnist import SOURCES
-from ..nets.options import CONV_NETS, net_options
+from ..nets.options import NETWORK_OPTIONS, OPTIONS, net_options, takes_images
 from ..optimizers import OPTIMIZERS
 from ..runs import RUNS_ROOT, check_out, run_folder
 from ._common import (
     CliError,
     add_net_arguments,
+    add_option,
     build_net,
     first_filters,
     model_file,
     non_negative_int,
-    positive_float,
     positive_int,
     use_recorded_data_dir,
     user_errors,
@@ -50,7 +50,7 @@ def default_lr(name: str) -> float:
 
 def default_epochs(net: str | None) -> int:
     """The --epochs of a new run of ``--net net``."""
-    return CONV_EPOCHS if net in CONV_NETS else DEFAULT_EPOCHS
+    return CONV_EPOCHS if takes_images(net) else DEFAULT_EPOCHS
 
 
 def add_parser(sub) -> None:
@@ -66,16 +66,11 @@ def add_parser(sub) -> None:
                     "convolutional nets the first layer's filters before and after training, "
                     "filters-before.png and filters-after.png; a new folder for each run unless "
                     "told otherwise: an earlier run is never overwritten without --force.")
-    add_net_arguments(p, hidden_default="50 for two-layer, 100 100 for mlp, 100 for cnn, 50 "
-                                        "for deepcnn")
+    add_net_arguments(p)
     g = p.add_argument_group("training")
-    g.add_argument("--optimizer", type=str.lower, choices=list(OPTIMIZERS),
-                   help="default: sgd; adam for cnn and deepcnn")
-    g.add_argument("--lr", type=positive_float,
-                   help="learning rate (default: 0.1 for sgd, 0.01 for momentum, nesterov and "
-                        "adagrad, 0.001 for rmsprop and adam)")
-    g.add_argument("--batch-size", type=positive_int, default=None,
-                   help="default: 100 (with --resume, the checkpoint's)")
+    for option in OPTIONS.values():  # the searchable options that are not the network's
+        if not option.network:
+            add_option(g, option)
     g.add_argument("--epochs", type=positive_int, default=None,
                    help=f"total number of epochs (default: {DEFAULT_EPOCHS}; {CONV_EPOCHS} for cnn "
                         "and deepcnn); with --resume, training continues until this epoch")
@@ -110,18 +105,13 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-#: the options describing the network, by argparse name: compared with a resumed checkpoint
-_NET_FLAGS = {"net": "--net", "hidden": "--hidden", "activation": "--activation",
-              "weight_decay": "--weight-decay", "dropout": "--dropout", "batchnorm": "--batchnorm"}
-
-
 def _net_and_optimizer(args: argparse.Namespace):
     if args.resume is None:
         net = build_net(args, rng=0 if args.seed is None else args.seed,
                         dtype=np.dtype(args.dtype or "float32"))
         if args.epochs is None:
             args.epochs = default_epochs(args.net)
-        name = args.optimizer or (CONV_OPTIMIZER if args.net in CONV_NETS else "sgd")
+        name = args.optimizer or (CONV_OPTIMIZER if takes_images(args.net) else "sgd")
         lr = args.lr if args.lr is not None else default_lr(name)
         from ..optimizers import get_optimizer
 
@@ -180,11 +170,10 @@ def _resume_conflicts(args: argparse.Namespace, checkpoint: Any, history: Any) -
         have["batch_size"] = recorded["batch_size"]
     have["train_size"] = recorded.get("train_size")  # None: all of them
     have["test_size"] = recorded.get("test_size")
-    flags = {**_NET_FLAGS, "dtype": "--dtype", "optimizer": "--optimizer", "lr": "--lr",
-             "seed": "--seed", "batch_size": "--batch-size", "train_size": "--train-size",
-             "test_size": "--test-size"}
     found = []
-    for dest, flag in flags.items():
+    for dest in (*NETWORK_OPTIONS, "dtype", "optimizer", "lr", "seed", "batch_size",
+                 "train_size", "test_size"):  # what ``have`` holds, in its order
+        flag = OPTIONS[dest].flag if dest in OPTIONS else f"--{dest.replace('_', '-')}"
         given = getattr(args, dest)
         if given is None:
             continue

@@ -7,12 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..datasets.mnist import SOURCES
+from ..nets.options import OPTIONS
 from ._common import CliError, non_negative_int, positive_int, user_errors
 
-#: the search options (argparse dest -> metavar); each takes the syntax of kobai.tune.space
-_SPACE = {"net": "NET", "hidden": "N", "activation": "NAME", "weight_decay": "LAMBDA",
-          "dropout": "RATIO", "batchnorm": "on|off", "optimizer": "NAME", "lr": "LR",
-          "batch_size": "N"}
 #: the settings a --preset may set, and their defaults otherwise
 _SETTINGS = {"trials": 100, "epochs": 20, "train_size": None, "val_fraction": 0.2}
 
@@ -38,14 +35,13 @@ def add_parser(sub) -> None:
                "  kobai tune --resume runs/tune-20261128-101500")
     s = p.add_argument_group("search space (any kobai train option: a value, a range or a "
                              "choice; see above)")
-    for dest, metavar in _SPACE.items():
-        flag = "--" + dest.replace("_", "-")
-        if dest == "hidden":
-            s.add_argument(flag, nargs="+", metavar=metavar)
-        elif dest == "batchnorm":
-            s.add_argument(flag, nargs="?", const=True, metavar=metavar)
+    for option in OPTIONS.values():  # each takes the syntax of kobai.tune.syntax
+        if option.kind == "hidden":
+            s.add_argument(option.flag, nargs="+", metavar=option.search_metavar)
+        elif option.kind == "flag":
+            s.add_argument(option.flag, nargs="?", const=True, metavar=option.search_metavar)
         else:
-            s.add_argument(flag, metavar=metavar)
+            s.add_argument(option.flag, metavar=option.search_metavar)
     g = p.add_argument_group("search")
     g.add_argument("--trials", type=positive_int, help="number of trials (default: 100)")
     g.add_argument("--epochs", type=positive_int,
@@ -92,10 +88,9 @@ def run(args: argparse.Namespace) -> int:
     from ..tune.search import PRESETS, RetrainError, SearchSettings, search
     from ..tune.space import SearchSpace
 
-    given = {dest: getattr(args, dest) for dest in _SPACE}
+    given = {dest: getattr(args, dest) for dest in OPTIONS}
     if args.resume is not None:
-        extra = [f"--{dest.replace('_', '-')}" for dest, value in given.items()
-                 if value is not None]
+        extra = [OPTIONS[dest].flag for dest, value in given.items() if value is not None]
         extra += [f"--{name.replace('_', '-')}" for name in
                   ("trials", "epochs", "scheduler", "grace_period", "seed", "preset",
                    "dataset", "data_dir", "train_size", "val_fraction", "dtype", "out")

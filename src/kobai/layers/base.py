@@ -47,7 +47,8 @@ Optional (with defaults here)
 ``get_config()`` / ``from_config(config, params)``
     Constructor arguments other than the parameter arrays, as JSON, and the way back:
     ``cls(**params, **config)`` by default. Registered layers (``kobai.layers.LAYERS``) can
-    be saved in checkpoints.
+    be saved in checkpoints. A layer with ``state`` says its shapes with the classmethod
+    ``state_shapes(config, params)``, so a checkpoint is checked before anything is built.
 ``kink_state()``
     For piecewise-linear layers: which inputs of the last forward were on the positive side
     of the kink, so a gradient check can tell a kink from a bug.
@@ -117,6 +118,13 @@ class Layer:
     def from_config(cls, config: dict[str, Any], params: dict[str, np.ndarray]) -> Layer:
         """Rebuild a layer from :meth:`get_config` and arrays of the parameters' shapes."""
         return cls(**params, **config)
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any], params: dict[str, tuple[int, ...]]
+                     ) -> dict[str, tuple[int, ...]]:
+        """The shapes of ``state`` of the layer :meth:`from_config` builds from ``config``
+        and parameters of the shapes ``params``, without building it (none by default)."""
+        return {}
 
     def _workspace(self, key: tuple[object, ...]) -> dict[str, np.ndarray] | None:
         """The buffers for inputs described by ``key`` (shape, dtype), or None when buffers

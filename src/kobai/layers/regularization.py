@@ -204,3 +204,9 @@ class BatchNormalization(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "eps": self.eps}
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any], params: dict[str, tuple[int, ...]]
+                     ) -> dict[str, tuple[int, ...]]:
+        """One running mean and variance per feature: ``gamma``'s shape."""
+        return {"running_mean": params["gamma"], "running_var": params["gamma"]}

@@ -9,6 +9,7 @@ one), ``SimpleConvNet`` (§7.5) and ``DeepConvNet`` (§8.1), all thin builders o
 from .deep_conv_net import DeepConvNet
 from .multi_layer_net import MultiLayerNet
 from .network import Network, UnsupportedNetwork
+from .options import NETS
 from .simple_conv_net import SimpleConvNet
 from .simple_net import SimpleNet, simpleNet
 from .two_layer_net import TwoLayerNet
@@ -16,8 +17,12 @@ from .two_layer_net import TwoLayerNet
 __all__ = ["Network", "UnsupportedNetwork", "SimpleNet", "simpleNet", "TwoLayerNet",
            "MultiLayerNet", "SimpleConvNet", "DeepConvNet", "NETWORKS"]
 
-#: class name -> network class, for checkpoints (``kobai.io``)
+#: class name -> network class, for checkpoints (``kobai.io``): these, and the class of each
+#: ``--net`` of :data:`kobai.nets.options.NETS`
 NETWORKS: dict[str, type[Network]] = {
     cls.__name__: cls for cls in (Network, TwoLayerNet, MultiLayerNet, SimpleNet, SimpleConvNet,
                                    DeepConvNet)
 }
+for _kind in NETS.values():
+    NETWORKS.setdefault(_kind.cls.__name__, _kind.cls)
+del _kind

@@ -86,23 +86,9 @@ class DeepConvNet(Network):
             return (math.sqrt(2.0 / fan_in) * rng.standard_normal(shape)).astype(dt)
 
         # The shapes first, so that sizes too large are refused before anything is allocated.
-        shapes: dict[str, tuple[int, ...]] = {}
-        channels = c
-        for i, p in enumerate(self.conv_params, start=1):
-            fn, fs = p["filter_num"], p["filter_size"]
-            shapes[f"W{i}"], shapes[f"b{i}"] = (fn, channels, fs, fs), (fn,)
-            where = f"DeepConvNet: conv_param_{i} {p} on {channels}×{h}×{w} inputs: "
-            h = window_count(h, fs, p["stride"], p["pad"], "height", where)
-            w = window_count(w, fs, p["stride"], p["pad"], "width", where)
-            channels = fn
-            if i % 2 == 0:
-                where = f"DeepConvNet: the 2×2 pooling after conv_param_{i} on {h}×{w}: "
-                h = window_count(h, 2, 2, 0, "height", where)
-                w = window_count(w, 2, 2, 0, "width", where)
-        flat = channels * h * w
-        shapes.update(W7=(flat, self.hidden_size), b7=(self.hidden_size,),
-                      W8=(self.hidden_size, output_size), b8=(output_size,))
+        shapes = _shapes(self.input_dim, self.conv_params, self.hidden_size, output_size)
         self._check_param_count(shapes, dt)
+        flat = shapes["W7"][0]
 
         layers: dict[str, Any] = {}
         for i, p in enumerate(self.conv_params, start=1):
@@ -131,7 +117,40 @@ class DeepConvNet(Network):
                       dropout_ratio=self.dropout_ratio, dtype=self.dtype.name)
         return config
 
+    @classmethod
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes of ``cls(**config).state_dict()``, without building the network."""
+        args = cls._arguments(config)
+        conv_params = [conv_options(p if p is not None else _book_conv(i), f"conv_param_{i + 1}")
+                       for i, p in enumerate(args[f"conv_param_{i}"] for i in range(1, 7))]
+        return _shapes(input_dims(args["input_dim"]), conv_params,
+                       positive_int(args["hidden_size"], "hidden_size"),
+                       positive_int(args["output_size"], "output_size"))
+
     def __repr__(self) -> str:
         filters = "-".join(str(p["filter_num"]) for p in self.conv_params)
         return (f"DeepConvNet({'×'.join(map(str, self.input_dim))}, filters {filters}, "
                 f"hidden {self.hidden_size}, {self.dtype.name})")
+
+
+def _shapes(input_dim: tuple[int, int, int], conv_params: Sequence[Mapping[str, int]],
+            hidden_size: int, output_size: int) -> dict[str, tuple[int, ...]]:
+    """DeepConvNet's parameter shapes (checked sizes): ``W1, b1, ..., W8, b8``."""
+    c, h, w = input_dim
+    shapes: dict[str, tuple[int, ...]] = {}
+    channels = c
+    for i, p in enumerate(conv_params, start=1):
+        fn, fs = p["filter_num"], p["filter_size"]
+        shapes[f"W{i}"], shapes[f"b{i}"] = (fn, channels, fs, fs), (fn,)
+        where = f"DeepConvNet: conv_param_{i} {p} on {channels}×{h}×{w} inputs: "
+        h = window_count(h, fs, p["stride"], p["pad"], "height", where)
+        w = window_count(w, fs, p["stride"], p["pad"], "width", where)
+        channels = fn
+        if i % 2 == 0:
+            where = f"DeepConvNet: the 2×2 pooling after conv_param_{i} on {h}×{w}: "
+            h = window_count(h, 2, 2, 0, "height", where)
+            w = window_count(w, 2, 2, 0, "width", where)
+    flat = channels * h * w
+    shapes.update(W7=(flat, hidden_size), b7=(hidden_size,),
+                  W8=(hidden_size, output_size), b8=(output_size,))
+    return shapes

@@ -8,7 +8,7 @@ weight decay, dropout and batch normalization. It only builds its layers; everyt
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -116,12 +116,7 @@ class MultiLayerNet(Network):
 
         sizes = [input_size, *self.hidden_size_list, self.output_size]
         self.n_affine = len(sizes) - 1
-        shapes: dict[str, tuple[int, ...]] = {}
-        for i in range(1, self.n_affine + 1):
-            shapes.update({f"W{i}": (sizes[i - 1], sizes[i]), f"b{i}": (sizes[i],)})
-            if self.use_batchnorm and i < self.n_affine:
-                shapes.update({f"gamma{i}": (sizes[i],), f"beta{i}": (sizes[i],)})
-        self._check_param_count(shapes, self.dtype)
+        self._check_param_count(_param_shapes(sizes, self.use_batchnorm), self.dtype)
         layers: dict[str, Any] = {}
         act_cls = ACTIVATIONS[self.activation]
         for i in range(1, self.n_affine + 1):
@@ -156,6 +151,19 @@ class MultiLayerNet(Network):
             "dtype": self.dtype.name,
         }
 
+    @classmethod
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes of ``cls(**config).state_dict()``, without building the network."""
+        args = cls._arguments(config)
+        hidden = args["hidden_size_list"]
+        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+            raise TypeError(f"hidden_size_list must be a list of layer widths such as "
+                            f"[100, 100], got {hidden!r}")
+        sizes = [positive_int(args["input_size"], "input_size"),
+                 *(positive_int(h, "each hidden size") for h in hidden),
+                 positive_int(args["output_size"], "output_size")]
+        return _state_shapes(sizes, bool(args["use_batchnorm"]))
+
     def __repr__(self) -> str:
         sizes = "-".join(str(s) for s in
                          [self.input_size, *self.hidden_size_list, self.output_size])
@@ -167,3 +175,22 @@ class MultiLayerNet(Network):
         if self.weight_decay_lambda:
             extras.append(f"weight_decay={self.weight_decay_lambda}")
         return f"{type(self).__name__}({sizes}, {', '.join(extras)})"
+
+
+def _param_shapes(sizes: Sequence[int], batchnorm: bool) -> dict[str, tuple[int, ...]]:
+    """``W1, b1, [gamma1, beta1,] W2, ...`` of the layer widths ``sizes`` (input first)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    n_affine = len(sizes) - 1
+    for i in range(1, n_affine + 1):
+        shapes.update({f"W{i}": (sizes[i - 1], sizes[i]), f"b{i}": (sizes[i],)})
+        if batchnorm and i < n_affine:
+            shapes.update({f"gamma{i}": (sizes[i],), f"beta{i}": (sizes[i],)})
+    return shapes
+
+
+def _state_shapes(sizes: Sequence[int], batchnorm: bool) -> dict[str, tuple[int, ...]]:
+    """:func:`_param_shapes` and the running statistics of each batch norm layer."""
+    shapes = _param_shapes(sizes, batchnorm)
+    for i in range(1, len(sizes) - 1) if batchnorm else ():
+        shapes.update({f"running_mean{i}": (sizes[i],), f"running_var{i}": (sizes[i],)})
+    return shapes

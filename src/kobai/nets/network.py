@@ -582,21 +582,7 @@ class Network:
         counted: dict[str, tuple[int, ...]] = {}  # every layer's parameters so far
 
         def build(spec: Any) -> tuple[str, Any]:
-            if not isinstance(spec, Mapping):
-                raise ValueError(f"a layer description must be a dict, got {spec!r:.80}")
-            kind, name = spec.get("type"), spec.get("name", "loss")
-            layer_cls = LAYERS.get(kind) if isinstance(kind, str) else None
-            if layer_cls is None:
-                raise ValueError(f"unknown layer type {kind!r:.80}; known: "
-                                 f"{', '.join(sorted(LAYERS))}")
-            shapes, options = spec.get("params", {}), spec.get("config", {})
-            if not isinstance(name, str) or not isinstance(options, Mapping) or not (
-                    isinstance(shapes, Mapping) and all(
-                        isinstance(k, str) and isinstance(v, list) for k, v in shapes.items())):
-                raise ValueError(f"layer {name!r:.40} ({kind}): expected a str name, a dict "
-                                 "config and params as a dict of name -> shape list")
-            sizes = {k: tuple(positive_int(n, f"{k} size") for n in shape)
-                     for k, shape in shapes.items()}
+            name, kind, layer_cls, sizes, options = _layer_spec(spec)
             counted.update({f"{name}.{k}": shape for k, shape in sizes.items()})
             cls._check_param_count(counted, dtype)
             params = {k: np.zeros(shape, dtype) for k, shape in sizes.items()}
@@ -614,6 +600,45 @@ class Network:
                        output_size=config.get("output_size"),
                        weight_decay_lambda=config.get("weight_decay_lambda", 0.0))
 
+    @classmethod
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes of ``cls.from_config(config).state_dict()``, without building anything.
+
+        A generic Network's come from its layer descriptions: the parameter shapes each one
+        lists, named ``W1, b1, ...`` as the network names them, and each layer class's
+        ``state_shapes(config, params)`` (batch norm's running statistics). The builders
+        (``MultiLayerNet``, ...) compute theirs from their constructor arguments.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For a description :meth:`from_config` would refuse for its sizes or names.
+        """
+        if cls is not Network:
+            raise TypeError(f"{cls.__name__} does not say its state shapes; define "
+                            f"{cls.__name__}.state_shapes(config)")
+        counts: dict[str, int] = {}
+        shapes: dict[str, tuple[int, ...]] = {}
+        for spec in config.get("layers", []):
+            _, _, layer_cls, sizes, options = _layer_spec(spec)
+            state = layer_cls.state_shapes(dict(options), sizes)
+            for key, shape in [*sizes.items(), *state.items()]:
+                counts[key] = counts.get(key, 0) + 1
+                shapes[f"{key}{counts[key]}"] = shape
+        name, _, _, sizes, _ = _layer_spec(config.get("loss", {"type": "SoftmaxWithLoss"}))
+        if sizes:
+            raise ValueError(f"the loss layer ({name!r}) lists parameters {sorted(sizes)}; a "
+                             "network keeps no parameters in its loss layer")
+        return shapes
+
+    @classmethod
+    def _arguments(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` as ``cls(**config)`` takes it, with the defaults of the arguments left
+        out; a TypeError for an argument the constructor does not take (as ``cls(**config)``)."""
+        bound = inspect.signature(cls).bind(**config)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({' -> '.join(self.layers)}, {self.dtype.name}"
                 + (f", weight_decay={self.weight_decay_lambda}" if self.weight_decay_lambda
@@ -623,6 +648,28 @@ class Network:
 def _nbytes(n: int) -> str:
     """``n`` bytes in GiB or TiB, e.g. ``5.7 TiB``."""
     return f"{n / 2**40:,.1f} TiB" if n >= 2**40 else f"{n / 2**30:,.1f} GiB"
+
+
+def _layer_spec(spec: Any) -> tuple[str, str, type[Layer], dict[str, tuple[int, ...]],
+                                    Mapping[str, Any]]:
+    """One layer description of :meth:`Network.get_config`, checked: its name, type name,
+    registered class, parameter shapes and config."""
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"a layer description must be a dict, got {spec!r:.80}")
+    kind, name = spec.get("type"), spec.get("name", "loss")
+    layer_cls = LAYERS.get(kind) if isinstance(kind, str) else None
+    if layer_cls is None:
+        raise ValueError(f"unknown layer type {kind!r:.80}; known: "
+                         f"{', '.join(sorted(LAYERS))}")
+    shapes, options = spec.get("params", {}), spec.get("config", {})
+    if not isinstance(name, str) or not isinstance(options, Mapping) or not (
+            isinstance(shapes, Mapping) and all(
+                isinstance(k, str) and isinstance(v, list) for k, v in shapes.items())):
+        raise ValueError(f"layer {name!r:.40} ({kind}): expected a str name, a dict "
+                         "config and params as a dict of name -> shape list")
+    sizes = {str(k): tuple(positive_int(n, f"{k} size") for n in shape)
+             for k, shape in shapes.items()}
+    return name, str(kind), layer_cls, sizes, options
 
 
 def _named_layers(layers: LayerSpec) -> dict[str, Any]:

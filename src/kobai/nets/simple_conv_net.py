@@ -17,6 +17,7 @@ from .network import Network
 __all__ = ["SimpleConvNet", "conv_options"]
 
 _CONV_KEYS = ("filter_num", "filter_size", "pad", "stride")
+_BOOK_CONV = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
 
 
 def conv_options(conv_param: Mapping[str, Any], name: str = "conv_param") -> dict[str, int]:
@@ -85,9 +86,7 @@ class SimpleConvNet(Network):
                  rng: np.random.Generator | int | None = None,
                  dtype: type | np.dtype | str = np.float64):
         c, h, w = self.input_dim = input_dims(input_dim)
-        self.conv_param = conv_options(conv_param if conv_param is not None else
-                                       {"filter_num": 30, "filter_size": 5, "pad": 0,
-                                        "stride": 1})
+        self.conv_param = conv_options(conv_param if conv_param is not None else _BOOK_CONV)
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         output_size = positive_int(output_size, "output_size")
         if not (is_real(weight_init_std) and weight_init_std > 0
@@ -98,14 +97,9 @@ class SimpleConvNet(Network):
         dt = resolve_dtype(dtype)
         rng = resolve_rng(rng)
         fn, fs, pad, stride = (self.conv_param[k] for k in _CONV_KEYS)
-        where = f"SimpleConvNet: input_dim {self.input_dim} and conv_param {self.conv_param}: "
-        oh = window_count(h, fs, stride, pad, "height", where)
-        ow = window_count(w, fs, stride, pad, "width", where)
-        pooled = fn * conv_output_size(oh, 2, 2) * conv_output_size(ow, 2, 2)
-        self._check_param_count({"W1": (fn, c, fs, fs), "b1": (fn,),
-                                 "W2": (pooled, self.hidden_size), "b2": (self.hidden_size,),
-                                 "W3": (self.hidden_size, output_size), "b3": (output_size,)},
-                                dt)
+        shapes = _shapes(self.input_dim, self.conv_param, self.hidden_size, output_size)
+        self._check_param_count(shapes, dt)
+        pooled = shapes["W2"][0]
 
         def weights(*shape: int) -> np.ndarray:
             return (self.weight_init_std * rng.standard_normal(shape)).astype(dt)
@@ -127,8 +121,31 @@ class SimpleConvNet(Network):
                 "hidden_size": self.hidden_size, "output_size": self.output_size,
                 "weight_init_std": self.weight_init_std, "dtype": self.dtype.name}
 
+    @classmethod
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes of ``cls(**config).state_dict()``, without building the network."""
+        args = cls._arguments(config)
+        conv_param = args["conv_param"]
+        return _shapes(input_dims(args["input_dim"]),
+                       conv_options(conv_param if conv_param is not None else _BOOK_CONV),
+                       positive_int(args["hidden_size"], "hidden_size"),
+                       positive_int(args["output_size"], "output_size"))
+
     def __repr__(self) -> str:
         p = self.conv_param
         return (f"SimpleConvNet({'×'.join(map(str, self.input_dim))}, {p['filter_num']} "
                 f"filters {p['filter_size']}×{p['filter_size']}, hidden {self.hidden_size}, "
                 f"{self.dtype.name})")
+
+
+def _shapes(input_dim: tuple[int, int, int], conv_param: Mapping[str, int], hidden_size: int,
+            output_size: int) -> dict[str, tuple[int, ...]]:
+    """SimpleConvNet's parameter shapes (checked sizes): ``W1, b1, W2, b2, W3, b3``."""
+    c, h, w = input_dim
+    fn, fs, pad, stride = (conv_param[k] for k in _CONV_KEYS)
+    where = f"SimpleConvNet: input_dim {input_dim} and conv_param {dict(conv_param)}: "
+    oh = window_count(h, fs, stride, pad, "height", where)
+    ow = window_count(w, fs, stride, pad, "width", where)
+    pooled = fn * conv_output_size(oh, 2, 2) * conv_output_size(ow, 2, 2)
+    return {"W1": (fn, c, fs, fs), "b1": (fn,), "W2": (pooled, hidden_size),
+            "b2": (hidden_size,), "W3": (hidden_size, output_size), "b3": (output_size,)}

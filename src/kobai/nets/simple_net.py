@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,12 @@ class SimpleNet(Network):
 
     def get_config(self) -> dict[str, Any]:
         return {}
+
+    @classmethod
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """``W1``: 2×3, whatever the (checked) arguments."""
+        cls._arguments(config)
+        return {"W1": (2, 3)}
 
     def __repr__(self) -> str:
         return "SimpleNet(2-3)"

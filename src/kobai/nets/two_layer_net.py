@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from ..functions import softmax
@@ -40,6 +43,14 @@ class TwoLayerNet(MultiLayerNet):
         return {"input_size": self.input_size, "hidden_size": self.hidden_size,
                 "output_size": self.output_size, "weight_init_std": self.weight_init_std,
                 "activation": self.activation, "dtype": self.dtype.name}
+
+    @classmethod
+    def state_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes of ``cls(**config).state_dict()``: ``W1, b1, W2, b2``."""
+        args = cls._arguments(config)
+        return MultiLayerNet.state_shapes({"input_size": args["input_size"],
+                                           "hidden_size_list": [args["hidden_size"]],
+                                           "output_size": args["output_size"]})
 
     def predict(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """Class probabilities (softmax of the scores), as in the seed's ``predict``."""

@@ -5,8 +5,10 @@
 >>> result = search(space, SearchSettings(trials=20, epochs=10), cpus=2)  # doctest: +SKIP
 >>> result.best.config, result.test_acc                                   # doctest: +SKIP
 
-The search space, its syntax and defaults: :mod:`kobai.tune.space`; what a search does and
-writes: :mod:`kobai.tune.search`; how it runs on Ray: :mod:`kobai.tune.engine`. Only the
+The search space and its defaults: :mod:`kobai.tune.space`, its syntax
+:mod:`kobai.tune.syntax` (the options are those of :data:`kobai.nets.options.OPTIONS`); what
+a search does and writes: :mod:`kobai.tune.search`; how it runs on Ray:
+:mod:`kobai.tune.engine` and :mod:`kobai.tune.ray_space`. Only the
 engine needs Ray (``pip install "kobai[tune]"``); the rest imports without it.
 """
 

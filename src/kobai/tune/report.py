@@ -19,30 +19,37 @@ from pathlib import Path
 from typing import Any
 
 from .._files import atomic_write
+from ..nets.options import OPTIONS, format_hidden, hidden_runs
 from .records import COMPLETED, ERROR, STATUSES, TrialResult
 
 __all__ = ["ranked", "write_results_csv", "read_results_csv", "best_json", "write_best_json",
            "top_table", "status_summary", "error_lines", "format_value", "CONFIG_KEYS",
            "CATEGORICAL_KEYS", "LOG_KEYS", "SHORT_NAMES", "FIXED_COLUMNS"]
 
-#: the ``kobai train`` options a trial's config may hold, in results.csv's order, by type
-_STR_KEYS = ("net", "activation", "optimizer")
-_FLOAT_KEYS = ("weight_decay", "dropout", "lr")
-_INT_KEYS = ("batch_size", "seed")
-CONFIG_KEYS = ("net", "hidden", "activation", "weight_decay", "dropout", "batchnorm",
-               "optimizer", "lr", "batch_size", "seed")
+#: the ``kobai train`` options a trial's config may hold (the option table's, and the
+#: trial's seed), in results.csv's order, by type
+CONFIG_KEYS = (*OPTIONS, "seed")
+_STR_KEYS = tuple(dest for dest, o in OPTIONS.items() if o.kind == "name")
+_FLOAT_KEYS = tuple(dest for dest, o in OPTIONS.items() if o.kind == "float")
+_INT_KEYS = (*(dest for dest, o in OPTIONS.items() if o.kind == "int"), "seed")
+_FLAG_KEYS = tuple(dest for dest, o in OPTIONS.items() if o.kind == "flag")
+_HIDDEN_KEYS = tuple(dest for dest, o in OPTIONS.items() if o.kind == "hidden")
+#: the options for which None is a value (no dropout), not the option's default
+_NONE_KEYS = tuple(dest for dest, o in OPTIONS.items() if o.none)
 #: values that are names, not quantities: a categorical axis in the figure
-CATEGORICAL_KEYS = frozenset({"net", "hidden", "activation", "batchnorm", "optimizer"})
+CATEGORICAL_KEYS = frozenset(dest for dest, o in OPTIONS.items()
+                             if o.kind in ("name", "hidden", "flag"))
 #: dimensions searched on a log scale, written as 3.2e-03 in tables and figures
-LOG_KEYS = frozenset({"lr", "weight_decay"})
+LOG_KEYS = frozenset(dest for dest, o in OPTIONS.items() if o.log)
 #: short names in the figure's panel annotations
-SHORT_NAMES = {"weight_decay": "wd", "batch_size": "batch"}
+SHORT_NAMES = {dest: o.short for dest, o in OPTIONS.items() if o.short}
 
 #: results.csv's first columns; the config columns, ``val_acc_<epoch>`` and ``error`` follow
 FIXED_COLUMNS = ("rank", "trial_id", "status", "final_val_acc", "best_val_acc",
                  "epochs_completed", "seconds")
 _VAL_COLUMN = re.compile(r"val_acc_([1-9][0-9]*)")
-_HIDDEN = re.compile(r"([1-9][0-9]*)(?:x([1-9][0-9]*))?")
+#: a results.csv's hidden sizes hold at most this many layers
+_MAX_LAYERS = 1000
 
 #: error messages are cut to this many characters in the console
 ERROR_WIDTH = 120
@@ -82,10 +89,7 @@ def ranked(trials: Iterable[TrialResult]) -> list[TrialResult]:
 
 # -- formatting one value -----------------------------------------------------------------------
 def _hidden_text(hidden: Any) -> str:
-    sizes = [int(n) for n in hidden] if isinstance(hidden, (list, tuple)) else [int(hidden)]
-    if len(sizes) > 1 and len(set(sizes)) == 1:
-        return f"{sizes[0]}x{len(sizes)}"
-    return "-".join(str(n) for n in sizes)
+    return format_hidden(hidden if isinstance(hidden, (list, tuple)) else [hidden])
 
 
 def format_value(key: str, value: Any) -> str:
@@ -93,8 +97,8 @@ def format_value(key: str, value: Any) -> str:
     layers of 100, ``on``/``off`` for batchnorm, ``none`` for no dropout and ``-`` for any
     other None (the option's default)."""
     if value is None:
-        return "none" if key == "dropout" else "-"
-    if key == "hidden":
+        return "none" if key in _NONE_KEYS else "-"
+    if key in _HIDDEN_KEYS:
         return _hidden_text(value)
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -130,11 +134,11 @@ def _summary_cell(trial: TrialResult, value: float) -> str:
 def _config_cell(key: str, value: Any) -> str:
     if value is None:
         return ""
-    if key == "hidden":
+    if key in _HIDDEN_KEYS:
         return _hidden_text(value)
     if key in _FLOAT_KEYS:
         return repr(float(value))
-    if key == "batchnorm":
+    if key in _FLAG_KEYS:
         return "true" if value else "false"
     if key in _STR_KEYS or key in _INT_KEYS:
         return str(value)
@@ -144,22 +148,23 @@ def _config_cell(key: str, value: Any) -> str:
 def _parse_config(key: str, cell: str) -> Any:
     if cell == "":
         return None
-    if key == "hidden":  # 100x6, 100-50, or kobai tune's 100x2-50
-        runs = [_HIDDEN.fullmatch(part) for part in cell.split("-")]
-        if not all(runs):
-            raise ValueError(f"hidden {cell!r} is not layer sizes such as 100x6 or 100-50")
-        counts = [int(m[2] or 1) for m in runs if m]
-        if sum(counts) > 1000:
-            raise ValueError(f"hidden {cell!r} has {sum(counts)} layers (at most 1000)")
-        return [int(m[1]) for m, count in zip(runs, counts, strict=True) if m
-                for _ in range(count)]
+    if key in _HIDDEN_KEYS:  # 100x6, 100-50, or 100x2-50
+        try:
+            runs = hidden_runs(cell)
+        except ValueError:
+            raise ValueError(f"hidden {cell!r} is not layer sizes such as 100x6 or "
+                             "100-50") from None
+        layers = sum(n for _, n in runs)
+        if layers > _MAX_LAYERS:
+            raise ValueError(f"hidden {cell!r} has {layers} layers (at most {_MAX_LAYERS})")
+        return [width for width, n in runs for _ in range(n)]
     if key in _FLOAT_KEYS:
         return float(cell)
     if key in _INT_KEYS:
         return int(cell)
-    if key == "batchnorm":
+    if key in _FLAG_KEYS:
         if cell.lower() not in ("true", "false"):
-            raise ValueError(f"batchnorm {cell!r} is neither true nor false")
+            raise ValueError(f"{key} {cell!r} is neither true nor false")
         return cell.lower() == "true"
     if key in _STR_KEYS:
         return cell
@@ -180,7 +185,7 @@ def write_results_csv(trials: Iterable[TrialResult], path: str | os.PathLike[str
     ``val_acc_<epochs>``; then ``error``.
 
     Accuracies and float options are written with ``repr`` (they read back exactly), seconds
-    with two decimals, hidden sizes as ``100x6`` (all equal) or ``100-50``, batchnorm as
+    with two decimals, hidden sizes as ``100x6``, ``100-50`` or ``100x2-50``, batchnorm as
     ``true``/``false``, a NaN accuracy as ``nan``. Empty cells: None (or a key the trial
     lacks), an epoch not run, the final and best accuracy of a trial without an epoch, no
     error.

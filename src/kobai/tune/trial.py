@@ -17,10 +17,6 @@ import numpy as np
 
 __all__ = ["EpochReport", "TrialData", "build_trial_net", "run_trial"]
 
-#: a configuration's keys that describe the network (kobai train's option dest names)
-NET_KEYS = ("net", "hidden", "activation", "weight_decay", "dropout", "batchnorm")
-
-
 @dataclass(frozen=True)
 class TrialData:
     """The arrays a trial trains and is scored on: the split of the training data."""
@@ -44,17 +40,18 @@ class EpochReport:
 
 
 def build_trial_net(config: Mapping[str, Any], dtype: Any = np.float32) -> Any:
-    """The network of a configuration (the keys of :data:`NET_KEYS`; missing ones default as
-    in ``kobai train``), with its weights drawn from ``config["seed"]``. A ``dropout`` of None
-    means no dropout (``--dropout none``); left out, a net's own default (DeepConvNet: the
-    book's 0.5)."""
-    from ..nets.options import build_net
+    """The network of a configuration (the keys of :data:`~kobai.nets.options.NETWORK_OPTIONS`;
+    missing ones default as in ``kobai train``), with its weights drawn from
+    ``config["seed"]``. A ``dropout`` of None means no dropout (``--dropout none``); left
+    out, a net's own default (DeepConvNet: the book's 0.5)."""
+    from ..nets.options import NETS, NETWORK_OPTIONS, build_net
 
-    args = argparse.Namespace(**{key: config.get(key) for key in NET_KEYS})
+    args = argparse.Namespace(**{key: config.get(key) for key in NETWORK_OPTIONS})
     if args.dropout is False:
         args.dropout = None
-    if args.net == "deepcnn" and "dropout" in config and args.dropout is None:
-        args.dropout = 0.0  # "--dropout none" chosen: DeepConvNet's dropout layers pass all
+    off = NETS[args.net].no_dropout if args.net in NETS else None
+    if off is not None and "dropout" in config and args.dropout is None:
+        args.dropout = off  # "--dropout none" chosen for a net whose dropout is on by default
     args.batchnorm = bool(args.batchnorm) or None
     return build_net(args, dtype=np.dtype(dtype), rng=int(config.get("seed", 0)))
 
