@@ -1,9 +1,8 @@
-"""Small file helpers under both :mod:`kobai.io` and :mod:`kobai.arrays_file`: atomic writes
-and ``.npy`` headers.
+"""Atomic writes, under every file kobai writes (checkpoints, parameter files, histories).
 
-They import nothing of kobai, so the checkpoint files (which know the networks) and the arrays
-files (which the networks use for ``save_params``/``load_params``) can share them without
-importing each other.
+It imports nothing of kobai, so the checkpoint files (which know the networks) and the arrays
+files (which the networks use for ``save_params``/``load_params``) can share it without
+importing each other; :mod:`kobai.npz` is the reader they share.
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-import numpy as np
-
-__all__ = ["atomic_write", "npy_header"]
+__all__ = ["atomic_write"]
 
 _STALE_TMP_SECONDS = 60.0  # a temporary file untouched this long has no live writer
 
@@ -103,18 +100,3 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def npy_header(fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
-    """``(shape, dtype)`` from the header of a ``.npy`` stream (formats 1.0 and 2.0, the ones
-    NumPy writes for numeric arrays), leaving ``fp`` at the data; ValueError otherwise."""
-    fmt = np.lib.format
-    version = fmt.read_magic(fp)
-    if version == (1, 0):
-        shape, _, dtype = fmt.read_array_header_1_0(fp)
-    elif version == (2, 0):
-        shape, _, dtype = fmt.read_array_header_2_0(fp)
-    else:
-        raise ValueError(f".npy format {version[0]}.{version[1]}, which NumPy writes only for "
-                         "arrays kobai does not read")
-    return shape, dtype
