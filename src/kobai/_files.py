@@ -30,16 +30,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     and renamed over ``path`` (``os.replace``, atomic on POSIX and Windows); the directory is
     then fsync'ed where the platform allows. If the block raises (or the process dies), the
     previous ``path`` is untouched and the temporary file is removed (or, after a crash, left
-    as a hidden ``.<name>.<12 hex digits>.tmp``).
-
-    Such leftovers are removed by the next write of the same ``path``: before it starts, every
-    regular file in the directory named exactly ``.<name>.<12 hex digits>.tmp`` for this
-    ``<name>`` (nothing else, not another target's) whose last modification is more than
-    60 seconds old is deleted. A live writer modifies its temporary file as it writes, within
-    seconds, so an old one belongs to a writer that died; one that merely paused for a minute
-    in the middle of its ``with`` block would lose its file and fail at the rename (its
-    ``path`` stays as it was), never leave a corrupt ``path``. The age, not a process id, is
-    the test because ids are reused and mean nothing across machines sharing a folder.
+    as a hidden ``.<name>.<12 hex digits>.tmp``, which the next write of ``path`` deletes once
+    it is 60 seconds old).
 
     Examples
     --------
@@ -72,6 +64,11 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Delete the leftovers of writes of ``path`` that died (see :func:`atomic_write`)."""
+    # Only regular files named exactly .<name>.<12 hex digits>.tmp for this name, untouched
+    # for 60 s: a live writer modifies its file within seconds, so an old one belongs to a
+    # writer that died (one that paused for a minute loses its file and fails at the rename,
+    # never leaving a corrupt path). The age, not a process id: ids are reused and mean
+    # nothing across machines sharing a folder.
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
     cutoff = time.time() - _STALE_TMP_SECONDS
     try:

@@ -79,8 +79,7 @@ class Checkpoint:
 
     @property
     def data(self) -> dict | None:
-        """What the network was trained on (``save(..., data=...)``), or None if not recorded
-        (checkpoints of kobai 0.1.0)."""
+        """What the network was trained on (``save(..., data=...)``), or None if not recorded."""
         data = self.meta.get("data")
         return data if isinstance(data, dict) else None
 

@@ -126,10 +126,8 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
     """Write named arrays to ``path`` as a NumPy ``.npz`` archive, atomically; never a pickle.
 
     The archive is what ``np.savez`` writes (an uncompressed zip of one ``<name>.npy`` per
-    array), written to an open file, so ``path`` is written exactly as given: no ``.npz`` is
-    appended, ``write_arrays("params.pkl", ...)`` writes ``params.pkl``. It goes to a temporary
-    file in the same folder that replaces ``path`` only once complete
-    (:func:`kobai.io.atomic_write`). Read it back with :func:`read_arrays` or ``np.load``.
+    array), under exactly the name given (``write_arrays("params.pkl", ...)`` writes
+    ``params.pkl``), replacing ``path`` only once complete (:func:`kobai.io.atomic_write`).
 
     Parameters
     ----------
@@ -155,11 +153,8 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
 def write_arrays_to(file: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
     """Write named arrays into an open binary file: :func:`write_arrays` on a file object.
 
-    The archive is the ``.npz`` that :func:`write_arrays` writes, never a pickle.
-
-    What ``pickle.dump(params, f)`` becomes when ``kobai book run`` runs one of the book's
-    scripts. Nothing is written if an array is refused; otherwise the archive goes into
-    ``file`` from its current position, which is not closed.
+    What ``pickle.dump(params, f)`` becomes under ``kobai book run``. Nothing is written if an
+    array is refused; else the ``.npz`` goes into ``file`` from its current position.
 
     Parameters
     ----------

@@ -100,9 +100,6 @@ class Nesterov(Optimizer):
 
         W <- W + momentum**2 * v - (1 + momentum) * lr * g
         v <- momentum * v - lr * g
-
-    (kobai before 0.2 used the updated velocity in the first line, which is not Nesterov's
-    method; checkpoints of its Nesterov runs resume with the corrected update.)
     """
 
     name = "Nesterov"
