@@ -51,39 +51,32 @@ class Trainer:
     network : Network or a book-style network
         A kobai net, or any object with ``params`` (dict of arrays), ``loss(x, t)``,
         ``accuracy(x, t)`` and either ``gradient(x, t)`` or ``train_step(x, t, optimizer)``.
-    x_train : array_like of shape (N, input_size) or (N, ...)
-        Inputs of order 1 (pixels in [0, 1]); a root mean square above
-        :data:`INPUT_RMS_LIMIT` gives a warning.
-    t_train : array_like of shape (N,) or (N, n_classes)
+    x_train, x_test : array_like of shape (N, input_size) or (N, ...)
+        Inputs of order 1 (pixels in [0, 1]; a root mean square of ``x_train`` above
+        :data:`INPUT_RMS_LIMIT` warns).
+    t_train, t_test : array_like of shape (N,) or (N, n_classes)
         Integer labels or one-hot rows.
-    x_test, t_test : array_like
-        Likewise, for the evaluation after each epoch.
-    epochs : int
-        Total number of epochs; a resumed run continues until this epoch.
-    mini_batch_size : int
-    optimizer : str or optimizer
-        A name for :func:`kobai.optimizers.get_optimizer` or an optimizer instance (e.g.
-        ``kobai.io.load(path).optimizer``, to resume).
-    optimizer_param : dict, optional
-        Hyperparameters when ``optimizer`` is a name; default ``{"lr": 0.01}``.
+    epochs, mini_batch_size : int
+        The total number of epochs (a resumed run continues until it), the batch size.
+    optimizer, optimizer_param : str or optimizer, dict
+        A name for :func:`kobai.optimizers.get_optimizer` with its hyperparameters (default
+        ``{"lr": 0.01}``), or an optimizer instance (``kobai.io.load(path).optimizer``).
     evaluate_sample_num_per_epoch : int, optional
-        Evaluate on the first this many training and test samples (default: all), in
-        evaluation mode, :data:`EVAL_BATCH_SIZE` rows at a time.
-    verbose : bool
-        Print a per-epoch table (``tqdm.write``) and, unless ``progress=False``, a progress bar.
+        Evaluate on the first this many samples of each set (default all), in evaluation
+        mode, :data:`EVAL_BATCH_SIZE` rows at a time.
+    verbose, progress : bool
+        Print a per-epoch table; show a progress bar (default ``verbose``).
     rng : numpy.random.Generator or int, optional
-        Seeds the batch order and the dropout masks (each layer's ``rng`` is replaced every
-        epoch). With None, a resumed run keeps the seed of ``history``, a new run draws one.
+        Seeds the batch order and every layer's ``rng``; None keeps ``history``'s seed or
+        draws one.
     callbacks : iterable
-        Called after each epoch's evaluation as ``cb.on_epoch_end(trainer, record)`` or
-        ``cb(trainer, record)``; e.g. :class:`kobai.io.SaveCheckpoint`.
+        ``cb.on_epoch_end(trainer, record)`` or ``cb(trainer, record)`` after each epoch's
+        evaluation, e.g. :class:`kobai.io.SaveCheckpoint`.
     history : History, optional
         To resume: training starts at epoch ``history.epoch + 1`` and appends to it.
-    progress : bool, optional
-        Show the progress bar; default: ``verbose``.
     blas_threads : "auto", int or None
-        BLAS threads during training: "auto" uses one for small matrix products
-        (:mod:`kobai._threads`), None leaves the BLAS default.
+        "auto": one thread for small matrix products (:mod:`kobai._threads`); None: the
+        BLAS default.
 
     Attributes
     ----------

@@ -457,10 +457,9 @@ _OPCODE_NAMES = {op.code.encode("latin-1"): op.name for op in pickletools.opcode
 def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     """Read a pickled dict of NumPy arrays without unpickling it: nothing in it is ever run.
 
-    The pickle is interpreted by kobai's own small stack machine (see the module's docstring):
-    only the opcodes of :data:`ALLOWED_OPCODES` and the names of :data:`ALLOWED_GLOBALS` are
+    Only the opcodes of :data:`ALLOWED_OPCODES` and the names of :data:`ALLOWED_GLOBALS` are
     accepted, each name emulated, never imported or called. Reading stops at the pickle's
-    STOP opcode, as ``pickle.load`` does: the file is left just after it.
+    STOP opcode: the file is left just after it, as ``pickle.load`` leaves it.
 
     Parameters
     ----------
@@ -483,6 +482,12 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     ArraysFileError
         If the pickle is truncated or corrupted (a length beyond the end of the file, an
         array shape that does not match its data, stack underflow, no STOP, ...).
+
+    Examples
+    --------
+    >>> import io, pickle
+    >>> read_pickled_arrays(io.BytesIO(pickle.dumps({"W": np.ones((2, 2))})))["W"].shape
+    (2, 2)
     """
     machine = _Machine(file)
     while True:
