@@ -115,12 +115,9 @@ class Optimizer(ABC):
         Parameters
         ----------
         params : dict of str -> ndarray or number
-            Floating-point parameter arrays, e.g. ``net.params``; each array is modified in
-            place (``params[key]`` is never rebound). A value may also be a number (a Python
-            int or float, or a NumPy floating scalar, as in the book's
-            ``optimizer_compare_naive.py``): a number cannot change in place, so
-            ``params[key]`` is replaced by the updated value, a Python float (a NumPy scalar
-            keeps its type).
+            Floating-point arrays, e.g. ``net.params``, modified in place; a number (as in the
+            book's ``optimizer_compare_naive.py``) is replaced by the updated value (a
+            Python float; a NumPy scalar keeps its type).
         grads : dict of str -> ndarray or number
             Gradients with exactly the keys of ``params`` and the same shape per key; not
             modified.
@@ -128,11 +125,9 @@ class Optimizer(ABC):
         Raises
         ------
         ValueError
-            If ``grads`` lacks a key of ``params`` or has one that ``params`` lacks (the
-            message names them), a gradient's shape differs from its parameter's, a gradient
-            holds NaN or infinity (which would poison the slots of every later step; unless
-            ``refuse_non_finite`` is False), or saved state does not fit the parameter
-            (another shape or dtype).
+            If the keys of ``grads`` and ``params`` differ (named), a gradient's shape differs
+            from its parameter's, a gradient holds NaN or infinity (unless
+            ``refuse_non_finite`` is False), or saved state does not fit the parameter.
         TypeError
             If a parameter is neither a floating-point ndarray nor a number.
 
