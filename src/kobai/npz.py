@@ -1,10 +1,9 @@
 """Reading a NumPy ``.npz`` archive safely: every member checked before its data is allocated.
 
 The one reader under checkpoints (:mod:`kobai.io`) and parameter files
-(:mod:`kobai.arrays_file`). ``np.load`` allocates an array as large as its ``.npy`` header
-says before reading it, and a compressed member can declare a thousand times its size, so
-:meth:`NpzReader.check_members` reads every header first (no data) and compares it with the
-member and the member with the file. Nothing is ever unpickled (``allow_pickle=False``).
+(:mod:`kobai.arrays_file`). ``np.load`` allocates what a ``.npy`` header says before reading,
+so :meth:`NpzReader.check_members` reads every header first and compares it with its member,
+and the member with the file. Nothing is unpickled (``allow_pickle=False``).
 
 Examples
 --------
