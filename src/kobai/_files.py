@@ -1,9 +1,8 @@
-"""Small file helpers under both :mod:`kobai.io` and :mod:`kobai.arrays_file`: atomic writes
-and ``.npy`` headers.
+"""Atomic writes, under every file kobai writes (checkpoints, parameter files, histories).
 
-They import nothing of kobai, so the checkpoint files (which know the networks) and the arrays
-files (which the networks use for ``save_params``/``load_params``) can share them without
-importing each other.
+It imports nothing of kobai, so the checkpoint files (which know the networks) and the arrays
+files (which the networks use for ``save_params``/``load_params``) can share it without
+importing each other; :mod:`kobai.npz` is the reader they share.
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-import numpy as np
-
-__all__ = ["atomic_write", "npy_header"]
+__all__ = ["atomic_write"]
 
 _STALE_TMP_SECONDS = 60.0  # a temporary file untouched this long has no live writer
 
@@ -33,16 +30,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     and renamed over ``path`` (``os.replace``, atomic on POSIX and Windows); the directory is
     then fsync'ed where the platform allows. If the block raises (or the process dies), the
     previous ``path`` is untouched and the temporary file is removed (or, after a crash, left
-    as a hidden ``.<name>.<12 hex digits>.tmp``).
-
-    Such leftovers are removed by the next write of the same ``path``: before it starts, every
-    regular file in the directory named exactly ``.<name>.<12 hex digits>.tmp`` for this
-    ``<name>`` (nothing else, not another target's) whose last modification is more than
-    60 seconds old is deleted. A live writer modifies its temporary file as it writes, within
-    seconds, so an old one belongs to a writer that died; one that merely paused for a minute
-    in the middle of its ``with`` block would lose its file and fail at the rename (its
-    ``path`` stays as it was), never leave a corrupt ``path``. The age, not a process id, is
-    the test because ids are reused and mean nothing across machines sharing a folder.
+    as a hidden ``.<name>.<12 hex digits>.tmp``, which the next write of ``path`` deletes once
+    it is 60 seconds old).
 
     Examples
     --------
@@ -75,6 +64,11 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Delete the leftovers of writes of ``path`` that died (see :func:`atomic_write`)."""
+    # Only regular files named exactly .<name>.<12 hex digits>.tmp for this name, untouched
+    # for 60 s: a live writer modifies its file within seconds, so an old one belongs to a
+    # writer that died (one that paused for a minute loses its file and fails at the rename,
+    # never leaving a corrupt path). The age, not a process id: ids are reused and mean
+    # nothing across machines sharing a folder.
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{12}}\.tmp")
     cutoff = time.time() - _STALE_TMP_SECONDS
     try:
@@ -103,18 +97,3 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def npy_header(fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
-    """``(shape, dtype)`` from the header of a ``.npy`` stream (formats 1.0 and 2.0, the ones
-    NumPy writes for numeric arrays), leaving ``fp`` at the data; ValueError otherwise."""
-    fmt = np.lib.format
-    version = fmt.read_magic(fp)
-    if version == (1, 0):
-        shape, _, dtype = fmt.read_array_header_1_0(fp)
-    elif version == (2, 0):
-        shape, _, dtype = fmt.read_array_header_2_0(fp)
-    else:
-        raise ValueError(f".npy format {version[0]}.{version[1]}, which NumPy writes only for "
-                         "arrays kobai does not read")
-    return shape, dtype

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["as_float_array", "check_x", "check_t", "check_step", "positive_int", "is_real",
-           "resolve_rng", "resolve_dtype"]
+           "is_number", "resolve_rng", "resolve_dtype"]
 
 
 def _describe(obj: object) -> str:
@@ -176,6 +176,11 @@ def is_real(value: object) -> TypeGuard[float]:
     the ``float`` it narrows to.
     """
     return isinstance(value, numbers.Real)
+
+
+def is_number(value: object) -> TypeGuard[float]:
+    """A real number other than a bool (narrowed to float as :func:`is_real` is)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def positive_int(value: object, name: str) -> int:

@@ -25,7 +25,6 @@ import math
 import os
 import zipfile
 import zlib
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from ._files import atomic_write, npy_header
+from ._files import atomic_write
 from ._validate import positive_int, resolve_dtype
 from .nets import NETWORKS, Network
+from .npz import ZIP_MAGIC, NpzReader
 from .optimizers import get_optimizer
 
 __all__ = ["NET_CLASSES", "FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointError",
@@ -47,10 +47,8 @@ FORMAT_VERSION = 1
 NET_CLASSES: dict[str, type[Network]] = NETWORKS
 
 _META = "meta"
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # local file header; empty archive
 _NPY_MAGIC = b"\x93NUMPY"
 _MAX_META_BYTES = 256 * 2**20
-_NPY_HEADER_ALLOWANCE = 4096  # an .npy member is its data plus a header of at most this
 
 
 class CheckpointError(ValueError):
@@ -82,8 +80,7 @@ class Checkpoint:
 
     @property
     def data(self) -> dict | None:
-        """What the network was trained on (``save(..., data=...)``), or None if not recorded
-        (checkpoints of kobai 0.1.0)."""
+        """What the network was trained on (``save(..., data=...)``), or None if not recorded."""
         data = self.meta.get("data")
         return data if isinstance(data, dict) else None
 
@@ -208,7 +205,7 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     if head.startswith(_NPY_MAGIC):
         raise CheckpointError(f"{where}: is a single .npy array, not a kobai checkpoint (.npz "
                               "written by kobai.io.save)")
-    if not head.startswith(_ZIP_MAGIC):
+    if not head.startswith(ZIP_MAGIC):
         raise CheckpointError(f"{where}: is not a kobai checkpoint (expected an .npz archive "
                               f"written by kobai.io.save; the file starts with {head[:8]!r})")
     try:
@@ -225,85 +222,11 @@ def load_net(path: str | os.PathLike[str]) -> Network:
     return load(path).net
 
 
-class _Reader:
-    """Reads members of an open NpzFile with size, shape and dtype checks.
-
-    :meth:`check_members` reads every member's ``.npy`` header first (no data), so that each
-    array's shape and dtype are known, and known to fit the member, before anything of that
-    size is allocated.
-    """
+class _Reader(NpzReader):
+    """The checked reader of :mod:`kobai.npz`, raising CheckpointError that names the file."""
 
     def __init__(self, npz: Any, where: str):
-        self.npz, self.where = npz, where
-        #: array name -> (shape, dtype) from its .npy header
-        self.headers: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-
-    def error(self, message: str) -> CheckpointError:
-        return CheckpointError(f"{self.where}: {message}")
-
-    def check_members(self) -> None:
-        """Refuse duplicate names and ``.npy`` headers that do not fit their member."""
-        infos = self.npz.zip.infolist()
-        counts = Counter(info.filename.removesuffix(".npy") for info in infos)
-        twice = sorted(name for name, n in counts.items() if n > 1)
-        if twice:
-            raise self.error(f"names {twice[:5]} more than once; a kobai checkpoint holds each "
-                             "array once (with two, which one is read is arbitrary)")
-        for info in infos:
-            if info.filename.endswith(".npy"):
-                key = info.filename.removesuffix(".npy")
-                self.headers[key] = self._header(key, info)
-
-    def _header(self, key: str, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
-        with self.npz.zip.open(info) as fp:
-            try:
-                shape, dtype = npy_header(fp)
-            except ValueError as exc:
-                raise self.error(f"array {key!r} has an invalid .npy header: {exc}") from None
-            data = info.file_size - fp.tell()
-        if dtype.hasobject:
-            raise self.error(f"array {key!r} holds pickled Python objects; kobai never "
-                             "loads pickled data (it can run code)")
-        need = math.prod(shape) * dtype.itemsize
-        if need != data:
-            raise self.error(f"array {key!r}: its header says {dtype} of shape {shape} "
-                             f"({need:,} bytes) but the file holds {data:,} bytes of data "
-                             "for it")
-        return shape, dtype
-
-    def size(self, key: str) -> int:
-        names = self.npz.zip.namelist()
-        return self.npz.zip.getinfo(f"{key}.npy" if f"{key}.npy" in names else key).file_size
-
-    def read(self, key: str, shape: tuple[int, ...] | None = None,
-             dtype: np.dtype | None = None) -> np.ndarray:
-        if shape is not None and dtype is not None:
-            expected = int(np.prod(shape)) * dtype.itemsize
-            if self.size(key) > expected + _NPY_HEADER_ALLOWANCE:
-                raise self.error(f"array {key!r} takes {self.size(key)} bytes but should be a "
-                                 f"{dtype.name} array of shape {shape} ({expected} bytes)")
-        header = self.headers.get(key)
-        if header is not None:  # refuse before reading the data
-            self._check(key, header[0], header[1], shape, dtype)
-        try:
-            arr = self.npz[key]
-        except ValueError as exc:
-            if "allow_pickle" in str(exc):
-                raise self.error(f"array {key!r} holds pickled Python objects; kobai never "
-                                 "loads pickled data (it can run code)") from None
-            raise self.error(f"cannot read array {key!r}: {exc}") from None
-        if not isinstance(arr, np.ndarray):
-            raise self.error(f"entry {key!r} is not a NumPy .npy array")
-        self._check(key, arr.shape, arr.dtype, shape, dtype)
-        return arr
-
-    def _check(self, key: str, got_shape: tuple[int, ...], got_dtype: np.dtype,
-               shape: tuple[int, ...] | None, dtype: np.dtype | None) -> None:
-        if shape is not None and got_shape != shape:
-            raise self.error(f"array {key!r} has shape {got_shape} but the network described "
-                             f"in the metadata needs {shape}")
-        if dtype is not None and got_dtype != dtype:
-            raise self.error(f"array {key!r} is {got_dtype} but the metadata says {dtype.name}")
+        super().__init__(npz, lambda message: CheckpointError(f"{where}: {message}"))
 
 
 def _load_npz(npz: Any, where: str) -> Checkpoint:
@@ -485,13 +408,7 @@ def _check_arrays(rd: _Reader, shapes: dict[str, tuple[int, ...]], dtype: np.dty
                     for slot, keys in opt_meta["slots"].items() for key in keys
                     if key in shapes]
     for member, shape in members:
-        expected = math.prod(shape) * dtype.itemsize
-        if rd.size(member) > expected + _NPY_HEADER_ALLOWANCE:
-            raise rd.error(f"array {member!r} takes {rd.size(member)} bytes but should be a "
-                           f"{dtype.name} array of shape {shape} ({expected} bytes)")
-        header = rd.headers.get(member)
-        if header is not None:
-            rd._check(member, header[0], header[1], shape, dtype)
+        rd.check(member, shape, dtype)
 
 
 def _nbytes(shapes: dict[str, tuple[int, ...]], dtype: np.dtype) -> int:

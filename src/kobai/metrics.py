@@ -13,8 +13,8 @@ import numpy as np
 
 from ._validate import positive_int
 
-__all__ = ["ClassMetrics", "confusion_matrix", "per_class_metrics", "format_confusion_matrix",
-           "classification_report"]
+__all__ = ["ClassMetrics", "check_confusion_matrix", "confusion_matrix", "per_class_metrics",
+           "format_confusion_matrix", "classification_report"]
 
 _CORNER = "true\\pred"
 
@@ -57,7 +57,8 @@ def confusion_matrix(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] |
     return counts.reshape(n_classes, n_classes).astype(np.int64)
 
 
-def _check_cm(cm: object) -> np.ndarray:
+def check_confusion_matrix(cm: object) -> np.ndarray:
+    """``cm`` as an array, refused unless a square matrix of non-negative integer counts."""
     arr = np.asarray(cm)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
         raise ValueError(f"confusion matrix must be a square 2-D array, got shape {arr.shape}")
@@ -89,7 +90,7 @@ def per_class_metrics(cm: np.ndarray) -> ClassMetrics:
         class ``c``, the share found); 0.0 where undefined (a class never predicted, or
         absent).
     """
-    cm = _check_cm(cm)
+    cm = check_confusion_matrix(cm)
     tp = np.diag(cm).astype(np.float64)
     predicted, support = cm.sum(axis=0), cm.sum(axis=1)
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
@@ -99,7 +100,7 @@ def per_class_metrics(cm: np.ndarray) -> ClassMetrics:
 
 def format_confusion_matrix(cm: np.ndarray, labels: Sequence[str] | None = None) -> str:
     """The matrix as a text table: one row per true class, one column per predicted class."""
-    cm = _check_cm(cm)
+    cm = check_confusion_matrix(cm)
     names = [str(v) for v in (range(len(cm)) if labels is None else labels)]
     if len(names) != len(cm):
         raise ValueError(f"{len(names)} labels for a {len(cm)}-class confusion matrix")
@@ -113,7 +114,7 @@ def format_confusion_matrix(cm: np.ndarray, labels: Sequence[str] | None = None)
 
 def classification_report(cm: np.ndarray, labels: Sequence[str] | None = None) -> str:
     """Per-class precision, recall, F1 and support, then the accuracy, as a text table."""
-    cm = _check_cm(cm)
+    cm = check_confusion_matrix(cm)
     precision, recall = per_class_metrics(cm)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)

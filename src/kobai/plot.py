@@ -17,16 +17,17 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write
-from .metrics import _check_cm
+from .metrics import check_confusion_matrix
 
 __all__ = ["plot_learning_curve", "plot_confusion", "plot_filters", "plot_activations",
-           "plot_digits", "plot_eps_sweep"]
+           "plot_digits", "plot_eps_sweep", "new_figure", "save_png"]
 
 #: at most this many markers per curve: at 50+ epochs, one per epoch would merge into a band
 MAX_MARKERS = 20
 
 
-def _new_figure(figsize: tuple[float, float]) -> Any:
+def new_figure(figsize: tuple[float, float]) -> Any:
+    """A matplotlib ``Figure`` of ``figsize`` inches on an Agg canvas, outside ``pyplot``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -35,7 +36,8 @@ def _new_figure(figsize: tuple[float, float]) -> Any:
     return fig
 
 
-def _save_png(fig: Any, path: str | os.PathLike[str], dpi: int) -> Path:
+def save_png(fig: Any, path: str | os.PathLike[str], dpi: int) -> Path:
+    """Write ``fig`` to ``path`` as a PNG, atomically; return the path."""
     path = Path(path)
     with atomic_write(path) as fh:
         fig.savefig(fh, format="png", dpi=dpi)
@@ -99,7 +101,7 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
     pathlib.Path
     """
     cols, batch_losses = _epoch_columns(history)
-    fig = _new_figure((10.0, 4.0))
+    fig = new_figure((10.0, 4.0))
     ax_loss, ax_acc = fig.subplots(1, 2)
     epochs = cols["epoch"]
     if batch_losses:
@@ -125,7 +127,7 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
         ax.legend(loc="best")
     if title:
         fig.suptitle(title)
-    return _save_png(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 def plot_confusion(confusion_matrix: np.ndarray, path: str | os.PathLike[str],
@@ -149,7 +151,7 @@ def plot_confusion(confusion_matrix: np.ndarray, path: str | os.PathLike[str],
     -------
     pathlib.Path
     """
-    cm = _check_cm(confusion_matrix)
+    cm = check_confusion_matrix(confusion_matrix)
     n = cm.shape[0]
     names = [str(v) for v in (range(n) if labels is None else labels)]
     if len(names) != n:
@@ -157,7 +159,7 @@ def plot_confusion(confusion_matrix: np.ndarray, path: str | os.PathLike[str],
     rows = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
     side = min(3.0 + 0.4 * n, 20.0)
-    fig = _new_figure((side + 1.0, side))
+    fig = new_figure((side + 1.0, side))
     ax = fig.subplots()
     image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
     fig.colorbar(image, ax=ax, label="share of the true class")
@@ -171,7 +173,7 @@ def plot_confusion(confusion_matrix: np.ndarray, path: str | os.PathLike[str],
             for j in range(n):
                 ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
                         color="white" if share[i, j] > 0.5 else "black")
-    return _save_png(fig, path, dpi)
+    return save_png(fig, path, dpi)
 
 
 # -- images: filters, feature maps, digits ----------------------------------------------------
@@ -181,7 +183,7 @@ def _grid(images: Sequence[np.ndarray], ncols: int, *, captions: Sequence[str] |
     ncols = max(1, min(int(ncols), len(images)))
     nrows = -(-len(images) // ncols)
     height = nrows * (cell + (0.2 if captions else 0.0)) + (0.4 if title else 0.0)
-    fig = _new_figure((ncols * cell, height))
+    fig = new_figure((ncols * cell, height))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
@@ -199,7 +201,7 @@ def _grid(images: Sequence[np.ndarray], ncols: int, *, captions: Sequence[str] |
 
 def _finish(fig: Any, path: str | os.PathLike[str] | None, dpi: int) -> Any:
     if path is not None:
-        _save_png(fig, path, dpi)
+        save_png(fig, path, dpi)
     return fig
 
 
@@ -348,7 +350,7 @@ def plot_eps_sweep(sweeps: Any, path: str | os.PathLike[str] | None = None, *,
     sweeps = getattr(sweeps, "sweeps", sweeps)
     if not sweeps:
         raise ValueError("no eps sweeps to draw: run the check with eps_sweep=True")
-    fig = _new_figure((6.0, 4.0))
+    fig = new_figure((6.0, 4.0))
     ax = fig.add_subplot()
     for sweep in sweeps.values():
         errors = np.maximum(np.asarray(sweep.errors, dtype=float), 1e-18)  # 0 on a log axis

@@ -1,50 +1,36 @@
-"""The training loop of the book's ``common/trainer.py`` (chapter 6), made exact and safe.
+"""The training loop of the book's ``common/trainer.py`` (chapter 6): whole epochs in a seeded
+order, evaluation after each, a :class:`~kobai.history.History`, and a stop with
+:class:`~kobai.divergence.TrainingDivergedError` when the loss diverges.
 
-Differences from the book's ``Trainer``:
-
-* **Whole epochs.** Each epoch visits every training sample exactly once, in a fresh random
-  order, in ``ceil(N / mini_batch_size)`` mini-batches; the last batch is smaller when
-  ``mini_batch_size`` does not divide ``N``. (The book samples each batch with replacement
-  and counts epochs by ``iteration % iter_per_epoch``.)
-* **Evaluation after each epoch** (not before), in evaluation mode (no dropout, batch-norm
-  running statistics), on the whole sets or their first ``evaluate_sample_num_per_epoch``
-  samples, in chunks of :data:`EVAL_BATCH_SIZE` rows to bound memory.
-* **A history** is returned by :meth:`Trainer.train`: the mini-batch losses (the book's
-  ``train_loss_list``, each computed *before* that batch's update) and one
-  :class:`EpochRecord` per epoch.
-* **Divergence stops training.** A NaN, infinite or exploding loss (the rule is in
-  :class:`Trainer`'s notes) raises :class:`TrainingDivergedError` before the bad batch's
-  update is applied, and before any callback of that epoch runs, so the last checkpoint saved
-  by a callback stays intact. NumPy's overflow warnings are silenced meanwhile: the error
-  says what happened.
-* **Input scale.** Training inputs far from the scale of order 1 that the networks'
-  initialization assumes (raw 0–255 pixels) give a warning saying how to normalize them.
-* **Reproducible and resumable.** Epoch ``e``'s batch order (and, for kobai nets, its
-  dropout masks) come from ``SeedSequence(seed, spawn_key=(e, stream))``, so a run resumed
-  from a checkpoint after epoch ``k`` continues exactly as the uninterrupted run would have.
+Epoch ``e`` visits every training sample once, in ``ceil(N / mini_batch_size)`` mini-batches in
+the order of ``SeedSequence(seed, spawn_key=(e, 0))`` (dropout layer ``i`` draws from stream
+``i``), so a run resumed after epoch ``k`` continues exactly as the uninterrupted run.
 """
 
 from __future__ import annotations
 
-import csv
 import inspect
-import io as _io
-import json
 import math
 import numbers
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, TypeGuard, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._files import atomic_write
 from ._threads import auto_blas_threads, blas_threads
-from ._validate import check_t, check_x, positive_int
+from ._validate import check_t, check_x, is_number, positive_int
+from .divergence import (
+    EXPLODED_FACTOR,
+    SUSTAINED_BATCHES,
+    SUSTAINED_FACTOR,
+    DivergenceRule,
+    EpochSnapshot,
+    TrainingDivergedError,
+)
+from .history import EpochRecord, History
 from .nets import Network
 from .optimizers import get_optimizer
 
@@ -52,153 +38,9 @@ __all__ = ["EVAL_BATCH_SIZE", "EXPLODED_FACTOR", "EpochRecord", "History", "INPU
            "SUSTAINED_BATCHES", "SUSTAINED_FACTOR", "Trainer", "TrainingDivergedError"]
 
 EVAL_BATCH_SIZE = 1000
-# The divergence rule (Trainer's notes): a mini-batch loss above EXPLODED_FACTOR times the
-# reference loss, or above SUSTAINED_FACTOR times it in SUSTAINED_BATCHES consecutive batches.
-EXPLODED_FACTOR = 1000.0
-SUSTAINED_FACTOR = 100.0
-SUSTAINED_BATCHES = 10
 # Training inputs whose root mean square exceeds this get a warning (raw 0-255 pixels: ~80).
 INPUT_RMS_LIMIT = 10.0
-_HISTORY_FORMAT = 1
 _STREAM_ORDER = 0  # spawn_key stream of the batch order; dropout layer i uses stream i
-
-
-class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or infinite, or exploded (see :class:`Trainer`'s notes).
-
-    Attributes
-    ----------
-    epoch : int
-        1-based epoch in which it happened.
-    iteration : int or None
-        1-based iteration within that epoch (None if found at the epoch-end evaluation).
-    loss : float
-    """
-
-    def __init__(self, message: str, *, epoch: int, iteration: int | None, loss: float):
-        super().__init__(message)
-        self.epoch, self.iteration, self.loss = epoch, iteration, loss
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """Measurements after one epoch (losses include weight decay, as ``net.loss`` does).
-
-    Attributes
-    ----------
-    epoch : int
-        1-based.
-    iteration : int
-        Mini-batches trained so far, this epoch included.
-    train_loss, train_acc, test_loss, test_acc : float
-        In evaluation mode, on the (first ``evaluate_sample_num_per_epoch`` samples of the)
-        training and test sets.
-    seconds : float
-        Wall time of the epoch: training and evaluation, not callbacks.
-    lr : float or None
-        The optimizer's learning rate (``optimizer.lr``), if it has one.
-    """
-
-    epoch: int
-    iteration: int
-    train_loss: float
-    train_acc: float
-    test_loss: float
-    test_acc: float
-    seconds: float
-    lr: float | None = None
-
-
-@dataclass
-class History:
-    """What :meth:`Trainer.train` returns; ``to_dict``/``from_dict`` round-trip through JSON.
-
-    Attributes
-    ----------
-    train_loss_list : list of float
-        Loss of every mini-batch, in order (the book's name), before that batch's update.
-    epochs : list of EpochRecord
-        One per completed epoch.
-    seed : int or None
-        The trainer's seed: give ``Trainer(..., history=h)`` this history to resume with it.
-    """
-
-    train_loss_list: list[float] = field(default_factory=list)
-    epochs: list[EpochRecord] = field(default_factory=list)
-    seed: int | None = None
-
-    @property
-    def epoch(self) -> int:
-        """Number of completed epochs."""
-        return len(self.epochs)
-
-    @property
-    def train_acc_list(self) -> list[float]:
-        """Training accuracy after each epoch (the book's name)."""
-        return [r.train_acc for r in self.epochs]
-
-    @property
-    def test_acc_list(self) -> list[float]:
-        """Test accuracy after each epoch (the book's name)."""
-        return [r.test_acc for r in self.epochs]
-
-    def to_dict(self) -> dict:
-        """A JSON-able dict (``json.dumps(h.to_dict())`` works)."""
-        return {"format_version": _HISTORY_FORMAT, "seed": self.seed,
-                "train_loss_list": [float(v) for v in self.train_loss_list],
-                "epochs": [asdict(r) for r in self.epochs]}
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> History:
-        """Rebuild a History from :meth:`to_dict` output, checking its contents."""
-        if not isinstance(d, Mapping):
-            raise ValueError(f"history must be a dict, got {type(d).__name__}")
-        seed = d.get("seed")
-        if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)
-                                     and seed >= 0):
-            raise ValueError(f"history seed must be an integer >= 0 or null, got {seed!r}")
-        losses = d.get("train_loss_list")
-        if not isinstance(losses, list) or not all(_is_real(v) for v in losses):
-            raise ValueError("history train_loss_list must be a list of numbers")
-        records = d.get("epochs")
-        if not isinstance(records, list):
-            raise ValueError("history epochs must be a list of per-epoch records")
-        names = {f.name for f in fields(EpochRecord)}
-        required = names - {"lr"}
-        parsed = []
-        for i, rec in enumerate(records):
-            if not isinstance(rec, Mapping) or not required <= set(rec) <= names:
-                got = sorted(rec) if isinstance(rec, Mapping) else type(rec).__name__
-                raise ValueError(f"history epochs[{i}] has {got}; expected the keys "
-                                 f"{sorted(names)}")
-            if rec["epoch"] != i + 1:
-                raise ValueError(f"history epochs[{i}] is epoch {rec['epoch']!r}; expected "
-                                 f"{i + 1} (epochs are numbered from 1, in order)")
-            if not all(_is_real(rec[k]) for k in required) or not (
-                    rec.get("lr") is None or _is_real(rec["lr"])):
-                raise ValueError(f"history epochs[{i}] holds a non-number: {dict(rec)}")
-            parsed.append(EpochRecord(**rec))
-        return cls(train_loss_list=[float(v) for v in losses], epochs=parsed, seed=seed)
-
-    def to_json(self, path: str | os.PathLike[str]) -> None:
-        """Write :meth:`to_dict` as JSON to ``path``, atomically."""
-        with atomic_write(path) as fh:
-            fh.write(json.dumps(self.to_dict(), indent=1).encode("utf-8"))
-
-    def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write one row per epoch (the :class:`EpochRecord` fields) to ``path``, atomically."""
-        buf = _io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([f.name for f in fields(EpochRecord)])
-        for r in self.epochs:
-            writer.writerow(["" if v is None else v for v in asdict(r).values()])
-        with atomic_write(path) as fh:
-            fh.write(buf.getvalue().encode("utf-8"))
-
-
-def _is_real(v: object) -> TypeGuard[float]:
-    """A real number other than a bool (as a float for mypy: see ``_validate.is_real``)."""
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 class Trainer:
@@ -206,45 +48,35 @@ class Trainer:
 
     Parameters
     ----------
-    network : Network (TwoLayerNet, MultiLayerNet, your own) or a book-style network
+    network : Network or a book-style network
         A kobai net, or any object with ``params`` (dict of arrays), ``loss(x, t)``,
         ``accuracy(x, t)`` and either ``gradient(x, t)`` or ``train_step(x, t, optimizer)``.
-    x_train : array_like of shape (N, input_size) or (N, ...)
-    t_train : array_like of shape (N,) or (N, n_classes)
-        Integer labels or one-hot rows; passed to the network as int64 labels.
-    x_test, t_test : array_like
-        Likewise, for the per-epoch test evaluation.
-    epochs : int
-        Total number of epochs; a resumed run continues until this epoch.
-    mini_batch_size : int
-    optimizer : str or optimizer
-        A name for :func:`kobai.optimizers.get_optimizer` (``"SGD"``, ``"Adam"``, ...) or an
-        optimizer instance (e.g. ``kobai.io.load(path).optimizer``, to resume).
-    optimizer_param : dict, optional
-        Hyperparameters when ``optimizer`` is a name; default ``{"lr": 0.01}``.
+    x_train, x_test : array_like of shape (N, input_size) or (N, ...)
+        Inputs of order 1 (pixels in [0, 1]; a root mean square of ``x_train`` above
+        :data:`INPUT_RMS_LIMIT` warns).
+    t_train, t_test : array_like of shape (N,) or (N, n_classes)
+        Integer labels or one-hot rows.
+    epochs, mini_batch_size : int
+        The total number of epochs (a resumed run continues until it), the batch size.
+    optimizer, optimizer_param : str or optimizer, dict
+        A name for :func:`kobai.optimizers.get_optimizer` with its hyperparameters (default
+        ``{"lr": 0.01}``), or an optimizer instance (``kobai.io.load(path).optimizer``).
     evaluate_sample_num_per_epoch : int, optional
-        Evaluate on the first this many training and test samples (default: all).
-    verbose : bool
-        Print a per-epoch table (on stdout, with ``tqdm.write`` so it does not break the bar)
-        and, unless ``progress=False``, a tqdm progress bar (on stderr, with the current
-        loss); print nothing when False.
+        Evaluate on the first this many samples of each set (default all), in evaluation
+        mode, :data:`EVAL_BATCH_SIZE` rows at a time.
+    verbose, progress : bool
+        Print a per-epoch table; show a progress bar (default ``verbose``).
     rng : numpy.random.Generator or int, optional
-        Seeds the batch order and, for kobai nets, the dropout masks (each Dropout layer's
-        ``rng`` is replaced at the start of every epoch). With None, a resumed run keeps the
-        seed of ``history``, and a new run draws a fresh one (saved in the history).
+        Seeds the batch order and every layer's ``rng``; None keeps ``history``'s seed or
+        draws one.
     callbacks : iterable
-        Called at the end of every epoch, after evaluation, as ``cb.on_epoch_end(trainer,
-        record)`` if the object has that method, else ``cb(trainer, record)``; e.g.
-        :class:`kobai.io.SaveCheckpoint`.
+        ``cb.on_epoch_end(trainer, record)`` or ``cb(trainer, record)`` after each epoch's
+        evaluation, e.g. :class:`kobai.io.SaveCheckpoint`.
     history : History, optional
-        To resume: the history saved with the checkpoint. Training starts at epoch
-        ``history.epoch + 1`` and appends to it.
-    progress : bool, optional
-        Show the progress bar; default: ``verbose``.
+        To resume: training starts at epoch ``history.epoch + 1`` and appends to it.
     blas_threads : "auto", int or None
-        BLAS threads during training: "auto" uses one thread for networks whose largest matrix
-        product per step is small (``kobai._threads`` explains why), an int sets the number,
-        None leaves the BLAS default.
+        "auto": one thread for small matrix products (:mod:`kobai._threads`); None: the
+        BLAS default.
 
     Attributes
     ----------
@@ -252,33 +84,19 @@ class Trainer:
 
     Notes
     -----
-    **When training has diverged.** Besides a NaN or infinite loss, the Trainer stops with
-    :class:`TrainingDivergedError` when the finite mini-batch loss *explodes*: it is above
-    ``EXPLODED_FACTOR`` (1000) times the reference loss ``L_ref`` in one mini-batch, or above
-    ``SUSTAINED_FACTOR`` (100) times ``L_ref`` in ``SUSTAINED_BATCHES`` (10) consecutive
-    mini-batches, where
-
-        L_ref = max(the run's first mini-batch loss, log(n_classes))
-
-    is the loss at the start (``history.train_loss_list[0]``, so a resumed run applies the
-    same rule), and at least the cross-entropy of a uniform guess. A mean cross-entropy of
-    ``100·log(n_classes)`` means the network gives the right class a probability of about
-    ``n_classes**-100``: its logits are in the hundreds and its weights have blown up. On the
-    bundled MNIST sample (MultiLayerNet 784-100-100-10 with and without batch norm; SGD,
-    Momentum, AdaGrad, RMSprop and Adam from their usual learning rates to 50 times them),
-    runs that recovered to a useful accuracy stayed below 300 times ``L_ref`` and above 100
-    times it for at most 4 mini-batches in a row, while every run that passed 1000 times it
-    ended between chance and 72% test accuracy. The bad batch's update is not applied.
-    NumPy's overflow, invalid-value and divide-by-zero warnings are silenced during training
-    and evaluation (not in callbacks): these checks report what happened instead.
+    A NaN, infinite or exploding mini-batch loss (the rule of :mod:`kobai.divergence`) stops
+    training with :class:`TrainingDivergedError` before that batch's update is applied.
+    NumPy's floating-point warnings are silenced during training and evaluation.
 
     Examples
     --------
-    >>> (x, t), (xt, tt) = load_mnist()                                  # doctest: +SKIP
-    >>> net = TwoLayerNet(784, 50, 10, rng=0)                            # doctest: +SKIP
+    >>> from kobai.datasets import load_mnist
+    >>> from kobai.nets import TwoLayerNet
+    >>> (x, t), (xt, tt) = load_mnist(source="sample")                  # doctest: +SKIP
+    >>> net = TwoLayerNet(784, 50, 10, rng=0)
     >>> history = Trainer(net, x, t, xt, tt, epochs=5, optimizer_param={"lr": 0.1},
-    ...                   rng=0).train()                                 # doctest: +SKIP
-    >>> history.test_acc_list[-1]                                        # doctest: +SKIP
+    ...                   rng=0, verbose=False).train()                 # doctest: +SKIP
+    >>> history.test_acc_list[-1]                                       # doctest: +SKIP
     """
 
     def __init__(self, network: Any, x_train: Any, t_train: Any, x_test: Any, t_test: Any,
@@ -326,12 +144,7 @@ class Trainer:
         self.iter_per_epoch = -(-n // self.batch_size)
         self._check_last_batch(n)
         _warn_if_unnormalized(self.x_train)
-        # the divergence rule's log(n_classes), at least log(2)
-        self._uniform_loss = math.log(max(n_classes, 2))
-        self._ref_loss: float | None = None
-        self._streak = 0  # consecutive mini-batch losses above SUSTAINED_FACTOR * L_ref
-        self._snapshot: tuple[Any, Any] | None = None  # network and optimizer state at the
-        # start of the current epoch: the last state known to be finite
+        self._rule = DivergenceRule(n_classes)
 
         if history is not None and not isinstance(history, History):
             raise TypeError(f"history must be a kobai.trainer.History (History.from_dict "
@@ -426,22 +239,18 @@ class Trainer:
     def train(self) -> History:
         """Train from epoch ``history.epoch + 1`` to ``epochs``; return the history.
 
+        A diverged or interrupted epoch is discarded: the network, the optimizer's state and
+        the history go back to the epoch's start (what a checkpoint saved after the previous
+        epoch holds), and that epoch's callbacks do not run, so ``train()`` may be called
+        again (e.g. with a smaller learning rate) and resumes as if never interrupted.
+
         Raises
         ------
         TrainingDivergedError
-            When a mini-batch loss is NaN, infinite or exploding (the rule is in the class
-            notes), or the end-of-epoch evaluation or parameters are not finite. The epoch is
-            discarded: the network, the optimizer's state (if it has ``state_dict``) and the
-            history go back to the start of that epoch, the last state known to be sound —
-            what a checkpoint saved after the previous epoch holds — so ``train()`` may be
-            called again, e.g. after lowering the learning rate. That epoch's callbacks are
-            not run.
+            When a mini-batch loss is NaN, infinite or exploding, or the end-of-epoch
+            evaluation or parameters are not finite.
         KeyboardInterrupt
-            (Or any other exception) in the middle of an epoch: that partial epoch is
-            discarded — its mini-batch losses leave the history, and the network and the
-            optimizer's state go back to the epoch's start — so calling ``train()`` again
-            resumes at the start of that epoch and gives the same result as a run that was
-            never interrupted.
+            Or any other exception in the middle of an epoch, after putting it back.
         """
         start = self.history.epoch
         if start >= self.epochs:
@@ -460,14 +269,8 @@ class Trainer:
         return auto_blas_threads(self.network.params.values(), self.batch_size)
 
     def _train_epochs(self, start: int, bar: Any) -> None:
-        losses = self.history.train_loss_list
-        if losses:  # a resumed run: the same reference and streak as the uninterrupted one
-            self._ref_loss = max(losses[0], self._uniform_loss)
-            self._streak = 0
-            for loss in reversed(losses[-SUSTAINED_BATCHES:]):
-                if not loss > SUSTAINED_FACTOR * self._ref_loss:
-                    break
-                self._streak += 1
+        # a resumed run: the same reference and streak as the uninterrupted one
+        self._rule.resume(self.history.train_loss_list)
         try:
             if self.verbose:
                 tqdm.write(_TABLE_HEADER)
@@ -484,8 +287,8 @@ class Trainer:
             bar.close()
 
     def _train_epoch(self, epoch: int, bar: Any) -> EpochRecord:
-        self._snapshot = self._state()
-        n_losses = len(self.history.train_loss_list)
+        snapshot = EpochSnapshot(self.network, self.optimizer, self.history.train_loss_list,
+                                 kobai=self._kobai)
         try:
             # overflow is caught by the divergence checks, which say what happened
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -494,22 +297,8 @@ class Trainer:
             # Diverged, interrupted (Ctrl-C) or failed mid-epoch: discard the partial epoch, so
             # the network is what the last checkpoint holds and train() called again resumes
             # at the epoch's start exactly as if it had not begun.
-            self._rewind(n_losses)
+            snapshot.restore()
             raise
-
-    def _rewind(self, n_losses: int) -> None:
-        """Put the network, the optimizer and the history back to the start of the epoch."""
-        del self.history.train_loss_list[n_losses:]
-        if self._snapshot is None:
-            return
-        net_state, opt_state = self._snapshot
-        if self._kobai:
-            self.network.load_state_dict(net_state)
-        else:
-            for key, saved in net_state.items():
-                self.network.params[key][...] = saved
-        if opt_state is not None and callable(getattr(self.optimizer, "load_state_dict", None)):
-            self.optimizer.load_state_dict(opt_state)
 
     def _train_epoch_body(self, epoch: int, bar: Any) -> EpochRecord:
         t0 = time.perf_counter()
@@ -538,7 +327,7 @@ class Trainer:
         return EpochRecord(epoch=epoch, iteration=len(losses), train_loss=train_loss,
                            train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
                            seconds=time.perf_counter() - t0,
-                           lr=float(lr) if _is_real(lr) else None)
+                           lr=float(lr) if is_number(lr) else None)
 
     def _reseed_dropout(self, epoch: int) -> None:
         if not self._kobai:
@@ -556,7 +345,7 @@ class Trainer:
             # Validated once in __init__, so skip the per-call checks; train_step applies no
             # update when the loss is not finite or above max_loss.
             loss = net.train_step(xb, tb, self.optimizer, check_inputs=False,
-                                  max_loss=self._max_loss())
+                                  max_loss=self._rule.max_loss())
             self._check_loss(loss, epoch, i, "the mini-batch loss")
             return loss
         if hasattr(net, "train_step"):
@@ -570,32 +359,11 @@ class Trainer:
         self.optimizer.update(net.params, net.gradient(xb, tb))
         return loss
 
-    def _max_loss(self) -> float:
-        """The largest mini-batch loss the divergence rule lets through in the next step."""
-        if self._ref_loss is None:
-            return math.inf
-        factor = (SUSTAINED_FACTOR if self._streak >= SUSTAINED_BATCHES - 1
-                  else EXPLODED_FACTOR)
-        return factor * self._ref_loss
-
     def _check_loss(self, loss: float, epoch: int, i: int, what: str) -> None:
         """Raise TrainingDivergedError for a NaN, infinite or exploding mini-batch loss."""
-        if not math.isfinite(loss):
-            raise self._diverged(epoch, i, loss, what)
-        ref = self._ref_loss
-        if ref is None:  # the run's first mini-batch
-            self._ref_loss = max(loss, self._uniform_loss)
-            return
-        self._streak = self._streak + 1 if loss > SUSTAINED_FACTOR * ref else 0
-        basis = (f"its reference {ref:.4g} (the larger of the run's first mini-batch loss and "
-                 f"log(n_classes) = {self._uniform_loss:.4g}, the loss of a uniform guess)")
-        if loss > EXPLODED_FACTOR * ref:
-            raise self._diverged(epoch, i, loss, what, f", more than {EXPLODED_FACTOR:g} times "
-                                 f"{basis}: the loss exploded")
-        if self._streak >= SUSTAINED_BATCHES:
-            raise self._diverged(epoch, i, loss, what, f", and the last {SUSTAINED_BATCHES} "
-                                 f"mini-batch losses were all above {SUSTAINED_FACTOR:g} times "
-                                 f"{basis}: the loss exploded")
+        why = self._rule.check(loss)
+        if why is not None:
+            raise self._diverged(epoch, i, loss, what, why)
 
     def _check_params(self, epoch: int) -> None:
         """Parameters can overflow in the epoch's last update, after the last loss check."""
@@ -624,7 +392,7 @@ class Trainer:
                  f"{len(self.history.train_loss_list) + 1} overall)" if i is not None else
                  f"the end of epoch {epoch}")
         lr = getattr(self.optimizer, "lr", None)
-        hint = (f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g})" if _is_real(lr)
+        hint = (f"try a smaller learning rate than lr={lr:g} (e.g. {lr / 10:g})" if is_number(lr)
                 else "try a smaller learning rate")
         kept = (f"; the history and callbacks stop at epoch {epoch - 1}" if epoch > 1 else "")
         value = f"{loss:.4g}" if math.isfinite(loss) else str(loss)
@@ -635,18 +403,6 @@ class Trainer:
         return TrainingDivergedError(f"training diverged at {where}: {what} is {value}{why}"
                                      f"{kept}{back}; {hint}", epoch=epoch, iteration=i,
                                      loss=loss)
-
-    # -- the last finite state ----------------------------------------------------------------
-    def _state(self) -> tuple[Any, Any]:
-        """Copies of the network's and the optimizer's state (once per epoch: cheap)."""
-        net, opt = self.network, self.optimizer
-        if self._kobai:
-            net_state = net.state_dict()
-        else:
-            net_state = {k: np.array(v, copy=True) for k, v in getattr(net, "params",
-                                                                       {}).items()}
-        opt_state = opt.state_dict() if callable(getattr(opt, "state_dict", None)) else None
-        return net_state, opt_state
 
 
 def _warn_if_unnormalized(x: np.ndarray) -> None:

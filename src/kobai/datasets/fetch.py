@@ -39,11 +39,10 @@ def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None =
     """Return the paths of ``source``'s four files, downloading those that are missing.
 
     Each file is looked for in ``data_dir`` as published (``train-images-idx3-ubyte.gz``),
-    uncompressed (``train-images-idx3-ubyte``) or under the common variant name
-    (``train-images.idx3-ubyte``), in that order; the first one found is checked and never
-    replaced. A missing file is downloaded from the mirrors (see
-    :func:`kobai.datasets.download.download`), at most as many bytes as the file can take
-    (its content's size in :data:`kobai.datasets.sources.IDX_SIZES`, plus what gzip adds).
+    uncompressed (``train-images-idx3-ubyte``) or under the variant name
+    (``train-images.idx3-ubyte``); the first found is checked, never replaced. A missing file
+    is downloaded (:func:`kobai.datasets.download.download`), at most the bytes it can take
+    (:data:`kobai.datasets.sources.IDX_SIZES` plus gzip's overhead).
 
     Parameters
     ----------

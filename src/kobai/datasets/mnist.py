@@ -51,15 +51,12 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         ``"fashion-mnist"``: the full 60,000/10,000 sets (see
         :func:`kobai.datasets.fetch.fetch_mnist` for downloads and mirrors).
     data_dir : str or path-like, optional
-        Folder holding the four IDX files for ``"mnist"``/``"fashion-mnist"``, gzip-compressed
-        or not (e.g. ``train-images-idx3-ubyte.gz``, ``train-images-idx3-ubyte`` or
-        ``train-images.idx3-ubyte``); default ``$KOBAI_HOME/datasets/<source>``,
-        ``KOBAI_HOME`` defaulting to ``~/.cache/kobai``. Not used by ``"sample"``.
+        Folder of the four IDX files, gzip-compressed or not (as for
+        :func:`~kobai.datasets.fetch.fetch_mnist`); not used by ``"sample"``.
     dtype : floating dtype
         Type of normalized images and of one-hot labels.
     checksums : mapping of str to str, optional
-        Passed to :func:`~kobai.datasets.fetch.fetch_mnist`: file name -> SHA-256 that the
-        file, or its decompressed content, must have; default the genuine files'.
+        File name -> SHA-256 of the file or its content (as for ``fetch_mnist``).
     progress : bool
         Show a progress bar while a file is downloaded (never when the files are on disk).
 

@@ -119,23 +119,19 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
     Parameters
     ----------
     f : callable
-        ``f(**inputs)`` (``f(*inputs)`` for a tuple or a NumPy ufunc) returns an array of any
-        shape, a tuple
-        of arrays or a dict of them (each output is checked on its own: ``x->out1``).
+        ``f(**inputs)`` (``f(*inputs)`` for a tuple or a ufunc): an array of any shape, or a
+        tuple or dict of them (each output checked on its own: ``x->out1``).
     inputs : dict of str to array, or tuple of arrays (named x0, x1, ...)
-        Floating arrays are checked; integer and boolean ones are passed unchanged, as
-        constants (said in the report). Never modified: ``f`` gets copies.
+        Floating arrays are checked, integer and boolean ones are constants; ``f`` gets copies.
     vjp : callable ``(inputs, cotangent) -> gradients``
-        The backward pass: for the cotangent ``v`` (an array of the output's shape; a tuple or
-        dict of them for several outputs), the gradients of ``Σ v·f`` with respect to each
-        input: a dict with the inputs' names, or a tuple in input order when ``inputs`` was a
-        tuple; None for an input it has no gradient for.
+        The gradients of ``Σ v·f`` for the cotangent ``v`` (of the output's shape or
+        structure), per input: a dict by name, or a tuple in input order for tuple inputs;
+        None where it has none.
     grad : callable ``(inputs) -> gradients``
         Instead of ``vjp``, for a scalar ``f``.
     mode : {"full", "fast"}
-        "full": every element of every input. "fast": 3 seeded random directions per input
-        (``v·J·u``); an input whose direction disagrees is then checked element by element
-        (at most ``max_elements`` of them, a seeded sample, said in the report).
+        Every element; or 3 seeded random directions per input (``v·J·u``), then at most
+        ``max_elements`` elements of an input whose direction disagrees.
     eps, rtol, atol : float, optional
         Step and tolerances; by default from the dtypes (see ``engine.resolve_tolerances``):
         float64 1e-5 / 1e-5 / 1e-8.
@@ -146,10 +142,9 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
     jacobian : bool
         Check the whole Jacobian (one ``vjp`` per output element), as
         ``torch.autograd.gradcheck`` does: for small functions.
-    batch_axis, channel_axis : int or None
-        For the hints "wrong only for samples ..." and "... only for channels ...": the batch
-        axis of every input whose length along it is the first input's (the others count as
-        parameters); a dict name -> axis or None to say per input.
+    batch_axis, channel_axis : int, dict or None
+        For the hints "wrong only for samples/channels ...": the axis of every input as long
+        along it as the first input (a dict name -> axis to say per input).
     eps_sweep : bool
         Also measure the error of each input's worst element at steps 10^-1 ... 10^-10
         (``report.sweeps``; ``kobai.plot.plot_eps_sweep`` draws them).

@@ -111,12 +111,10 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
                     eps_sweep: bool = False) -> GradCheckReport:
     """Check ``net.gradient(x, t)`` (backprop) against central differences of ``net.loss``.
 
-    Works for any object with ``params`` (dict of float arrays that the forward pass reads),
-    ``loss(x, t)`` and ``gradient(x, t)``: kobai's nets and the book's own (§5.7, "gradient
-    check"). Params are perturbed in place and restored bit for bit, also on error. Dropout
-    masks and running statistics are held fixed with ``net.frozen()`` (or each layer's
-    ``frozen`` flag); a layer with ``kink_state()`` lets the check flag elements near a ReLU
-    kink instead of failing them.
+    For any object with ``params`` (float arrays the forward pass reads), ``loss(x, t)`` and
+    ``gradient(x, t)``: kobai's nets and the book's (§5.7). Params are perturbed in place and
+    restored bit for bit; dropout masks and running statistics are held by ``net.frozen()``;
+    elements near a kink (``kink_state()``) are flagged, not failed.
 
     Parameters
     ----------
@@ -124,9 +122,8 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
     x : ndarray of shape (batch_size, input_size)
     t : ndarray of shape (batch_size,) or (batch_size, output_size)
     mode : {"full", "fast"}
-        "full": every element of every param by central differences (2 loss evaluations per
-        element). "fast": per param array, one random unit direction ``u``, comparing
-        ``u·∇L`` with ``(L(θ+εu) - L(θ-εu)) / 2ε`` (2 evaluations per array); an array whose
+        "full": every element, ``(L(θ+ε) - L(θ-ε)) / 2ε``. "fast": per array, random unit
+        directions ``u``, ``u·∇L`` against ``(L(θ+εu) - L(θ-εu)) / 2ε``; an array whose
         direction disagrees (or crosses a kink) is then checked element by element.
     eps : float, optional
         Step of the central differences; default 1e-5 (see ``probe.DEFAULT_EPS``).
@@ -138,15 +135,12 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
         Also measure the error of each parameter's worst element at steps 10^-1 ... 10^-10
         (``report.sweeps``; ``kobai.plot.plot_eps_sweep`` draws them).
     locate : bool
-        Also check each layer (``net.layers`` in forward order, then the loss layer) on its
-        own with :func:`check_layer`, at the input and upstream gradient it receives in the
-        network: ``report.layers`` lists every layer whose backward is wrong
-        ("layer 3 (Affine2, Affine): grad of the input wrong, W right").
+        Also check each layer on its own (:func:`check_layer`) at the input and upstream
+        gradient it receives in the network; ``report.layers`` lists the wrong ones.
     structured : bool
-        In "full" mode on a kobai network, take the numerical gradient from the network's
-        structured central differences when its layers have the hooks (the same ±eps per
-        element, equal to the loop to rounding, tens to hundreds of times faster). False:
-        always the element loop, perturbing ``params`` in place.
+        In "full" mode on a kobai network whose layers have the hooks, the structured central
+        differences (the same ±eps per element, tens to hundreds of times faster); False:
+        always the element loop.
 
     Returns
     -------

@@ -27,54 +27,43 @@ def format_index(name: str, index: tuple[int, ...] | None) -> str:
 class ParamResult:
     """How backprop compared with central differences for one array (a parameter, or ``x``).
 
+    Element ``i`` fails when ``|a_i - n_i| > atol + rtol·|n_i|`` (as ``np.allclose``), with
+    ``a`` backprop's gradient and ``n`` the central differences; elements near a kink are left
+    out of every count and error.
+
     Attributes
     ----------
     name : str
         Key in ``net.params`` (or ``"x"``, ``"W"``, ... for :func:`check_layer`).
     shape : tuple of int
     mode : {"full", "fast", "fast->full"}
-        "full": every element by central differences; "fast": one random direction only, which
-        agreed; "fast->full": the direction disagreed or crossed a kink, so every element was
-        checked and the element-wise numbers below come from that.
-    n_checked : int
-        Elements compared one by one, not counting those near a kink (0 when only a direction
-        was checked).
-    n_bad : int
-        Elements out of tolerance, ``|a - n| > atol + rtol·|n|`` (as ``np.allclose``), not
-        counting elements near a kink.
+        Every element; random directions ``u·∇L`` only, which agreed; or every element after
+        a direction disagreed or crossed a kink.
+    n_checked, n_bad : int
+        Elements compared one by one (0 in "fast" mode), and of them those out of tolerance.
     max_abs_error, mean_abs_error, max_rel_error : float
-        Over the elements away from kinks (the book's ``gradient_check.py`` prints the mean
-        absolute difference). The relative error of an element is
-        ``|a - n| / max(|a|, |n|)``, counted as 0 when both ``|a|`` and ``|n|`` are ``<= atol``
-        (zero to within the tolerance; with ``atol=0`` exactly the "both zero" rule).
-        In "fast" mode they are the errors of the directional derivative ``u·∇L``.
+        Relative error ``|a - n| / max(|a|, |n|)``, 0 where both are ``<= atol``; in "fast"
+        mode the errors of ``u·∇L``.
     worst_index : tuple of int or None
-        The element furthest out of tolerance (largest ``|a - n| / (atol + rtol·|n|)``);
-        None in "fast" mode.
+        Largest ``|a - n| / (atol + rtol·|n|)``; None in "fast" mode.
     analytic, numerical : float
-        Backprop and central-difference values at ``worst_index`` (``u·∇L`` in "fast" mode).
-    n_kinks : int
-        Elements whose perturbation ``±eps`` moved a ReLU input across 0; excluded from pass/fail.
-    kink_indices, bad_indices : list of tuple of int
-        All kink elements; the out-of-tolerance elements, worst first (at most 100).
-    directional : (float, float) or None
-        ``(u·∇L by backprop, by central differences)`` of the worst direction checked.
-    directions : list of (float, float)
-        The same for every random direction checked (fast mode).
+        ``a`` and ``n`` at ``worst_index`` (``u·∇L`` in "fast" mode).
+    n_kinks, kink_indices, bad_indices
+        Elements whose ``±eps`` crossed a kink; all of them; the failing ones, worst first
+        (at most 100).
+    directional, directions : (float, float) or None, list of (float, float)
+        ``(u·∇L by backprop, by central differences)`` of the worst direction, of every one.
     hint : str
         A pattern recognised in a failure (constant factor, transpose, all zeros, ...).
     analytic_grad, numerical_grad : ndarray or None
-        The full backprop and numerical gradients when every element was checked.
+        The full gradients when every element was checked.
     kink_rule : {"excluded", "between"}
-        How kinks were judged: "excluded", a kobai layer's ``kink_state()`` found them and they
-        are not checked; "between", the one-sided differences found them (any function) and
-        backprop passed there when it lay between the two.
+        Kinks from a layer's ``kink_state()`` (not checked), or from one-sided differences
+        (backprop passes there when it lies between them).
     n_elements : int or None
-        When only a sample of the elements was checked (a large array after a failed fast
-        check), the array's size; None when every element was.
+        The array's size when only a sample of its elements was checked.
     unlocated : bool
-        A random direction disagreed but no element of the sample did: the gradient is wrong
-        in elements outside the sample (a FAIL; ``mode="full"`` finds them).
+        A direction disagreed but no element of the sample did (a FAIL; ``mode="full"`` finds it).
     """
 
     name: str

@@ -53,22 +53,22 @@ class Affine(Layer):
         self.original_x_shape = x.shape
         x2 = self.x = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
         dt = x2.dtype if x2.dtype == W.dtype else np.result_type(x2, W)
-        bufs = self._buffers((x2.shape, W.shape, dt)) if self.reuse_buffers else None
-        out = np.matmul(x2, W, out=None if bufs is None else bufs[0])
+        ws = self._workspace((x2.shape, W.shape, dt))
+        if ws is not None and not ws:
+            self._allocate(ws, x2.shape, W.shape, dt)
+        out = np.matmul(x2, W, out=None if ws is None else ws["out"])
         if b is not None:
             out += b
         return out
 
-    def _buffers(self, key: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
-        """(out, dW, db, dx, ones) for inputs of shape, weights of shape and dtype ``key``,
-        allocated when the key changes."""
-        cache = self.__dict__.get("_bufs")
-        if cache is None or cache[0] != key:
-            (n, n_in), (_, n_out), dt = key
-            cache = self.__dict__["_bufs"] = (key, (
-                np.empty((n, n_out), dt), np.empty((n_in, n_out), dt), np.empty(n_out, dt),
-                np.empty((n, n_in), dt), np.ones(n, dt)))
-        return cache[1]
+    @staticmethod
+    def _allocate(ws: dict[str, np.ndarray], x_shape: tuple[int, ...],
+                  w_shape: tuple[int, ...], dt: np.dtype) -> None:
+        """Fill a new workspace with all the layer's buffers at once: ``out``, ``dW``, ``db``,
+        ``dx`` and ``ones`` (the sum over the batch as a product)."""
+        (n, n_in), (_, n_out) = x_shape, w_shape
+        ws.update(out=np.empty((n, n_out), dt), dW=np.empty((n_in, n_out), dt),
+                  db=np.empty(n_out, dt), dx=np.empty((n, n_in), dt), ones=np.ones(n, dt))
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         # out = x·W + b  =>  dW = xᵀ·dout,  db = Σ_batch dout,  dx = dout·Wᵀ
@@ -76,10 +76,14 @@ class Affine(Layer):
         if x is None:
             raise self._before_forward()
         W = self.params["W"]
-        bufs: tuple[np.ndarray | None, ...] = (None,) * 5
-        if self.reuse_buffers and dout.dtype == x.dtype == W.dtype:
-            bufs = self._buffers((x.shape, W.shape, x.dtype))
-        _, dW, db, dx, ones = bufs
+        ws = (self._workspace((x.shape, W.shape, x.dtype))
+              if dout.dtype == x.dtype == W.dtype else None)
+        if ws is None:
+            dW = db = dx = ones = None
+        else:
+            if not ws:
+                self._allocate(ws, x.shape, W.shape, x.dtype)
+            dW, db, dx, ones = ws["dW"], ws["db"], ws["dx"], ws["ones"]
         self.grads["W"] = np.matmul(x.T, dout, out=dW)
         if "b" in self.params:
             # Σ over the batch as a dot product with ones: at small sizes much faster than sum

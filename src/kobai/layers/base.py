@@ -1,64 +1,41 @@
 """The layer protocol: what every layer provides, and what the rest of kobai relies on.
 
-A layer is the unit of kobai (the book's ``common/layers.py``, §5–6). The network, the
-:class:`~kobai.trainer.Trainer`, checkpoints and the gradient checker talk to layers only
-through this protocol, so a new layer is one class in one file plus a registry line.
+A layer is the unit of kobai (the book's ``common/layers.py``, §5–6); the network, the Trainer,
+checkpoints and the gradient checker talk to layers only through this protocol
+(``docs/ARCHITECTURE.md`` has the table).
 
 Required
 --------
 ``params``, ``grads`` : dict of str to ndarray
-    The layer's parameters (``"W"``, ``"b"``, ``"gamma"``, ``"beta"``) and, after
-    ``backward``, their gradients under the same keys. A network names them ``W1``, ``b1``,
-    ``gamma1``, ... and holds the very same arrays.
+    Parameters (``"W"``, ``"b"``, ``"gamma"``, ``"beta"``) and, after ``backward``, their
+    gradients under the same keys; a network holds the very same arrays as ``W1``, ``b1``, ...
 ``forward(x, *, train=True) -> ndarray``
-    One signature for every layer; ``train`` switches dropout and batch statistics. Loss
-    layers (:class:`LossLayer`) take ``forward(x, t)`` instead.
+    ``train`` switches dropout and batch statistics; loss layers take ``forward(x, t)``.
 ``backward(dout) -> ndarray or None``
-    Returns ``d loss / d x`` and stores the parameter gradients in ``grads``. Never writes
-    into ``dout``. Returns None when ``compute_dx`` is False.
+    ``d loss / d x``, storing the parameter gradients; never writes into ``dout``; None when
+    ``compute_dx`` is False.
 
-Optional (with defaults here)
------------------------------
-``compute_dx`` : bool
-    A network sets it False on its first layer: nothing needs the gradient of the data.
-``reuse_buffers`` : bool
-    A network sets it True: ``forward`` and ``backward`` then write into arrays the layer
-    allocates once per input shape and dtype, and returns them; the next call with the same
-    shape overwrites them. Off by default, so a layer used on its own returns new arrays.
-``overwrite_input``, ``overwrite_dout`` : bool
-    A network sets them for the duration of one call when the array a layer receives in
-    ``forward`` (or ``backward``) is a buffer that nothing reads again (``output_reusable`` on
-    the layer before it, e.g. ``Affine``, whose backward needs its input, not its output): the
-    activations then work in place. Off otherwise, so a layer used on its own never writes
-    into its ``x`` or ``dout``.
-``decay_keys`` : tuple of str
-    The parameters that a network's L2 weight decay applies to (``("W",)`` for Affine).
-``min_train_batch`` : int
-    The smallest batch the layer can train on (2 for batch norm, whose batch variance of one
-    sample is 0); the Trainer refuses a mini-batch size that would leave a smaller last batch.
-``state`` : dict of str to ndarray
-    Arrays that are not parameters but belong in a checkpoint (batch norm's running
-    statistics); a network names them ``running_mean1``, ... and may replace them (casting).
-``frozen`` : bool
-    On layers with randomness or running statistics: reuse the last dropout mask, stop
-    updating running statistics (gradient checks need the same function every time).
-``rng`` : numpy.random.Generator
-    On layers that draw random numbers; the Trainer reseeds it every epoch.
+Optional (defaults here)
+------------------------
+``compute_dx``
+    False on a network's first layer: no gradient for the data.
+``reuse_buffers``, ``overwrite_input``, ``overwrite_dout``
+    Set by a network: write into arrays allocated once per input shape (:meth:`Layer._workspace`),
+    and work in place on an array nothing reads again (``output_reusable`` on the layer before).
+``decay_keys``, ``min_train_batch``, ``state``, ``frozen``, ``rng``
+    What L2 decay applies to; the smallest training batch (2 for batch norm); non-parameter
+    arrays of a checkpoint; a fixed dropout mask / running statistics; the generator the
+    Trainer reseeds every epoch.
 ``get_config()`` / ``from_config(config, params)``
-    Constructor arguments other than the parameter arrays, as JSON, and the way back:
-    ``cls(**params, **config)`` by default. Registered layers (``kobai.layers.LAYERS``) can
-    be saved in checkpoints. A layer with ``state`` says its shapes with the classmethod
-    ``state_shapes(config, params)``, so a checkpoint is checked before anything is built.
+    JSON constructor arguments and the way back (``cls(**params, **config)``). A layer
+    with ``state`` gives its shapes by the classmethod ``state_shapes(config, params)``, so
+    a checkpoint is checked before anything is built.
 ``kink_state()``
-    For piecewise-linear layers: which inputs of the last forward were on the positive side
-    of the kink, so a gradient check can tell a kink from a bug.
-
-Hooks of the structured numerical gradient (``kobai.nets.numgrad``); a layer without them
-works everywhere, on the generic element-by-element path:
-``elementwise = True`` with ``apply(x)`` (the forward as a pure function of an array of any
-shape) and ``derivatives(x, y, order)`` (its first ``order`` derivatives at ``x``, with
-``y = apply(x)``), ``kinks = True`` for a piecewise-linear one such as Relu; Dropout's and
-BatchNormalization's ``apply`` act on stacks of perturbed batches (``(..., N, features)``).
+    For piecewise-linear layers: which inputs were on the positive side of the kink.
+``elementwise``, ``apply(x)``, ``derivatives(x, y, order)``, ``kinks``
+    Hooks of the structured numerical gradient (``kobai.nets.numgrad``): the forward as a pure
+    function of any shape (stacks ``(..., N, features)`` for Dropout and BatchNormalization) and
+    its first ``order`` derivatives at ``x`` with ``y = apply(x)``.
 """
 
 from __future__ import annotations

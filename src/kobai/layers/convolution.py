@@ -8,25 +8,18 @@ windows is then a copy of contiguous runs of values, and the product ``col · W`
 convolution, a pooling layer, ReLU) reads it without a copy too; any other array works the
 same, with one copy more.
 
-Two refinements, measured on DeepConvNet (batch 100, float32, one thread), whose training step
-they take from ~126 ms to ~77 ms:
-
 * **Tiles.** The windows are unfolded and multiplied a few samples at a time (about
   ``_CHUNK_BYTES`` of them), so the product reads them from the cache they were just written
-  to: the second convolution's forward takes 6.9 ms instead of 12.6 ms for one unfolding of
-  the whole batch. Training keeps the padded input (``FH·FW`` times smaller than its windows)
-  and unfolds it again, tile by tile, for the weight gradient; evaluation keeps one tile, so
-  its memory is bounded. Layers not unfolded by rows (below: stride > 1, or fewer than
-  ``_FEW_CHANNELS`` channels as in a first layer) keep their windows instead, as the book's
-  does; for a first layer unfolding again costs more than it saves.
+  to. Training keeps the padded input (``FH·FW`` times smaller than its windows) and unfolds
+  it again, tile by tile, for the weight gradient; evaluation keeps one tile. Layers not
+  unfolded by rows (stride > 1, or fewer than ``_FEW_CHANNELS`` channels as in a first layer)
+  keep their windows instead, as the book's does.
 * **Rows of windows (stride 1).** The ``FW`` columns of a window are one contiguous run of
   ``FW·C`` values of the padded input, and the window ``FY`` rows down is the same run
-  ``FY·OW`` rows further in that unfolding. So only the ``FW`` positions along a row are
-  copied, and ``out = Σ_fy rows[fy·OW:] · W[fy]`` is ``FH`` products on shifted row ranges
-  (views, no copy): a third of the copying, 4.6 ms instead of 6.9 ms for that forward.
-  ``dx`` is the same correlation of the padded ``dout`` with the rotated filters (4.8 ms
-  instead of 7.0). The weight gradient stays one product per tile of whole windows, which
-  was faster there for four of the five layers.
+  ``FY·OW`` rows further. So only the ``FW`` positions along a row are copied, and
+  ``out = Σ_fy rows[fy·OW:] · W[fy]`` is ``FH`` products on shifted row ranges (views);
+  ``dx`` is the same correlation of the padded ``dout`` with the rotated filters. The weight
+  gradient is one product per tile of whole windows.
 """
 
 from __future__ import annotations

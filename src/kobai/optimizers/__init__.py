@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 from .adaptive import AdaGrad, Adam, RMSprop
-from .base import Optimizer, _names
+from .base import Optimizer, listed
 from .sgd import SGD, Momentum, Nesterov
 
 __all__ = [
@@ -79,7 +79,7 @@ def get_optimizer(name: str, **hyper: float) -> Optimizer:
     unknown = [k for k in hyper if k not in cls._hyper]
     if unknown:
         raise TypeError(
-            f"{cls.name} has no hyperparameter {_names(unknown)}; "
-            f"expected some of {_names(cls._hyper)}"
+            f"{cls.name} has no hyperparameter {listed(unknown)}; "
+            f"expected some of {listed(cls._hyper)}"
         )
     return cls(**hyper)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .base import _EPS, Optimizer, _check_lr, _check_unit
+from .base import EPS, Optimizer, check_lr, check_unit
 
 
 def _scaled_step(param: np.ndarray, grad: np.ndarray, h: np.ndarray, s: np.ndarray,
@@ -14,7 +14,7 @@ def _scaled_step(param: np.ndarray, grad: np.ndarray, h: np.ndarray, s: np.ndarr
     """W <- W - lr * g / (sqrt(h) + 1e-7), with (lr * g) rounded before the division."""
     np.multiply(grad, lr, out=s)
     np.sqrt(h, out=t)
-    t += _EPS
+    t += EPS
     s /= t
     param -= s
 
@@ -37,7 +37,7 @@ class AdaGrad(Optimizer):
 
     name = "AdaGrad"
     slot_names = ("h",)
-    _hyper = {"lr": _check_lr}
+    _hyper = {"lr": check_lr}
     _n_scratch = 2
     lr: float  # set by Optimizer.__init__ from _hyper
 
@@ -76,7 +76,7 @@ class RMSprop(Optimizer):
 
     name = "RMSprop"
     slot_names = ("h",)
-    _hyper = {"lr": _check_lr, "decay_rate": _check_unit}
+    _hyper = {"lr": check_lr, "decay_rate": check_unit}
     _n_scratch = 2
     lr: float  # set by Optimizer.__init__ from _hyper
     decay_rate: float
@@ -128,7 +128,7 @@ class Adam(Optimizer):
 
     name = "Adam"
     slot_names = ("m", "v")
-    _hyper = {"lr": _check_lr, "beta1": _check_unit, "beta2": _check_unit}
+    _hyper = {"lr": check_lr, "beta1": check_unit, "beta2": check_unit}
     _n_scratch = 2
     lr: float  # set by Optimizer.__init__ from _hyper
     beta1: float
@@ -155,6 +155,6 @@ class Adam(Optimizer):
         v += s
         np.multiply(m, lr_t, out=s)
         np.sqrt(v, out=t)
-        t += _EPS
+        t += EPS
         s /= t
         param -= s

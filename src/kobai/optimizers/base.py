@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-_EPS = 1e-7  # the book's guard against division by zero in AdaGrad, RMSprop and Adam
+EPS = 1e-7  # the book's guard against division by zero in AdaGrad, RMSprop and Adam
 _STATE_KEYS = ("name", "hyper", "step", "slots")
 
 
@@ -20,21 +20,24 @@ def _real(value: Any, name: str) -> float:
     return float(value)
 
 
-def _check_lr(value: Any, name: str) -> float:
+def check_lr(value: Any, name: str) -> float:
+    """``value`` as a float, refused unless a finite number > 0 (a learning rate)."""
     x = _real(value, name)
     if not (math.isfinite(x) and x > 0.0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return x
 
 
-def _check_unit(value: Any, name: str) -> float:
+def check_unit(value: Any, name: str) -> float:
+    """``value`` as a float, refused unless in [0, 1) (a momentum or decay rate)."""
     x = _real(value, name)
     if not 0.0 <= x < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     return x
 
 
-def _names(keys: Any) -> str:
+def listed(keys: Any) -> str:
+    """``'W1', 'b1'``: the keys for a message."""
     return ", ".join(repr(k) for k in keys)
 
 
@@ -112,12 +115,9 @@ class Optimizer(ABC):
         Parameters
         ----------
         params : dict of str -> ndarray or number
-            Floating-point parameter arrays, e.g. ``net.params``; each array is modified in
-            place (``params[key]`` is never rebound). A value may also be a number (a Python
-            int or float, or a NumPy floating scalar, as in the book's
-            ``optimizer_compare_naive.py``): a number cannot change in place, so
-            ``params[key]`` is replaced by the updated value, a Python float (a NumPy scalar
-            keeps its type).
+            Floating-point arrays, e.g. ``net.params``, modified in place; a number (as in the
+            book's ``optimizer_compare_naive.py``) is replaced by the updated value (a
+            Python float; a NumPy scalar keeps its type).
         grads : dict of str -> ndarray or number
             Gradients with exactly the keys of ``params`` and the same shape per key; not
             modified.
@@ -125,11 +125,9 @@ class Optimizer(ABC):
         Raises
         ------
         ValueError
-            If ``grads`` lacks a key of ``params`` or has one that ``params`` lacks (the
-            message names them), a gradient's shape differs from its parameter's, a gradient
-            holds NaN or infinity (which would poison the slots of every later step; unless
-            ``refuse_non_finite`` is False), or saved state does not fit the parameter
-            (another shape or dtype).
+            If the keys of ``grads`` and ``params`` differ (named), a gradient's shape differs
+            from its parameter's, a gradient holds NaN or infinity (unless
+            ``refuse_non_finite`` is False), or saved state does not fit the parameter.
         TypeError
             If a parameter is neither a floating-point ndarray nor a number.
 
@@ -140,11 +138,11 @@ class Optimizer(ABC):
             extra = [k for k in grads if k not in params]
             problems = []
             if missing:
-                problems.append(f"grads is missing {_names(missing)}")
+                problems.append(f"grads is missing {listed(missing)}")
             if extra:
-                problems.append(f"grads has unexpected {_names(extra)}")
+                problems.append(f"grads has unexpected {listed(extra)}")
             raise ValueError(
-                f"{'; '.join(problems)} (expected exactly the keys of params: {_names(params)})"
+                f"{'; '.join(problems)} (expected exactly the keys of params: {listed(params)})"
             )
         numbers_ = {key: arr for key, value in params.items()
                     if (arr := _as_0d(value)) is not None}
@@ -261,16 +259,16 @@ class Optimizer(ABC):
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict, got {type(state).__name__}")
         if set(state) != set(_STATE_KEYS):
-            raise ValueError(f"state has keys {_names(state)} but expected {_names(_STATE_KEYS)}")
+            raise ValueError(f"state has keys {listed(state)} but expected {listed(_STATE_KEYS)}")
         if state["name"] != self.name:
             raise ValueError(
                 f"state is for optimizer {state['name']!r} but this optimizer is {self.name!r}"
             )
         hyper = state["hyper"]
         if not isinstance(hyper, Mapping) or set(hyper) != set(self._hyper):
-            got = _names(hyper) if isinstance(hyper, Mapping) else repr(hyper)
+            got = listed(hyper) if isinstance(hyper, Mapping) else repr(hyper)
             raise ValueError(
-                f"state['hyper'] has {got} but {self.name} expects {_names(self._hyper)}"
+                f"state['hyper'] has {got} but {self.name} expects {listed(self._hyper)}"
             )
         new_hyper = {key: check(hyper[key], key) for key, check in self._hyper.items()}
         step = state["step"]
@@ -285,10 +283,10 @@ class Optimizer(ABC):
 
     def _checked_slots(self, slots: Any) -> dict[str, dict[str, np.ndarray]]:
         if not isinstance(slots, Mapping) or set(slots) != set(self.slot_names):
-            got = _names(slots) if isinstance(slots, Mapping) else repr(slots)
+            got = listed(slots) if isinstance(slots, Mapping) else repr(slots)
             raise ValueError(
                 f"state['slots'] has {got or 'no slots'} but {self.name} expects "
-                f"{_names(self.slot_names) or 'no slots'}"
+                f"{listed(self.slot_names) or 'no slots'}"
             )
         out: dict[str, dict[str, np.ndarray]] = {}
         for slot in self.slot_names:
@@ -312,8 +310,8 @@ class Optimizer(ABC):
             for slot in self.slot_names[1:]:
                 if set(out[slot]) != set(out[first]):
                     raise ValueError(
-                        f"state['slots'][{slot!r}] has params {_names(out[slot])} but "
-                        f"state['slots'][{first!r}] has {_names(out[first])}"
+                        f"state['slots'][{slot!r}] has params {listed(out[slot])} but "
+                        f"state['slots'][{first!r}] has {listed(out[first])}"
                     )
                 for key, arr in out[slot].items():
                     ref = out[first][key]

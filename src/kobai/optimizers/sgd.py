@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Optimizer, _check_lr, _check_unit
+from .base import Optimizer, check_lr, check_unit
 
 
 class SGD(Optimizer):
@@ -23,7 +23,7 @@ class SGD(Optimizer):
     """
 
     name = "SGD"
-    _hyper = {"lr": _check_lr}
+    _hyper = {"lr": check_lr}
     _n_scratch = 1
     lr: float  # set by Optimizer.__init__ from _hyper
 
@@ -61,7 +61,7 @@ class Momentum(Optimizer):
 
     name = "Momentum"
     slot_names = ("v",)
-    _hyper = {"lr": _check_lr, "momentum": _check_unit}
+    _hyper = {"lr": check_lr, "momentum": check_unit}
     _n_scratch = 1
     lr: float  # set by Optimizer.__init__ from _hyper
     momentum: float
@@ -100,14 +100,11 @@ class Nesterov(Optimizer):
 
         W <- W + momentum**2 * v - (1 + momentum) * lr * g
         v <- momentum * v - lr * g
-
-    (kobai before 0.2 used the updated velocity in the first line, which is not Nesterov's
-    method; checkpoints of its Nesterov runs resume with the corrected update.)
     """
 
     name = "Nesterov"
     slot_names = ("v",)
-    _hyper = {"lr": _check_lr, "momentum": _check_unit}
+    _hyper = {"lr": check_lr, "momentum": check_unit}
     _n_scratch = 1
     lr: float  # set by Optimizer.__init__ from _hyper
     momentum: float

@@ -2,19 +2,16 @@
 
 ``deep_convnet.npz`` holds the weights the authors of *Deep Learning from Scratch*
 (ゼロから作るDeep Learning, O'Reilly Japan, 2016) trained on MNIST's 60,000 training images
-(the book's ``ch08/train_deepnet.py`` writes this file), published in the book's repository
-(https://github.com/oreilly-japan/deep-learning-from-scratch) as
-``deep_convnet_params.pkl`` in its first commit (2016): the network of the book's Figure 8-1,
-99.35% on MNIST's 10,000 test images, the figure the book's text gives. kobai measures the same
-0.9935 with them (``kobai evaluate --pretrained``).
+with ``ch08/train_deepnet.py``, published as ``deep_convnet_params.pkl`` in the first commit
+of https://github.com/oreilly-japan/deep-learning-from-scratch: the network of Figure 8-1,
+99.35% on MNIST's 10,000 test images (``kobai evaluate --pretrained`` measures 0.9935).
 
 The weights are Copyright (c) 2016 Koki Saitoh, under the MIT License of the book's
 repository; its full text ships next to them, ``kobai/pretrained/LICENSE.md``.
 
-The file is a :func:`kobai.io.save` checkpoint (the architecture as ``DeepConvNet``'s
-constructor arguments, float32 parameters, no optimizer or history), converted from the
-pickle by ``tools/build_pretrained.py`` without unpickling it and rebuilt by it byte for
-byte. The conversion is exact up to float32 rounding: the book's dropout scales its output by
+The file is a :func:`kobai.io.save` checkpoint (``DeepConvNet``'s constructor arguments,
+float32 parameters), converted from the pickle without unpickling it by
+``tools/build_pretrained.py``, which rebuilds it byte for byte. The book's dropout scales by
 ``1 - ratio`` in evaluation and kobai's is inverted, so the weights and biases of the two
 affine layers before a dropout layer are halved (``DeepConvNet.load_params``).
 

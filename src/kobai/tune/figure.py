@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plot import _new_figure, _save_png
+from ..plot import new_figure, save_png
 from .records import COMPLETED, TrialResult
 from .report import CATEGORICAL_KEYS, SHORT_NAMES, format_value, ranked, status_summary
 
@@ -206,7 +206,7 @@ def tune_figure(trials: Iterable[TrialResult], *, searched: Sequence[str], n_bes
     with_epochs = [t for t in order if t.epochs > 0 and math.isfinite(t.final_acc)]
     best = with_epochs[:n_best]
     if not best:
-        fig = _new_figure((6.0, 2.4))
+        fig = new_figure((6.0, 2.4))
         fig.text(0.5, 0.55, "no completed trial", ha="center", va="center", fontsize=16)
         fig.text(0.5, 0.3, status_summary(order), ha="center", va="center", fontsize=9)
         if title:
@@ -220,7 +220,7 @@ def tune_figure(trials: Iterable[TrialResult], *, searched: Sequence[str], n_bes
     height = max(grid_size[1], _SCATTER[1]) if has_scatter else grid_size[1]
     width = grid_size[0] + (max(_SCATTER[0], 4.2 if len(searched) == 1 else 0)
                             if has_scatter else 0.0)
-    fig = _new_figure((width, height + (0.4 if title else 0.0)))
+    fig = new_figure((width, height + (0.4 if title else 0.0)))
     if title:
         fig.suptitle(title, fontsize=12)
     if not has_scatter:
@@ -280,4 +280,4 @@ def plot_tune(trials: Iterable[TrialResult], path: str | os.PathLike[str], *,
         If ``n_best`` is not a positive int.
     """
     fig = tune_figure(trials, searched=searched, n_best=n_best, title=title)
-    return _save_png(fig, path, dpi)
+    return save_png(fig, path, dpi)

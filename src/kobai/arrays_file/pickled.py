@@ -1,22 +1,15 @@
-"""Files of named arrays: the book's trained-weight pickles, read without unpickling, and kobai's
-``.npz``.
+"""The book's trained-weight pickles, read without unpickling: kobai's own interpreter of the
+pickle stack machine, restricted to what a pickled dict of NumPy arrays uses.
 
-The book saves a network's parameters with ``pickle`` (``network.save_params``, chapters 3.6.2
-and 7.5) and ships trained weights that way (``ch03/sample_weight.pkl``, ``ch07/params.pkl``,
-``ch08/deep_convnet_params.pkl``). Loading a pickle can run any code: a pickle is a program for
-a small stack machine whose instructions may import and call any Python function
-(``os.system``, ``builtins.exec``, ...). The book's files hold nothing but a dict of NumPy
-arrays, so kobai reads them with its own interpreter of that stack machine
-(:func:`read_pickled_arrays`), which knows only the instructions such a dict is made of, and
-*emulates* the few NumPy functions it names instead of importing or calling anything: no
-``pickle.load`` or ``pickle.Unpickler`` is involved, not even a restricted one. Every other
-instruction or name is refused where it is read, so nothing a hostile file asks for happens.
+A pickle is a program for a small stack machine whose instructions may import and call any
+Python function (``os.system``, ``builtins.exec``, ...). The book's files
+(``ch03/sample_weight.pkl``, ``ch07/params.pkl``, ``ch08/deep_convnet_params.pkl``) hold
+nothing but a dict of arrays, so :func:`read_pickled_arrays` knows only the instructions such a
+dict is made of and *emulates* the few NumPy functions it names instead of importing or
+calling anything: no ``pickle.load`` or ``pickle.Unpickler`` is involved, not even a
+restricted one. Every other instruction or name is refused where it is read.
 
-kobai itself writes a plain ``.npz`` archive (:func:`write_arrays`), read back with
-``np.load(..., allow_pickle=False)``. :func:`read_arrays` reads either, telling them apart by
-their first bytes, never by the file's name.
-
-What :func:`read_pickled_arrays` accepts (pickle protocols 0 to 5, Python 2 or 3):
+What it accepts (pickle protocols 0 to 5, Python 2 or 3):
 
 * opcodes: :data:`ALLOWED_OPCODES`;
 * names (``GLOBAL``/``STACK_GLOBAL``): :data:`ALLOWED_GLOBALS`, each emulated: NumPy's array
@@ -37,34 +30,19 @@ import os
 import pickletools
 import re
 import struct
-import zipfile
-import zlib
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping
-from typing import IO, Any, BinaryIO, Literal
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
-from ._files import atomic_write, npy_header
+from ..npz import NUMERIC_KINDS
+from .errors import EXPECTED, ArraysFileError, UnsafePickleError
 
-__all__ = ["ALLOWED_GLOBALS", "ALLOWED_OPCODES", "ArraysFileError", "UnsafePickleError",
-           "read_arrays", "read_arrays_from", "read_pickled_arrays", "write_arrays",
-           "write_arrays_to"]
+__all__ = ["ALLOWED_GLOBALS", "ALLOWED_OPCODES", "describe", "read_pickled_arrays"]
 
-
-class ArraysFileError(ValueError):
-    """A file is not a readable file of arrays: unknown format, truncated or corrupted."""
-
-
-class UnsafePickleError(ValueError):
-    """A pickle asks for something other than a dict of NumPy arrays; it was not run."""
-
-
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member; an empty zip
-_EXPECTED = "a NumPy .npz written by kobai's save_params, or the book's pickle of a dict of arrays"
 _REFUSED = ("this is not a pickle of a dict of NumPy arrays, so kobai will not load it "
             "(loading a pickle can run code)")
-_NUMERIC_KINDS = "biuf"  # bool, int, uint, float
 _DESCR = re.compile(r"[biuf][1-9][0-9]?")  # how NumPy pickles those: 'b1', 'i4', 'u1', 'f8', ...
 _CHUNK = 1 << 24  # bytes read at once: a lying length never allocates more than this unbacked
 _MAX_STACK = 100_000  # stack items plus open MARKs (a dict of n arrays needs about 2n)
@@ -130,7 +108,9 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A short description of a value on the stack, for messages: ``int 3``, ``a tuple of
+    length 2``, ``a NumPy array``."""
     if isinstance(value, _Fn):
         return value.value
     if isinstance(value, _ArrayStub):
@@ -164,7 +144,7 @@ class _Machine:
     # errors
     def malformed(self, message: str) -> ArraysFileError:
         return ArraysFileError(f"{self.where}: {message} (a corrupted or truncated pickle); "
-                               f"expected {_EXPECTED}")
+                               f"expected {EXPECTED}")
 
     def refuse(self, what: str, detail: str = "") -> UnsafePickleError:
         detail = f" ({detail})" if detail else ""
@@ -289,7 +269,7 @@ class _Machine:
 
     def global_(self, module: Any, name: Any) -> None:
         if not isinstance(module, str) or not isinstance(name, str):
-            raise self.refuse("STACK_GLOBAL", f"of {_describe(module)} and {_describe(name)}")
+            raise self.refuse("STACK_GLOBAL", f"of {describe(module)} and {describe(name)}")
         dotted = f"{module}.{name}"
         if dotted not in _GLOBALS:
             raise self.refuse(f"global {dotted[:200]!r}", "kobai allows only the names of "
@@ -298,27 +278,27 @@ class _Machine:
 
     def setitems(self, target: Any, items: list[Any]) -> None:
         if not isinstance(target, dict):
-            raise self.refuse("SETITEM(S)", f"on {_describe(target)}, not a dict")
+            raise self.refuse("SETITEM(S)", f"on {describe(target)}, not a dict")
         if len(items) % 2:
             raise self.malformed(f"an odd number of items for a dict at byte {self.op_pos}")
         for key, value in zip(items[::2], items[1::2], strict=True):
             name = _text(key)
             if name is None:
-                raise self.refuse("SETITEM(S)", f"a key of the dict is {_describe(key)}, "
+                raise self.refuse("SETITEM(S)", f"a key of the dict is {describe(key)}, "
                                   "not a str")
             if not isinstance(value, _ArrayStub) or value.array is None:
                 raise self.refuse("SETITEM(S)", f"the value of {name[:60]!r} is "
-                                  f"{_describe(value)}, not a NumPy array")
+                                  f"{describe(value)}, not a NumPy array")
             target[name] = value.array
 
     def reduce(self) -> None:
         fn, args = self.pop_n(2)
         if not isinstance(fn, _Fn) or not isinstance(args, tuple):
-            raise self.refuse("REDUCE", f"calls {_describe(fn)}")
+            raise self.refuse("REDUCE", f"calls {describe(fn)}")
         result = self.call(fn, args)
         if result is None:
             raise self.refuse("REDUCE", f"calls {fn.value} with ("
-                              + ", ".join(_describe(arg) for arg in args[:5])
+                              + ", ".join(describe(arg) for arg in args[:5])
                               + "), not as NumPy pickles arrays")
         self.push(result)
 
@@ -331,7 +311,7 @@ class _Machine:
         if fn is _Fn.DTYPE and n == 3 and args[1] in (0, 1) and args[2] in (0, 1):
             descr = _text(args[0])
             if descr is None or not _DESCR.fullmatch(descr):
-                raise self.refuse(f"dtype {descr or _describe(args[0])!r}", "kobai reads only "
+                raise self.refuse(f"dtype {descr or describe(args[0])!r}", "kobai reads only "
                                   "bool, integer and floating-point arrays")
             return _DtypeStub(descr)
         if (fn is _Fn.FROMBUFFER and n == 4 and isinstance(args[0], bytes)
@@ -360,12 +340,12 @@ class _Machine:
             if isinstance(state, tuple) and len(state) == 5 and state[0] == 1:
                 state = state[1:]  # (version, shape, dtype, is_fortran, data); older: no version
             if not (isinstance(state, tuple) and len(state) == 4):
-                raise self.refuse("BUILD", f"of an array with {_describe(state)}")
+                raise self.refuse("BUILD", f"of an array with {describe(state)}")
             shape, dtype, fortran, data = state
             if not isinstance(dtype, _DtypeStub) or dtype.dtype is None or fortran not in (0, 1):
-                raise self.refuse("BUILD", f"of an array with dtype {_describe(dtype)}")
+                raise self.refuse("BUILD", f"of an array with dtype {describe(dtype)}")
             if not isinstance(data, bytes):
-                raise self.refuse("BUILD", f"of an array whose data is {_describe(data)}, "
+                raise self.refuse("BUILD", f"of an array whose data is {describe(data)}, "
                                   "not bytes")
             array = self.array(data, dtype.dtype, self.shape(shape), "F" if fortran else "C")
             # NumPy's ndarray.__setstate__ swaps the bytes of a non-native array into native
@@ -373,7 +353,7 @@ class _Machine:
             native = array.dtype.newbyteorder("=")
             obj.array = array if array.dtype == native else array.astype(native, order="K")
         else:
-            raise self.refuse("BUILD", f"on {_describe(obj)}; only NumPy arrays and dtypes are "
+            raise self.refuse("BUILD", f"on {describe(obj)}; only NumPy arrays and dtypes are "
                               "built")
 
     def dtype(self, descr: str, state: Any) -> np.dtype:
@@ -383,13 +363,13 @@ class _Machine:
                                               and state[8] is None)
                 and _text(state[1]) in ("<", ">", "|", "=")
                 and state[2:5] == (None, None, None) and state[5:8] == (-1, -1, 0)):
-            raise self.refuse("BUILD", f"of dtype {descr!r} with {_describe(state)}, not the "
+            raise self.refuse("BUILD", f"of dtype {descr!r} with {describe(state)}, not the "
                               "state of a bool, integer or floating-point dtype")
         try:
             dtype = np.dtype(f"{_text(state[1])}{descr}")
         except TypeError:  # e.g. 'f16' where there is no 16-byte float
             raise self.refuse(f"dtype {descr!r}", "unknown to this NumPy") from None
-        if dtype.kind not in _NUMERIC_KINDS:
+        if dtype.kind not in NUMERIC_KINDS:
             raise self.refuse(f"dtype {descr!r}", "not bool, integer or floating point")
         return dtype
 
@@ -397,7 +377,7 @@ class _Machine:
         if not (isinstance(value, tuple) and len(value) <= _MAX_DIMS
                 and all(type(dim) is int and dim >= 0 for dim in value)):
             raise self.malformed(f"the array shape at byte {self.op_pos} is "
-                                 f"{_describe(value)}, not a tuple of at most {_MAX_DIMS} sizes")
+                                 f"{describe(value)}, not a tuple of at most {_MAX_DIMS} sizes")
         return value
 
     def array(self, data: bytes, dtype: np.dtype, shape: tuple[int, ...],
@@ -415,7 +395,7 @@ class _Machine:
     def stop(self) -> dict[str, np.ndarray]:
         result = self.pop()
         if not isinstance(result, dict):
-            raise self.refuse("STOP", f"the pickle holds {_describe(result)}, not a dict")
+            raise self.refuse("STOP", f"the pickle holds {describe(result)}, not a dict")
         return result  # setitems let only str keys and arrays in
 
 
@@ -477,10 +457,9 @@ _OPCODE_NAMES = {op.code.encode("latin-1"): op.name for op in pickletools.opcode
 def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     """Read a pickled dict of NumPy arrays without unpickling it: nothing in it is ever run.
 
-    The pickle is interpreted by kobai's own small stack machine (see the module's docstring):
-    only the opcodes of :data:`ALLOWED_OPCODES` and the names of :data:`ALLOWED_GLOBALS` are
+    Only the opcodes of :data:`ALLOWED_OPCODES` and the names of :data:`ALLOWED_GLOBALS` are
     accepted, each name emulated, never imported or called. Reading stops at the pickle's
-    STOP opcode, as ``pickle.load`` does: the file is left just after it.
+    STOP opcode: the file is left just after it, as ``pickle.load`` leaves it.
 
     Parameters
     ----------
@@ -503,6 +482,12 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     ArraysFileError
         If the pickle is truncated or corrupted (a length beyond the end of the file, an
         array shape that does not match its data, stack underflow, no STOP, ...).
+
+    Examples
+    --------
+    >>> import io, pickle
+    >>> read_pickled_arrays(io.BytesIO(pickle.dumps({"W": np.ones((2, 2))})))["W"].shape
+    (2, 2)
     """
     machine = _Machine(file)
     while True:
@@ -526,215 +511,3 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
             op(machine)
         except UnicodeDecodeError as exc:
             raise machine.malformed(f"invalid text at byte {machine.op_pos}: {exc}") from None
-
-
-# -- files -------------------------------------------------------------------------------------
-def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
-                ) -> dict[str, np.ndarray]:
-    """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
-
-    The format is told by the file's first bytes, not its name: a zip archive (``PK``, what
-    :func:`write_arrays` and ``np.savez`` write) is read with ``np.load(...,
-    allow_pickle=False)``; a pickle (``\\x80``, or protocol 0/1's ``(`` or ``}``) with
-    :func:`read_pickled_arrays`, which never unpickles.
-
-    Parameters
-    ----------
-    path : str or path-like
-    max_bytes : int, optional
-        Refuse an ``.npz`` whose arrays declare more bytes than this, before reading any (a
-        compressed archive can declare a thousand times its size); a pickle holds its data
-        in the file itself.
-
-    Returns
-    -------
-    dict of str to ndarray
-        e.g. ``{"W1": array of shape (784, 50), "b1": array of shape (50,), ...}``.
-
-    Raises
-    ------
-    ArraysFileError
-        If the file is neither format, or is truncated or corrupted; the message names it.
-    UnsafePickleError
-        If it is a pickle of anything but a dict of numeric arrays (it is not run).
-    OSError
-        If the file cannot be opened.
-    """
-    with open(os.fspath(path), "rb") as fh:
-        return read_arrays_from(fh, max_bytes=max_bytes)
-
-
-def read_arrays_from(file: BinaryIO, *, max_bytes: int | None = None
-                     ) -> dict[str, np.ndarray]:
-    """Read named arrays from an open binary file: :func:`read_arrays` on a file object.
-
-    What ``pickle.load(f)`` becomes when ``kobai book run`` runs one of the book's scripts. The
-    format is told by the bytes at the file's current position, which must be seekable: a
-    kobai ``.npz`` is read to its end, a pickle up to its STOP opcode (the file is left just
-    after it, as ``pickle.load`` leaves it).
-
-    Parameters
-    ----------
-    file : seekable binary file object
-        e.g. ``open("params.pkl", "rb")`` or an ``io.BytesIO``.
-
-    Returns
-    -------
-    dict of str to ndarray
-
-    Raises
-    ------
-    ArraysFileError, UnsafePickleError
-        As :func:`read_arrays`; messages name ``file.name`` when it has one.
-    """
-    name = getattr(file, "name", None)
-    where = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<stream>"
-    start = file.tell()
-    head = file.read(32)
-    file.seek(start)
-    if head.startswith(_ZIP_MAGIC):
-        return _read_npz(file, where, max_bytes)
-    if head[:1] in (b"\x80", b"(", b"}") or head.startswith(b"ccollections\nOrderedDict\n"):
-        return read_pickled_arrays(file)
-    raise ArraysFileError(f"{where}: starts with {head[:8]!r}, neither a zip archive (b'PK') "
-                          f"nor a pickle (b'\\x80'); expected {_EXPECTED}")
-
-
-def _read_npz(fh: BinaryIO, where: str, max_bytes: int | None = None
-              ) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` archive, each member's header checked before its data, and
-    their declared sizes against ``max_bytes`` before any is read."""
-    def error(message: str) -> ArraysFileError:
-        return ArraysFileError(f"{where}: {message}; expected {_EXPECTED}")
-
-    try:
-        with np.load(fh, allow_pickle=False) as npz:
-            infos = npz.zip.infolist()
-            twice = [n for n, k in Counter(i.filename for i in infos).items() if k > 1]
-            if twice:
-                raise error(f"the archive holds {twice[0]!r} twice")
-            arrays, file_size = {}, _size(fh)
-            for info in infos:
-                if info.filename.removesuffix(".npy") == info.filename:
-                    raise error(f"the archive member {info.filename!r} is not a .npy array")
-                _check_npy_member(npz.zip, info, file_size, error)
-            declared = sum(info.file_size for info in infos)
-            if max_bytes is not None and declared > max_bytes:
-                raise error(f"its arrays declare {declared:,} bytes, more than the "
-                            f"{max_bytes:,} the caller expects")
-            for info in infos:
-                key = info.filename.removesuffix(".npy")
-                arrays[key] = npz[key]
-            return arrays
-    except ArraysFileError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise error(f"a truncated or corrupted archive ({exc})") from None
-
-
-def _size(fh: BinaryIO) -> int:
-    """The size in bytes of an open file, or of a stream such as ``io.BytesIO``."""
-    try:
-        return os.fstat(fh.fileno()).st_size
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
-        here = fh.tell()
-        size = fh.seek(0, os.SEEK_END)
-        fh.seek(here)
-        return size
-
-
-def _check_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, file_size: int,
-                      error: Callable[[str], ArraysFileError]) -> None:
-    """Refuse a member whose sizes lie, or whose dtype is not numeric, before reading its data.
-
-    ``np.load`` allocates an array as large as the member's header says before reading it, so
-    the header's size is checked against the member's, and the member's against the file.
-    """
-    name = info.filename
-    stored = info.compress_type == zipfile.ZIP_STORED
-    if info.compress_size > file_size or info.file_size > (1 if stored else 1032) * max(
-            info.compress_size, 1):  # 1032: deflate's highest ratio
-        raise error(f"the archive member {name!r} declares {info.file_size:,} bytes, more than "
-                    "the file holds")
-    with archive.open(info) as fp:
-        try:
-            shape, dtype = npy_header(fp)
-        except ValueError as exc:
-            raise error(f"{name!r}: {exc}") from None
-        data = info.file_size - fp.tell()
-    if dtype.kind not in _NUMERIC_KINDS:
-        raise error(f"{name!r} holds {dtype} data; kobai reads only bool, integer and "
-                    "floating-point arrays")
-    need = math.prod(shape) * dtype.itemsize
-    if need != data:
-        raise error(f"{name!r} declares {dtype} of shape {shape} ({need:,} bytes) but holds "
-                    f"{data:,} bytes of data")
-
-
-def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
-    """Write named arrays to ``path`` as a NumPy ``.npz`` archive, atomically; never a pickle.
-
-    The archive is what ``np.savez`` writes (an uncompressed zip of one ``<name>.npy`` per
-    array), written to an open file, so ``path`` is written exactly as given: no ``.npz`` is
-    appended, ``write_arrays("params.pkl", ...)`` writes ``params.pkl``. It goes to a temporary
-    file in the same folder that replaces ``path`` only once complete
-    (:func:`kobai.io.atomic_write`). Read it back with :func:`read_arrays` or ``np.load``.
-
-    Parameters
-    ----------
-    path : str or path-like
-    arrays : mapping of str to ndarray
-        e.g. ``{"W1": array of shape (784, 50), "b1": array of shape (50,)}``; bool, integer
-        or floating-point arrays of any shape.
-
-    Raises
-    ------
-    TypeError
-        If a name is not a str or a value not a NumPy array.
-    ValueError
-        If an array is not bool, integer or floating point (an object array would need
-        pickle). Nothing is written then.
-    """
-    _check_arrays(arrays)
-
-    with atomic_write(path) as fh:
-        write_arrays_to(fh, arrays)
-
-
-def write_arrays_to(file: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
-    """Write named arrays into an open binary file: :func:`write_arrays` on a file object.
-
-    The archive is the ``.npz`` that :func:`write_arrays` writes, never a pickle.
-
-    What ``pickle.dump(params, f)`` becomes when ``kobai book run`` runs one of the book's
-    scripts. Nothing is written if an array is refused; otherwise the archive goes into
-    ``file`` from its current position, which is not closed.
-
-    Parameters
-    ----------
-    file : binary file object
-        e.g. ``open("params.pkl", "wb")`` or an ``io.BytesIO``.
-    arrays : mapping of str to ndarray
-        As :func:`write_arrays`.
-
-    Raises
-    ------
-    TypeError, ValueError
-        As :func:`write_arrays`.
-    """
-    _check_arrays(arrays)
-    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for key, value in arrays.items():
-            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, value, allow_pickle=False)
-
-
-def _check_arrays(arrays: Mapping[str, np.ndarray]) -> None:
-    for key, value in arrays.items():
-        if not isinstance(key, str):
-            raise TypeError(f"array names must be str, got {_describe(key)}")
-        if not isinstance(value, np.ndarray):
-            raise TypeError(f"{key!r} must be a NumPy array, got {type(value).__name__}")
-        if value.dtype.kind not in _NUMERIC_KINDS:
-            raise ValueError(f"{key!r} has dtype {value.dtype}; kobai writes only bool, integer "
-                             "and floating-point arrays (no pickled objects)")

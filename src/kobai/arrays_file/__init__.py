@@ -1,0 +1,186 @@
+"""Files of named arrays: kobai's ``.npz`` and the book's trained-weight pickles (chapters 3.6.2
+and 7.5), told apart by their first bytes, never by the file's name.
+
+kobai writes a plain ``.npz`` archive (:func:`write_arrays`), read back through the checked
+reader of :mod:`kobai.npz`; a pickle is read by :func:`read_pickled_arrays`
+(:mod:`kobai.arrays_file.pickled`), which never unpickles: nothing a hostile file asks for runs.
+
+Examples
+--------
+>>> import io
+>>> buf = io.BytesIO()
+>>> write_arrays_to(buf, {"W1": np.ones((2, 3))})
+>>> _ = buf.seek(0)
+>>> read_arrays_from(buf)["W1"].shape
+(2, 3)
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+import zlib
+from collections.abc import Mapping
+from typing import IO, BinaryIO
+
+import numpy as np
+
+from .._files import atomic_write
+from ..npz import NUMERIC_KINDS, ZIP_MAGIC, NpzReader
+from .errors import EXPECTED, ArraysFileError, UnsafePickleError
+from .pickled import ALLOWED_GLOBALS, ALLOWED_OPCODES, describe, read_pickled_arrays
+
+__all__ = ["ALLOWED_GLOBALS", "ALLOWED_OPCODES", "ArraysFileError", "UnsafePickleError",
+           "read_arrays", "read_arrays_from", "read_pickled_arrays", "write_arrays",
+           "write_arrays_to"]
+
+def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
+                ) -> dict[str, np.ndarray]:
+    """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
+
+    The format is told by the file's first bytes, not its name: a zip archive (``PK``, what
+    :func:`write_arrays` and ``np.savez`` write) is read with ``np.load(...,
+    allow_pickle=False)``; a pickle (``\\x80``, or protocol 0/1's ``(`` or ``}``) with
+    :func:`read_pickled_arrays`, which never unpickles.
+
+    Parameters
+    ----------
+    path : str or path-like
+    max_bytes : int, optional
+        Refuse an ``.npz`` whose arrays declare more bytes than this, before reading any (a
+        compressed archive can declare a thousand times its size); a pickle holds its data
+        in the file itself.
+
+    Returns
+    -------
+    dict of str to ndarray
+        e.g. ``{"W1": array of shape (784, 50), "b1": array of shape (50,), ...}``.
+
+    Raises
+    ------
+    ArraysFileError
+        If the file is neither format, or is truncated or corrupted; the message names it.
+    UnsafePickleError
+        If it is a pickle of anything but a dict of numeric arrays (it is not run).
+    OSError
+        If the file cannot be opened.
+    """
+    with open(os.fspath(path), "rb") as fh:
+        return read_arrays_from(fh, max_bytes=max_bytes)
+
+
+def read_arrays_from(file: BinaryIO, *, max_bytes: int | None = None
+                     ) -> dict[str, np.ndarray]:
+    """Read named arrays from an open binary file: :func:`read_arrays` on a file object.
+
+    What ``pickle.load(f)`` becomes when ``kobai book run`` runs one of the book's scripts. The
+    format is told by the bytes at the file's current position, which must be seekable: a
+    kobai ``.npz`` is read to its end, a pickle up to its STOP opcode (the file is left just
+    after it, as ``pickle.load`` leaves it).
+
+    Parameters
+    ----------
+    file : seekable binary file object
+        e.g. ``open("params.pkl", "rb")`` or an ``io.BytesIO``.
+
+    Returns
+    -------
+    dict of str to ndarray
+
+    Raises
+    ------
+    ArraysFileError, UnsafePickleError
+        As :func:`read_arrays`; messages name ``file.name`` when it has one.
+    """
+    name = getattr(file, "name", None)
+    where = os.fspath(name) if isinstance(name, (str, os.PathLike)) else "<stream>"
+    start = file.tell()
+    head = file.read(32)
+    file.seek(start)
+    if head.startswith(ZIP_MAGIC):
+        return _read_npz(file, where, max_bytes)
+    if head[:1] in (b"\x80", b"(", b"}") or head.startswith(b"ccollections\nOrderedDict\n"):
+        return read_pickled_arrays(file)
+    raise ArraysFileError(f"{where}: starts with {head[:8]!r}, neither a zip archive (b'PK') "
+                          f"nor a pickle (b'\\x80'); expected {EXPECTED}")
+
+
+def _read_npz(fh: BinaryIO, where: str, max_bytes: int | None = None
+              ) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive, each member checked before its data is read."""
+    def error(message: str) -> ArraysFileError:
+        return ArraysFileError(f"{where}: {message}; expected {EXPECTED}")
+
+    try:
+        with np.load(fh, allow_pickle=False) as npz:
+            reader = NpzReader(npz, error, numeric_only=True)
+            reader.check_members(max_bytes)
+            return reader.read_all()
+    except ArraysFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise error(f"a truncated or corrupted archive ({exc})") from None
+
+
+def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
+    """Write named arrays to ``path`` as a NumPy ``.npz`` archive, atomically; never a pickle.
+
+    The archive is what ``np.savez`` writes (an uncompressed zip of one ``<name>.npy`` per
+    array), under exactly the name given (``write_arrays("params.pkl", ...)`` writes
+    ``params.pkl``), replacing ``path`` only once complete (:func:`kobai.io.atomic_write`).
+
+    Parameters
+    ----------
+    path : str or path-like
+    arrays : mapping of str to ndarray
+        e.g. ``{"W1": array of shape (784, 50), "b1": array of shape (50,)}``; bool, integer
+        or floating-point arrays of any shape.
+
+    Raises
+    ------
+    TypeError
+        If a name is not a str or a value not a NumPy array.
+    ValueError
+        If an array is not bool, integer or floating point (an object array would need
+        pickle). Nothing is written then.
+    """
+    _check_arrays(arrays)
+
+    with atomic_write(path) as fh:
+        write_arrays_to(fh, arrays)
+
+
+def write_arrays_to(file: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
+    """Write named arrays into an open binary file: :func:`write_arrays` on a file object.
+
+    What ``pickle.dump(params, f)`` becomes under ``kobai book run``. Nothing is written if an
+    array is refused; else the ``.npz`` goes into ``file`` from its current position.
+
+    Parameters
+    ----------
+    file : binary file object
+        e.g. ``open("params.pkl", "wb")`` or an ``io.BytesIO``.
+    arrays : mapping of str to ndarray
+        As :func:`write_arrays`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`write_arrays`.
+    """
+    _check_arrays(arrays)
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, value in arrays.items():
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, value, allow_pickle=False)
+
+
+def _check_arrays(arrays: Mapping[str, np.ndarray]) -> None:
+    for key, value in arrays.items():
+        if not isinstance(key, str):
+            raise TypeError(f"array names must be str, got {describe(key)}")
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{key!r} must be a NumPy array, got {type(value).__name__}")
+        if value.dtype.kind not in NUMERIC_KINDS:
+            raise ValueError(f"{key!r} has dtype {value.dtype}; kobai writes only bool, integer "
+                             "and floating-point arrays (no pickled objects)")

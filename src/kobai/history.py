@@ -1,0 +1,145 @@
+"""What a training run records: one :class:`EpochRecord` per epoch and the mini-batch losses,
+in a :class:`History` that round-trips through JSON (checkpoints keep it) and writes CSV.
+
+Examples
+--------
+>>> h = History(train_loss_list=[2.3, 1.9], seed=0)
+>>> h.epochs.append(EpochRecord(epoch=1, iteration=2, train_loss=1.8, train_acc=0.4,
+...                             test_loss=1.9, test_acc=0.38, seconds=0.1, lr=0.1))
+>>> History.from_dict(h.to_dict()) == h
+True
+>>> h.test_acc_list
+[0.38]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+
+from ._files import atomic_write
+from ._validate import is_number
+
+__all__ = ["EpochRecord", "History"]
+
+_HISTORY_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """Measurements after one epoch (losses include weight decay, as ``net.loss`` does).
+
+    Attributes
+    ----------
+    epoch : int
+        1-based.
+    iteration : int
+        Mini-batches trained so far, this epoch included.
+    train_loss, train_acc, test_loss, test_acc : float
+        In evaluation mode, on the (first ``evaluate_sample_num_per_epoch`` samples of the)
+        training and test sets.
+    seconds : float
+        Wall time of the epoch: training and evaluation, not callbacks.
+    lr : float or None
+        The optimizer's learning rate (``optimizer.lr``), if it has one.
+    """
+
+    epoch: int
+    iteration: int
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    seconds: float
+    lr: float | None = None
+
+
+@dataclass
+class History:
+    """What :meth:`Trainer.train` returns; ``to_dict``/``from_dict`` round-trip through JSON.
+
+    Attributes
+    ----------
+    train_loss_list : list of float
+        Loss of every mini-batch, in order (the book's name), before that batch's update.
+    epochs : list of EpochRecord
+        One per completed epoch.
+    seed : int or None
+        The trainer's seed: give ``Trainer(..., history=h)`` this history to resume with it.
+    """
+
+    train_loss_list: list[float] = field(default_factory=list)
+    epochs: list[EpochRecord] = field(default_factory=list)
+    seed: int | None = None
+
+    @property
+    def epoch(self) -> int:
+        """Number of completed epochs."""
+        return len(self.epochs)
+
+    @property
+    def train_acc_list(self) -> list[float]:
+        """Training accuracy after each epoch (the book's name)."""
+        return [r.train_acc for r in self.epochs]
+
+    @property
+    def test_acc_list(self) -> list[float]:
+        """Test accuracy after each epoch (the book's name)."""
+        return [r.test_acc for r in self.epochs]
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict (``json.dumps(h.to_dict())`` works)."""
+        return {"format_version": _HISTORY_FORMAT, "seed": self.seed,
+                "train_loss_list": [float(v) for v in self.train_loss_list],
+                "epochs": [asdict(r) for r in self.epochs]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> History:
+        """Rebuild a History from :meth:`to_dict` output, checking its contents."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"history must be a dict, got {type(d).__name__}")
+        seed = d.get("seed")
+        if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)
+                                     and seed >= 0):
+            raise ValueError(f"history seed must be an integer >= 0 or null, got {seed!r}")
+        losses = d.get("train_loss_list")
+        if not isinstance(losses, list) or not all(is_number(v) for v in losses):
+            raise ValueError("history train_loss_list must be a list of numbers")
+        records = d.get("epochs")
+        if not isinstance(records, list):
+            raise ValueError("history epochs must be a list of per-epoch records")
+        names = {f.name for f in fields(EpochRecord)}
+        required = names - {"lr"}
+        parsed = []
+        for i, rec in enumerate(records):
+            if not isinstance(rec, Mapping) or not required <= set(rec) <= names:
+                got = sorted(rec) if isinstance(rec, Mapping) else type(rec).__name__
+                raise ValueError(f"history epochs[{i}] has {got}; expected the keys "
+                                 f"{sorted(names)}")
+            if rec["epoch"] != i + 1:
+                raise ValueError(f"history epochs[{i}] is epoch {rec['epoch']!r}; expected "
+                                 f"{i + 1} (epochs are numbered from 1, in order)")
+            if not all(is_number(rec[k]) for k in required) or not (
+                    rec.get("lr") is None or is_number(rec["lr"])):
+                raise ValueError(f"history epochs[{i}] holds a non-number: {dict(rec)}")
+            parsed.append(EpochRecord(**rec))
+        return cls(train_loss_list=[float(v) for v in losses], epochs=parsed, seed=seed)
+
+    def to_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` as JSON to ``path``, atomically."""
+        with atomic_write(path) as fh:
+            fh.write(json.dumps(self.to_dict(), indent=1).encode("utf-8"))
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write one row per epoch (the :class:`EpochRecord` fields) to ``path``, atomically."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([f.name for f in fields(EpochRecord)])
+        for r in self.epochs:
+            writer.writerow(["" if v is None else v for v in asdict(r).values()])
+        with atomic_write(path) as fh:
+            fh.write(buf.getvalue().encode("utf-8"))
