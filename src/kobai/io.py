@@ -273,7 +273,7 @@ def _load_npz(npz: Any, where: str) -> Checkpoint:
     return Checkpoint(net=net, optimizer=optimizer, history=history, meta=meta)
 
 
-def _mismatch(rd: _Reader, meta: dict, expected: set[str], names: set[str]) -> CheckpointError:
+def _mismatch(rd: _Reader, meta: dict, expected: set[str], names: set[str]) -> Exception:
     missing, extra = sorted(expected - names), sorted(names - expected)
     return rd.error(f"its arrays do not match the {meta['class']} described in the "
                     f"metadata: missing {missing or 'nothing'}, unexpected "
