@@ -276,6 +276,30 @@ def test_softmax_with_loss_reports_the_books_loss_and_backpropagates_its_gradien
     np.testing.assert_allclose(ours.backward(1), theirs.backward(1), rtol=1e-13)
 
 
+def test_softmax_with_loss_checks_targets_once_per_value_and_again_when_they_change():
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((3, 10))
+    t = np.eye(10)[[1, 4, 7]]
+    layer, fresh = k_layers.SoftmaxWithLoss(), k_layers.SoftmaxWithLoss()
+    first = layer.forward(x, t)
+    labels = layer.labels
+    assert layer.forward(x + 1, t) == fresh.forward(x + 1, t)
+    assert layer.labels is labels  # the same t: checked once
+    assert layer.forward(x, t.copy()) == first and layer.labels is labels  # the same values
+    np.testing.assert_array_equal(labels, [1, 4, 7])
+    t[0] = np.eye(10)[5]  # t changed in place: checked again
+    assert layer.forward(x, t) == fresh.forward(x, t)
+    np.testing.assert_array_equal(layer.labels, [5, 4, 7])
+    t[1, 0] = 1.0  # a row with two 1s, refused as kobai's layer refuses it
+    with pytest.raises(ValueError, match="t row 1 is not one-hot"):
+        layer.forward(x, t)
+    with pytest.raises(ValueError, match="t row 1 is not one-hot"):
+        layer.forward(x, t)
+    with pytest.raises(ValueError, match="t has 2 label"):
+        layer.forward(x, np.array([1, 2]))
+    assert layer.forward(x, [1, 4, 7]) == first  # a list: checked every time
+
+
 def test_convolution_takes_one_number_as_every_filters_bias(book):
     rng = np.random.default_rng(9)
     W, img = rng.standard_normal((1, 1, 5, 5)), rng.random((1, 1, 12, 12)).astype(np.float32)
