@@ -16,6 +16,7 @@ import importlib.util
 import inspect
 import io
 import sys
+import warnings
 from collections import OrderedDict
 from types import SimpleNamespace
 
@@ -191,6 +192,30 @@ def test_functions_give_the_books_values(book):
     assert g.cross_entropy_error(y, np.eye(10)[t]) == f.cross_entropy_error(y, np.eye(10)[t])
     assert g.softmax_loss(x, t) == f.softmax_loss(x, t)
     assert g.sum_squared_error(y, np.eye(10)[t]) == f.sum_squared_error(y, np.eye(10)[t])
+
+
+def test_sigmoid_is_kobais_to_every_bit_without_warnings():
+    from kobai.functions import sigmoid
+
+    rng = np.random.default_rng(11)
+    extremes = [-1e38, -800.0, -709.8, -100.0, -0.0, 0.0, 1e-300, 50.0, 800.0, np.inf,
+                -np.inf, np.nan]  # (-1e38 and 800: a float32 exp(-x) overflows too)
+    inputs = [rng.standard_normal(50) * 30, rng.standard_normal((100, 50)), np.array(extremes),
+              np.array(extremes, dtype=np.float32), np.array([-90.0, 3.0], dtype=np.float16),
+              rng.standard_normal((6, 8))[:, ::3], np.float64(-800.0), 2.5, [-800, 0, 3],
+              np.arange(-3, 3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in inputs:
+            mine, kobais = k_functions.sigmoid(x), sigmoid(x)
+            assert np.asarray(mine).dtype == np.asarray(kobais).dtype, x
+            np.testing.assert_array_equal(mine, kobais)
+            assert np.asarray(mine).tobytes() == np.asarray(kobais).tobytes(), x
+    x = np.array([0.5, -1.0])
+    k_functions.sigmoid(x)
+    np.testing.assert_array_equal(x, [0.5, -1.0])  # not in place
+    with pytest.raises(TypeError, match="x must be a numeric array"):
+        k_functions.sigmoid("1.0")
 
 
 def test_numerical_gradients_give_the_books_values(book):
