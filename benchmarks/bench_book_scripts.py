@@ -128,7 +128,8 @@ def measure(root: Path, scripts: list[str], sides: tuple[str, ...], rounds: int,
                     continue
                 run = run_once(root, script, side, dataset, env)
                 runs[script, side].append(run)
-                print(f"  round {r + 1}/{rounds}  {script:<36} {side:<5} {run['wall']:7.2f} s",
+                print(f"  round {r + 1}/{rounds}  {script:<36} {side:<5} {run['wall']:7.2f} s "
+                      f"(cpu {run['cpu']:.2f} s)",
                       file=sys.stderr, flush=True)
     rows = []
     for script in scripts:

@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import inspect
 import io
+import re
 import sys
 import warnings
 from collections import OrderedDict
@@ -228,6 +229,34 @@ def test_numerical_gradients_give_the_books_values(book):
                                       getattr(book.gradient, fn)(f, X.copy()), err_msg=fn)
     np.testing.assert_array_equal(k_gradient._numerical_gradient_1d(f, X[0].copy()),
                                   book.gradient._numerical_gradient_1d(f, X[0].copy()))
+
+
+def test_numerical_gradient_is_kobais_to_every_bit_with_its_errors():
+    from kobai.gradient import numerical_gradient
+
+    X = np.random.default_rng(12).standard_normal((3, 4))
+    returns = {"float": lambda x: float(np.sum(np.sin(x)) + x[0, 0] ** 3),
+               "float64": lambda x: np.sum(np.sin(x)) + x[0, 0] ** 3,
+               "0-d array": lambda x: np.array(np.sum(np.sin(x))),
+               "float32": lambda x: np.float32(np.sum(np.sin(x))),
+               "a NaN late": lambda x: float("nan") if x[2, 1] > X[2, 1] else float(x.sum())}
+    for what, f in returns.items():
+        mine, kobais = X.copy(), X.copy()
+        try:
+            expected = numerical_gradient(f, kobais)
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=re.escape(str(exc))):
+                k_gradient.numerical_gradient(f, mine)
+        else:
+            got = k_gradient.numerical_gradient(f, mine)
+            assert got.tobytes() == expected.tobytes(), what
+        assert mine.tobytes() == X.tobytes(), what  # restored
+    with pytest.warns(RuntimeWarning, match="float32"):
+        k_gradient.numerical_gradient(returns["float"], X.astype(np.float32))
+    with pytest.raises(ValueError, match="h must be a finite number"):
+        k_gradient.numerical_gradient(returns["float"], X.copy(), h=0)
+    with pytest.raises(TypeError, match="x must be a NumPy float array"):
+        k_gradient.numerical_gradient(returns["float"], [1.0, 2.0])
 
 
 def test_util_gives_the_books_values(book):
