@@ -2,8 +2,9 @@
 
 Every script of the book's chapters 3-8 that imports ``common`` or ``dataset``, as found in
 the book's repository at commit 07b11618 (2024-11-05), with what a run on :mod:`kobai.book`
-gives and how long one run takes on the bundled data (``--dataset sample``), measured on this
-project's 2-core machines. ``tests/test_book_run.py`` runs each of them from a copy of the
+gives and how long one run takes on the bundled data (``--dataset sample``) with one BLAS
+thread, measured on this project's 2-core machines (``benchmarks/bench_book_scripts.py --only
+kobai``). ``tests/test_book_run.py`` runs each of them from a copy of the
 book's repository and checks the status given here.
 
 Each note also says what the script printed on the full MNIST (``kobai book run --seed 0
@@ -45,8 +46,10 @@ class Script:
     status : str
         A key of :data:`STATUSES`.
     seconds : float
-        The CPU time (user + system, both processes) of one ``kobai book run --seed 0`` on
-        the bundled data, measured once on a 2-core machine, rounded.
+        The wall time of ``kobai book run --seed 0`` on the bundled data with one BLAS thread
+        (``OPENBLAS_NUM_THREADS=1``), Python's start included: the best of 3 runs for the
+        scripts under a minute, one run for the others, on a shared 2-core machine, rounded
+        (``benchmarks/bench_book_scripts.py --only kobai``).
     note : str
         What the script does, and anything a user should know to run it.
     """
