@@ -15,7 +15,9 @@ import importlib
 import importlib.util
 import inspect
 import io
+import re
 import sys
+import warnings
 from collections import OrderedDict
 from types import SimpleNamespace
 
@@ -193,6 +195,30 @@ def test_functions_give_the_books_values(book):
     assert g.sum_squared_error(y, np.eye(10)[t]) == f.sum_squared_error(y, np.eye(10)[t])
 
 
+def test_sigmoid_is_kobais_to_every_bit_without_warnings():
+    from kobai.functions import sigmoid
+
+    rng = np.random.default_rng(11)
+    extremes = [-1e38, -800.0, -709.8, -100.0, -0.0, 0.0, 1e-300, 50.0, 800.0, np.inf,
+                -np.inf, np.nan]  # (-1e38 and 800: a float32 exp(-x) overflows too)
+    inputs = [rng.standard_normal(50) * 30, rng.standard_normal((100, 50)), np.array(extremes),
+              np.array(extremes, dtype=np.float32), np.array([-90.0, 3.0], dtype=np.float16),
+              rng.standard_normal((6, 8))[:, ::3], np.float64(-800.0), 2.5, [-800, 0, 3],
+              np.arange(-3, 3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in inputs:
+            mine, kobais = k_functions.sigmoid(x), sigmoid(x)
+            assert np.asarray(mine).dtype == np.asarray(kobais).dtype, x
+            np.testing.assert_array_equal(mine, kobais)
+            assert np.asarray(mine).tobytes() == np.asarray(kobais).tobytes(), x
+    x = np.array([0.5, -1.0])
+    k_functions.sigmoid(x)
+    np.testing.assert_array_equal(x, [0.5, -1.0])  # not in place
+    with pytest.raises(TypeError, match="x must be a numeric array"):
+        k_functions.sigmoid("1.0")
+
+
 def test_numerical_gradients_give_the_books_values(book):
     def f(x):
         return np.sum(x ** 2) + x.max()
@@ -203,6 +229,34 @@ def test_numerical_gradients_give_the_books_values(book):
                                       getattr(book.gradient, fn)(f, X.copy()), err_msg=fn)
     np.testing.assert_array_equal(k_gradient._numerical_gradient_1d(f, X[0].copy()),
                                   book.gradient._numerical_gradient_1d(f, X[0].copy()))
+
+
+def test_numerical_gradient_is_kobais_to_every_bit_with_its_errors():
+    from kobai.gradient import numerical_gradient
+
+    X = np.random.default_rng(12).standard_normal((3, 4))
+    returns = {"float": lambda x: float(np.sum(np.sin(x)) + x[0, 0] ** 3),
+               "float64": lambda x: np.sum(np.sin(x)) + x[0, 0] ** 3,
+               "0-d array": lambda x: np.array(np.sum(np.sin(x))),
+               "float32": lambda x: np.float32(np.sum(np.sin(x))),
+               "a NaN late": lambda x: float("nan") if x[2, 1] > X[2, 1] else float(x.sum())}
+    for what, f in returns.items():
+        mine, kobais = X.copy(), X.copy()
+        try:
+            expected = numerical_gradient(f, kobais)
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=re.escape(str(exc))):
+                k_gradient.numerical_gradient(f, mine)
+        else:
+            got = k_gradient.numerical_gradient(f, mine)
+            assert got.tobytes() == expected.tobytes(), what
+        assert mine.tobytes() == X.tobytes(), what  # restored
+    with pytest.warns(RuntimeWarning, match="float32"):
+        k_gradient.numerical_gradient(returns["float"], X.astype(np.float32))
+    with pytest.raises(ValueError, match="h must be a finite number"):
+        k_gradient.numerical_gradient(returns["float"], X.copy(), h=0)
+    with pytest.raises(TypeError, match="x must be a NumPy float array"):
+        k_gradient.numerical_gradient(returns["float"], [1.0, 2.0])
 
 
 def test_util_gives_the_books_values(book):
@@ -274,6 +328,30 @@ def test_softmax_with_loss_reports_the_books_loss_and_backpropagates_its_gradien
     theirs, ours = book.layers.SoftmaxWithLoss(), k_layers.SoftmaxWithLoss()
     assert ours.forward(x[:1], column) == pytest.approx(theirs.forward(x[:1], column), rel=1e-14)
     np.testing.assert_allclose(ours.backward(1), theirs.backward(1), rtol=1e-13)
+
+
+def test_softmax_with_loss_checks_targets_once_per_value_and_again_when_they_change():
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((3, 10))
+    t = np.eye(10)[[1, 4, 7]]
+    layer, fresh = k_layers.SoftmaxWithLoss(), k_layers.SoftmaxWithLoss()
+    first = layer.forward(x, t)
+    labels = layer.labels
+    assert layer.forward(x + 1, t) == fresh.forward(x + 1, t)
+    assert layer.labels is labels  # the same t: checked once
+    assert layer.forward(x, t.copy()) == first and layer.labels is labels  # the same values
+    np.testing.assert_array_equal(labels, [1, 4, 7])
+    t[0] = np.eye(10)[5]  # t changed in place: checked again
+    assert layer.forward(x, t) == fresh.forward(x, t)
+    np.testing.assert_array_equal(layer.labels, [5, 4, 7])
+    t[1, 0] = 1.0  # a row with two 1s, refused as kobai's layer refuses it
+    with pytest.raises(ValueError, match="t row 1 is not one-hot"):
+        layer.forward(x, t)
+    with pytest.raises(ValueError, match="t row 1 is not one-hot"):
+        layer.forward(x, t)
+    with pytest.raises(ValueError, match="t has 2 label"):
+        layer.forward(x, np.array([1, 2]))
+    assert layer.forward(x, [1, 4, 7]) == first  # a list: checked every time
 
 
 def test_convolution_takes_one_number_as_every_filters_bias(book):

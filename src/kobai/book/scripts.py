@@ -2,8 +2,9 @@
 
 Every script of the book's chapters 3-8 that imports ``common`` or ``dataset``, as found in
 the book's repository at commit 07b11618 (2024-11-05), with what a run on :mod:`kobai.book`
-gives and how long one run takes on the bundled data (``--dataset sample``), measured on this
-project's 2-core machines. ``tests/test_book_run.py`` runs each of them from a copy of the
+gives and how long one run takes on the bundled data (``--dataset sample``) with one BLAS
+thread, measured on this project's 2-core machines (``benchmarks/bench_book_scripts.py --only
+kobai``). ``tests/test_book_run.py`` runs each of them from a copy of the
 book's repository and checks the status given here.
 
 Each note also says what the script printed on the full MNIST (``kobai book run --seed 0
@@ -45,8 +46,13 @@ class Script:
     status : str
         A key of :data:`STATUSES`.
     seconds : float
-        The CPU time (user + system, both processes) of one ``kobai book run --seed 0`` on
-        the bundled data, measured once on a 2-core machine, rounded.
+        The wall time of ``kobai book run --seed 0`` on the bundled data with one BLAS thread
+        (``OPENBLAS_NUM_THREADS=1``), Python's start included: the best of 3 runs for the
+        scripts under a minute (2 for ch04/train_neuralnet.py), one run for the others, on a
+        shared 2-core machine
+        (``benchmarks/bench_book_scripts.py``). The single runs met other work on the
+        machine: their CPU time was 0.3-0.9 of their wall time (train_deepnet.py: 313 s of
+        516 s), so an idle machine runs them faster.
     note : str
         What the script does, and anything a user should know to run it.
     """
@@ -70,62 +76,62 @@ _NUMBERS, _CLOSE, _FIGURES, _RUNS = STATUSES
 
 #: every script of chapters 3-8 that imports common or dataset, in the book's order
 SCRIPTS: tuple[Script, ...] = (
-    Script("ch03/mnist_show.py", _RUNS, 0.6,
+    Script("ch03/mnist_show.py", _RUNS, 0.64,
            "no common: only kobai's data; shows a digit with Pillow (kobai[images]); "
            "full MNIST: label 5, 1 s"),
-    Script("ch03/neuralnet_mnist.py", _NUMBERS, 0.9,
+    Script("ch03/neuralnet_mnist.py", _NUMBERS, 0.7,
            "reads sample_weight.pkl; full MNIST: Accuracy:0.9352 as the book's, 2 s"),
-    Script("ch03/neuralnet_mnist_batch.py", _NUMBERS, 1.1,
+    Script("ch03/neuralnet_mnist_batch.py", _NUMBERS, 0.48,
            "reads sample_weight.pkl; full MNIST: Accuracy:0.9352 as the book's, 2 s"),
-    Script("ch04/gradient_simplenet.py", _NUMBERS, 0.6,
+    Script("ch04/gradient_simplenet.py", _NUMBERS, 0.41,
            "no data; full MNIST: the same gradient as the book's, 1 s"),
-    Script("ch04/train_neuralnet.py", _NUMBERS, 191,
+    Script("ch04/train_neuralnet.py", _NUMBERS, 34,
            "full MNIST: train acc 0.9481, test acc 0.9468 as the book's, 26 s"),
-    Script("ch04/two_layer_net.py", _RUNS, 0.6,
+    Script("ch04/two_layer_net.py", _RUNS, 0.41,
            "a module: defines TwoLayerNet, prints nothing; full MNIST: runs, 1 s"),
-    Script("ch05/gradient_check.py", _NUMBERS, 5.4,
+    Script("ch05/gradient_check.py", _NUMBERS, 3.7,
            "full MNIST: differences 4.6e-10 (W1) to 1.4e-7 (b2) as the book's, 7 s"),
-    Script("ch05/train_neuralnet.py", _NUMBERS, 211,
+    Script("ch05/train_neuralnet.py", _NUMBERS, 104,
            "full MNIST: train acc 0.9786, test acc 0.9699 as the book's, 37 s"),
-    Script("ch05/two_layer_net.py", _RUNS, 0.6,
+    Script("ch05/two_layer_net.py", _RUNS, 0.46,
            "a module: defines TwoLayerNet, prints nothing; full MNIST: runs, 1 s"),
-    Script("ch06/batch_norm_gradient_check.py", _NUMBERS, 21,
+    Script("ch06/batch_norm_gradient_check.py", _NUMBERS, 30,
            "full MNIST: differences 0 but beta2 0.049 (a batch of 1 image) as the book's, 23 s"),
-    Script("ch06/batch_norm_test.py", _CLOSE, 250,
+    Script("ch06/batch_norm_test.py", _CLOSE, 83,
            "the book's numbers but in the last panel (weights 1e-4) from epoch 11, by 0.003: "
            "backprop rounds differently in the last bit, and batch norm of ~0 amplifies it; "
            "full MNIST: the book's numbers at every digit, 39 s"),
-    Script("ch06/hyperparameter_optimization.py", _NUMBERS, 620,
+    Script("ch06/hyperparameter_optimization.py", _NUMBERS, 165,
            "full MNIST: best val acc 0.87 (lr 0.0088, weight decay 7.4e-06) as the book's, "
            "134 s"),
-    Script("ch06/optimizer_compare_mnist.py", _NUMBERS, 284,
+    Script("ch06/optimizer_compare_mnist.py", _NUMBERS, 31,
            "full MNIST: last losses SGD 0.16, Momentum 0.092, AdaGrad 0.013, Adam 0.027 as "
            "the book's, 41 s"),
-    Script("ch06/optimizer_compare_naive.py", _FIGURES, 2.0,
+    Script("ch06/optimizer_compare_naive.py", _FIGURES, 1.5,
            "no data; full MNIST: the book's figure, 2 s"),
-    Script("ch06/overfit_dropout.py", _NUMBERS, 121,
+    Script("ch06/overfit_dropout.py", _NUMBERS, 156,
            "full MNIST: train acc 0.6167, test acc 0.4875 as the book's, 54 s"),
-    Script("ch06/overfit_weight_decay.py", _NUMBERS, 90,
+    Script("ch06/overfit_weight_decay.py", _NUMBERS, 84,
            "full MNIST: train acc 0.92, test acc 0.7331 as the book's, 40 s"),
-    Script("ch06/weight_init_compare.py", _NUMBERS, 166,
+    Script("ch06/weight_init_compare.py", _NUMBERS, 66,
            "full MNIST: last losses std=0.01 2.30, Xavier 0.23, He 0.15 as the book's, 24 s"),
-    Script("ch07/apply_filter.py", _FIGURES, 1.7,
+    Script("ch07/apply_filter.py", _FIGURES, 1.9,
            "reads params.pkl (also train_convnet.py's); no data; full MNIST: the book's "
            "figures, 2 s"),
-    Script("ch07/simple_convnet.py", _RUNS, 0.6,
+    Script("ch07/simple_convnet.py", _RUNS, 0.44,
            "a module: defines SimpleConvNet, prints nothing; full MNIST: runs, 1 s"),
-    Script("ch07/train_convnet.py", _NUMBERS, 307,
+    Script("ch07/train_convnet.py", _NUMBERS, 174,
            "writes params.pkl; full MNIST: test acc 0.9908, 15 min (the book's own code "
            "printed the same for the first 616 lines; stopped there, all would take ~30 min)"),
-    Script("ch08/deep_convnet.py", _RUNS, 0.6,
+    Script("ch08/deep_convnet.py", _RUNS, 0.74,
            "a module: defines DeepConvNet, prints nothing; full MNIST: runs, 1 s"),
-    Script("ch08/half_float_network.py", _NUMBERS, 28,
+    Script("ch08/half_float_network.py", _NUMBERS, 30,
            "reads deep_convnet_params.pkl; full MNIST: 0.9797 (float64), 0.9798 (float16) as "
            "the book's, 14 s; 0.9939 and 0.9939 with train_deepnet.py's file"),
     Script("ch08/misclassified_mnist.py", _NUMBERS, 15,
            "reads deep_convnet_params.pkl; full MNIST: test accuracy:0.9797 as the book's, 10 s; "
            "0.9939 with train_deepnet.py's file"),
-    Script("ch08/train_deepnet.py", _RUNS, 998,
+    Script("ch08/train_deepnet.py", _RUNS, 516,
            "writes deep_convnet_params.pkl (test acc 0.9794; full MNIST: 0.9939, 63 min, the "
            "book's text gives 0.9935); not compared: the book's own code would add ~35 min "
            "(1.9 s per step, kobai.book 0.5 s)"),

@@ -79,8 +79,9 @@ def print_scripts() -> None:
     for s in SCRIPTS:
         print(f"{s.path:<{width}}  {s.status:<{status_width}}  {s.time:>6}  {s.note}".rstrip())
     print()
-    print("time: the CPU time of one kobai book run on the bundled data (--dataset sample), "
-          "measured once on a 2-core machine.")
+    print("time: the wall time of kobai book run --seed 0 on the bundled data (--dataset "
+          "sample) with one BLAS thread, the best of 3 runs (1 for those over a minute) on a "
+          "shared 2-core machine.")
     print("full MNIST: what kobai book run --seed 0 --dataset mnist printed on the full set, "
           "and its wall time on one core; as the book's: --book-common printed the same.")
     for status, meaning in STATUSES.items():

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ... import layers as _kobai
+from ..._validate import check_t
 from ...layers import Affine, Pooling, Relu, Sigmoid
 from .._random import global_stream
 from .functions import (
@@ -74,20 +75,41 @@ class SoftmaxWithLoss(_kobai.SoftmaxWithLoss):
     the guarded one's. Targets are integer labels or one-hot rows as everywhere in kobai, and
     also, as the book's indexing takes them, one label per row in a column ``(N, 1)`` (ch07's
     ``gradient_check.py``).
+
+    The targets are checked as kobai's layer checks them, once per value: a numerical
+    gradient evaluates the loss twice per parameter with the same ``t`` (ch05's
+    ``gradient_check.py``: 80,000 times), so the labels of the last array checked are kept
+    with a copy of its bytes, and an array of the same dtype, shape and bytes reuses them.
     """
 
     def __init__(self) -> None:
         super().__init__(guard=1e-7)
         self.t: Any = None  # the targets of the last forward, as given
+        self._checked: tuple[Any, ...] | None = None  # (dtype, shape, n, classes, bytes)
+        self._checked_labels: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, t: Any, *,  # type: ignore[override]
                 train: bool = True) -> float:
         self.t = t
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        return self.forward_labels(x2, self._labels(t, x2.shape[0], x2.shape[-1]))
+
+    def _labels(self, t: Any, n: int, n_classes: int) -> np.ndarray:
+        """``check_t(t, n, n_classes)`` (a column ``(n, 1)`` of labels read as ``(n,)``),
+        computed once per value of ``t``."""
+        key = None
+        if type(t) is np.ndarray:
+            key = (t.dtype, t.shape, n, n_classes, t.tobytes())
+            if key == self._checked:
+                assert self._checked_labels is not None
+                return self._checked_labels
         arr = np.asarray(t)
-        n = 1 if x.ndim == 1 else x.shape[0]
-        if arr.ndim == 2 and arr.shape == (n, 1) and x.shape[-1] > 1:
+        if arr.ndim == 2 and arr.shape == (n, 1) and n_classes > 1:
             arr = arr.reshape(n)
-        return super().forward(x, arr, train=train)
+        labels = check_t(arr, n, n_classes)
+        if key is not None:
+            self._checked, self._checked_labels = key, labels
+        return labels
 
     def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
         guard, self.guard = self.guard, 0.0  # the unguarded gradient, as the book's
