@@ -56,8 +56,11 @@ Hooks of the structured numerical gradient (``kobai.nets.numgrad``); a layer wit
 works everywhere, on the generic element-by-element path:
 ``elementwise = True`` with ``apply(x)`` (the forward as a pure function of an array of any
 shape) and ``derivatives(x, y, order)`` (its first ``order`` derivatives at ``x``, with
-``y = apply(x)``), ``kinks = True`` for a piecewise-linear one such as Relu; Dropout's and
-BatchNormalization's ``apply`` act on stacks of perturbed batches (``(..., N, features)``).
+``y = apply(x)``), ``kinks = True`` for a piecewise-linear one such as Relu; ``Affine``'s,
+``Dropout``'s and ``BatchNormalization``'s ``apply`` act on stacks of perturbed batches
+(``(..., N, features)``). The structured gradient computes with these ``apply`` only, so a
+patched ``apply`` changes it as it changes ``forward`` where ``forward`` calls ``apply``
+(activations other than Relu, Dropout).
 """
 
 from __future__ import annotations
@@ -82,13 +85,6 @@ class Layer:
     decay_keys: ClassVar[tuple[str, ...]] = ()
     elementwise: ClassVar[bool] = False
     kinks: ClassVar[bool] = False
-    _defined: ClassVar[dict[str, Any]]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # The methods as the class defined them: the structured numerical gradient trusts a
-        # layer's hooks only while its forward is the one they were written for.
-        cls._defined = {k: v for k, v in vars(cls).items() if callable(v)}
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -132,8 +128,6 @@ class Layer:
         shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.params.items())
         return f"{type(self).__name__}({shapes})"
 
-
-Layer._defined = {k: v for k, v in vars(Layer).items() if callable(v)}
 
 
 def buffer(ws: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...],

@@ -62,12 +62,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..decay import perturbed_decay, square_sums
+from ..decay import decay_loss, perturbed_decay, square_sums
 from .kinks import column_crossings, row_crossings, stack_crossings
 from .linear import relu_directions
 from .rank1 import RankOneLogits
 from .smooth import PolynomialLogits, smooth_directions
-from .stages import PREFIX, Stage, batch_norm, cached, read_stages
+from .stages import PREFIX, Stage, UnsupportedNetwork, cached, read_stages
 from .tail import mean_losses, row_logits, sample_losses, stack_logits
 
 __all__ = ["numerical_gradient", "numerical_gradient_and_kinks"]
@@ -118,8 +118,9 @@ def _central_differences(net, x: np.ndarray, labels: np.ndarray, h: float, kinks
         raise ValueError(f"h must be a finite, nonzero step, got {h!r}")
     with net.frozen():
         # The loop's first pass draws the dropout masks if none fits; so does this one.
-        net.loss(x, labels, train=True)
+        loss = net.loss(x, labels, train=True)
         model = _PerturbedLosses(net, x, labels, kinks)
+        model.check_loss(net, loss)
         results = {key: (_element_loop(net, x, labels, arr, h, kinks)
                          if model.slots[key][0] == PREFIX else model.gradient(key, arr, h))
                    for key, arr in net.params.items()}
@@ -188,6 +189,20 @@ class _PerturbedLosses:
             if polynomial is not None:  # one smooth hidden layer (sigmoid, tanh) follows
                 self.series[s] = (PolynomialLogits(cached(self.stages[-1].h), labels,
                                                    *polynomial), None)
+
+    def check_loss(self, net, loss: float) -> None:
+        """Refuse a network whose loss at θ is not what the layers' hooks give: a layer's
+        ``forward`` (or the loss layer's) that does not compute what its ``apply`` does,
+        e.g. one replaced on the instance or patched on the class."""
+        decayed = [layer.params[k] for layer in net.layers.values()
+                   for k in getattr(layer, "decay_keys", ()) if k in layer.params]
+        model = float(mean_losses(self.base_losses[None])[0]) + decay_loss(self.lam, decayed)
+        tol = 1e3 * float(np.finfo(net.dtype).eps) * max(1.0, abs(loss))
+        if not abs(model - loss) <= tol:
+            raise UnsupportedNetwork(f"the layers' apply hooks give the loss {model!r} at these "
+                                     f"parameters, but the network's forward gives {loss!r}: a "
+                                     "layer was changed after its class was defined (its "
+                                     "forward no longer computes what its apply does)")
 
     # -- chunks ---------------------------------------------------------------------------------
     def gradient(self, key: str, arr: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
@@ -338,13 +353,13 @@ class _PerturbedLosses:
     def _column_product(st: Stage, kind: str, j, rows, vals: np.ndarray) -> np.ndarray:
         """Column(s) ``j`` of ``a_in·W' + b'`` for each perturbed value, shape (N, P)."""
         if kind == "W":
-            # column j of a_in·W' = a_in·W + δ·a_in[:, i]   (δ = W'[i, j] - W[i, j])
+            # column j of a_in·W' = a_in·W + δ·a_in[:, i]   (δ = W'[i, j] - W[i, j]): Affine is
+            # linear in W, so the product moves along its derivative a_in[:, i]
             src = np.tile(cached(st.a_in)[:, rows], 2)
             src *= vals - np.tile(st.W[rows, j], 2)
             src += cached(st.xw)[:, j:j + 1]
-            src += st.b[j]
-            return src
-        return np.ascontiguousarray(cached(st.xw)[:, np.tile(j, 2)] + vals)  # b'[j]
+            return st.product(None, src, st.b[j])
+        return st.product(None, cached(st.xw)[:, np.tile(j, 2)], vals)  # b'[j]
 
     def _column_change(self, st: Stage, kind: str, j, rows, vals: np.ndarray
                        ) -> tuple[np.ndarray, slice | np.ndarray, np.ndarray]:
@@ -353,18 +368,13 @@ class _PerturbedLosses:
         cols = slice(j, j + 1) if kind == "W" else np.tile(j, 2)
         if kind in ("W", "b"):
             z = self._column_product(st, kind, j, rows, vals)
-            if st.gamma is not None:  # batch norm over the batch, column by column
-                assert st.beta is not None  # read_stages sets gamma and beta together
-                z = st.gamma[cols] * batch_norm(z, st.eps, axis=0) + st.beta[cols]
-        else:  # gamma or beta: the stage has batch norm
-            assert st.gamma is not None and st.beta is not None
-            if kind == "gamma":
-                z = vals * cached(st.xn)[:, cols] + st.beta[cols]
-            else:
-                z = st.gamma[cols] * cached(st.xn)[:, cols] + vals
-        out = st.activate(z)
-        if st.mask is not None:
-            out *= st.mask[:, cols]
+            if st.norm is not None:  # batch norm over the batch, column by column
+                z = st.normalized(z, cached(st.gamma)[cols], cached(st.beta)[cols])
+        else:  # gamma or beta: the stage has batch norm; its normalized input is unchanged
+            xn = cached(st.xn)[:, cols]
+            z = (st.normalized(None, vals, cached(st.beta)[cols], xn) if kind == "gamma"
+                 else st.normalized(None, cached(st.gamma)[cols], vals, xn))
+        out = st.dropped(st.activate(z), (slice(None), cols))
         out -= cached(st.h)[:, cols]
         return out, cols, z
 
