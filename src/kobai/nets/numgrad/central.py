@@ -62,6 +62,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ...gradient import perturb_each
 from ..decay import decay_loss, perturbed_decay, square_sums
 from .kinks import column_crossings, row_crossings, stack_crossings
 from .linear import relu_directions
@@ -136,18 +137,14 @@ def _element_loop(net, x: np.ndarray, labels: np.ndarray, arr: np.ndarray, h: fl
     probes = [layer.kink_state for layer in net.layers.values()
               if kinks and callable(getattr(layer, "kink_state", None))]
     grad, crossed = np.empty(arr.shape), np.zeros(arr.shape, dtype=bool)
-    for i in np.ndindex(arr.shape):  # in place, whatever the array's memory layout
-        old = arr[i]
-        try:
-            arr[i] = old + h
-            up, up_state = net.loss(x, labels, train=True), [probe() for probe in probes]
-            arr[i] = old - h
-            down = net.loss(x, labels, train=True)
-            crossed[i] = any(not np.array_equal(a, probe()) for a, probe in zip(up_state, probes,
-                                                                              strict=True))
-        finally:
-            arr[i] = old
+
+    def evaluate(_i: tuple[int, ...], _side: str) -> tuple[float, list[np.ndarray]]:
+        return net.loss(x, labels, train=True), [probe() for probe in probes]
+
+    for i, (up, up_state), (down, down_state), _, _ in perturb_each(arr, h, evaluate):
         grad[i] = (up - down) / (2 * h)
+        crossed[i] = any(not np.array_equal(a, b) for a, b in zip(up_state, down_state,
+                                                                  strict=True))
     return grad.astype(arr.dtype, copy=False), crossed
 
 
