@@ -184,7 +184,7 @@ class BatchNormalization(Layer):
             self.xn = xc / self.std
         return (self.params["gamma"] * self.xn + self.params["beta"]).reshape(self.input_shape)
 
-    def apply(self, x: np.ndarray, gamma: np.ndarray | None = None,
+    def apply(self, x: np.ndarray | None, gamma: np.ndarray | None = None,
               beta: np.ndarray | None = None, xn: np.ndarray | None = None) -> np.ndarray:
         """The training-mode forward ``gamma · xn + beta`` of a batch or a stack of batches
         (…, N, F), each normalized over its own batch axis, without touching the running
@@ -197,6 +197,7 @@ class BatchNormalization(Layer):
         gamma = self.params["gamma"] if gamma is None else gamma
         beta = self.params["beta"] if beta is None else beta
         if xn is None:
+            assert x is not None, "BatchNormalization.apply needs x or xn"
             xn = normalize(x, self.eps, axis=-2)[0]
         return gamma * xn + beta
 
