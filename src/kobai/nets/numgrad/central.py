@@ -23,9 +23,11 @@ rounded to the parameter's dtype exactly as the loop stores it. Only the work di
   (sigmoid, tanh) without batch norm, the logits move along a polynomial in the change, from
   the layers' own derivatives (``smooth``), with a bound on what the series drops; chunks
   outside the bound are recomputed.
-* The arithmetic is the layers' own: ``stages`` reads the network through the layers'
-  hooks and refuses (``UnsupportedNetwork``) a layer without them or whose ``forward`` was
-  changed after its hooks were written; the caller then uses the element loop.
+* The arithmetic is the layers' own: ``stages`` reads the network into stages that
+  compute with the layers' ``apply`` and refuses (``UnsupportedNetwork``) a layer without
+  the hooks, and a net whose loss at θ is not what the hooks give (a ``forward`` changed
+  so that it no longer computes what its ``apply`` does); the caller then uses the element
+  loop (``kobai.gradient.perturb_each``, as ``_element_loop`` does for the prefix).
 * The weight-decay term ``0.5·λ·Σ W²`` changes by ``0.5·λ·((w ± h)² - w²)`` for a weight.
 * On request (``numerical_gradient_and_kinks``), the relu masks that the recomputed values
   show at ``θ + h·e_i`` and ``θ - h·e_i`` are compared as well (``kinks``).
