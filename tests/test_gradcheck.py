@@ -560,11 +560,16 @@ def test_full_mode_uses_the_structured_numerical_gradient_only_when_exact():
     relu_net = TwoLayerNet(6, 5, 3, activation="relu", weight_init_std=0.5, rng=0)
     report = check_gradients(relu_net, x, t)
     assert report.passed and any("structured" in note for note in report.notes)
-    # A patched forward is what the loss computes, so the element loop must be used.
+    # A patched forward is what the loss computes: when it no longer computes what the
+    # layer's apply does, the element loop must be used; a patch that keeps it, need not.
     layer = sigmoid_net.layers["Sigmoid1"]
     real_forward = layer.forward
     layer.forward = lambda z: real_forward(z) * 1.0
-    assert not any("structured" in n for n in check_gradients(sigmoid_net, x, t).notes)
+    assert any("structured" in n for n in check_gradients(sigmoid_net, x, t).notes)
+    layer.forward = lambda z: real_forward(z) * 2.0
+    notes = check_gradients(sigmoid_net, x, t).notes
+    assert not any("structured" in n for n in notes)
+    assert any("forward no longer computes what its apply does" in n for n in notes)
 
 
 def check_by_the_loop(monkeypatch, net, x, t, **kwargs):

@@ -126,3 +126,35 @@ def test_numerical_gradient_names_where_f_is_not_finite(vectorized, side, bad):
 def test_numerical_gradient_refuses_an_infinite_f():
     with pytest.raises(ValueError, match=r"f is inf at x\[0\] \+ h"):
         numerical_gradient(lambda a: np.inf if a[0] > 1 else float(a[0]), np.array([1.0, 2.0]))
+
+
+def test_perturb_each_steps_every_element_in_place_and_restores_it_also_on_error():
+    from kobai.gradient import perturb_each
+
+    x = np.array([[1.0, -2.0], [0.5, 3.0]], dtype=np.float32)
+    before = x.copy()
+    seen = []
+
+    def evaluate(idx, side):
+        seen.append((idx, side, float(x[idx])))
+        return float(x.sum())
+
+    out = list(perturb_each(x, 0.25, evaluate))
+    assert [i for i, *_ in out] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert seen[:2] == [((0, 0), "+", 1.25), ((0, 0), "-", 0.75)]
+    for _, up, down, up_step, down_step in out:
+        assert (up_step, down_step) == (0.25, 0.25)
+        assert up - down == pytest.approx(0.5)
+    np.testing.assert_array_equal(x, before)
+
+    def fails(idx, side):
+        if side == "-":
+            raise RuntimeError("no")
+        return 0.0
+
+    with pytest.raises(RuntimeError):
+        list(perturb_each(x, 0.25, fails, [(1, 0)]))
+    np.testing.assert_array_equal(x, before)
+    tiny = np.array([1e8], dtype=np.float32)  # 1e8 ± 1 rounds back to 1e8 in float32
+    ((_, _, _, up_step, down_step),) = perturb_each(tiny, 1.0, lambda i, s: 0.0)
+    assert up_step == down_step == 0.0

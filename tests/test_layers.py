@@ -202,3 +202,42 @@ def test_backward_before_forward_names_the_layer(make, method):
     with pytest.raises(RuntimeError, match=rf"{type(layer).__name__}\.{method} called before "
                                            "forward"):
         getattr(layer, method)(*args)
+
+
+def test_apply_of_affine_batch_norm_and_dropout_acts_on_stacks_with_given_parameters():
+    # The structured numerical gradient's hooks: each stack entry (P, N, F) is one batch.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, 4))
+    W, b = rng.standard_normal((4, 2)), rng.standard_normal(2)
+    affine = Affine(W, b)
+    out = affine.apply(x)
+    for p in range(3):
+        np.testing.assert_array_equal(out[p], affine.forward(x[p]))
+    Ws = rng.standard_normal((3, 4, 2))  # a stack of perturbed weights
+    np.testing.assert_allclose(affine.apply(x, Ws, b), x @ Ws + b, rtol=1e-14)
+    np.testing.assert_array_equal(affine.apply(x[0], bias=False), x[0] @ W)
+    product = x[0] @ W
+    np.testing.assert_array_equal(affine.apply(None, b=2 * b, product=product),
+                                  product + 2 * b)
+    np.testing.assert_array_equal(product, x[0] @ W)  # a given product is not overwritten
+
+    gamma, beta = rng.random(4) + 0.5, rng.standard_normal(4)
+    bn = BatchNormalization(gamma, beta)
+    bn.frozen = True
+    stacked = bn.apply(x)
+    for p in range(3):
+        np.testing.assert_allclose(stacked[p], bn.forward(x[p]), rtol=1e-14, atol=1e-14)
+    xn = (x[0] - x[0].mean(axis=0)) / np.sqrt(x[0].var(axis=0) + bn.eps)
+    np.testing.assert_allclose(bn.apply(None, 2 * gamma[1:3], beta[1:3], xn=xn[:, 1:3]),
+                               2 * gamma[1:3] * xn[:, 1:3] + beta[1:3], rtol=1e-14)
+
+    drop = Dropout(0.5, rng=0)
+    with pytest.raises(RuntimeError, match="apply called before forward"):
+        drop.apply(x)
+    drop.forward(x[0])
+    np.testing.assert_array_equal(drop.apply(x), x * drop.mask)
+    rows = np.array([4, 0, 4])
+    np.testing.assert_array_equal(drop.apply(x[0][rows], rows), x[0][rows] * drop.mask[rows])
+    h = x[0][:, 1:3].copy()
+    assert drop.apply(h, (slice(None), slice(1, 3)), out=h) is h
+    np.testing.assert_array_equal(h, x[0][:, 1:3] * drop.mask[:, 1:3])

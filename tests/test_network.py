@@ -166,6 +166,41 @@ def test_patching_a_layer_class_reaches_the_numerical_gradient_too(monkeypatch, 
                for note in report.notes)
 
 
+@pytest.mark.parametrize("where", ["class", "instance"])
+def test_a_patched_apply_and_derivatives_change_the_structured_gradient_as_the_loss(
+        monkeypatch, where):
+    # The structured numerical gradient computes with the layers' own hooks: apply (which
+    # Sigmoid's forward calls) and the derivatives its series follow. Patched together to
+    # y = σ(z)/2, they change the loss and the structured numerical gradient alike.
+    from kobai.layers import Sigmoid
+
+    net = MultiLayerNet(6, [5, 4], 3, activation="sigmoid", rng=0)
+    x, t = blob_data(7)
+    before = net.numerical_gradient(x, t)
+    apply, derivatives = Sigmoid.apply, Sigmoid.derivatives
+
+    def half(self, z, out=None):
+        return 0.5 * apply(self, z, out)
+
+    def half_derivatives(self, z, y, order):  # (σ/2)^(k) = σ^(k)/2, with σ = 2y
+        return [0.5 * d for d in derivatives(self, z, 2 * y, order)]
+
+    if where == "class":
+        monkeypatch.setattr(Sigmoid, "apply", half)
+        monkeypatch.setattr(Sigmoid, "derivatives", half_derivatives)
+    else:
+        layer = net.layers["Sigmoid2"]
+        layer.apply = half.__get__(layer)
+        layer.derivatives = half_derivatives.__get__(layer)
+    fast, loop = net.numerical_gradient(x, t), net.numerical_gradient(x, t, method="loop")
+    with net.frozen():
+        floor = 8 * np.finfo(np.float64).eps * abs(net.loss(x, t)) / 1e-4
+    for key in loop:
+        np.testing.assert_allclose(fast[key], loop[key], rtol=1e-10, atol=floor, err_msg=key)
+    assert not np.allclose(fast["W3"], before["W3"], rtol=1e-3)
+    assert any("structured" in note for note in check_gradients(net, x, t).notes)
+
+
 def test_a_weight_assigned_on_the_layer_is_used_and_becomes_the_param():
     net = MultiLayerNet(6, [5], 3, rng=0)
     x, _ = blob_data(4)

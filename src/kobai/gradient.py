@@ -1,24 +1,58 @@
 """Numerical differentiation by central differences (the book's chapter 4, ``common/gradient.py``).
 
 These are the plain, black-box reference: ``f`` is called twice per element. Networks have a
-much faster structured version, ``net.numerical_gradient(x, t)``.
+much faster structured version, ``net.numerical_gradient(x, t)``. :func:`perturb_each` is the
+one element loop (``θ_i ± h`` in place, restored bit for bit) under ``numerical_gradient``,
+``kobai.gradcheck`` and the structured gradient's layers before the first Affine.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ._validate import check_step
 
-__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent"]
+__all__ = ["numerical_diff", "numerical_gradient", "gradient_descent", "perturb_each"]
+
+T = TypeVar("T")
 
 # Memory for one vectorized call: the stack of perturbed copies is kept under this many bytes.
 _VECTORIZED_BYTES = 32 * 2**20
+
+
+def perturb_each(arr: np.ndarray, h: float, evaluate: Callable[[tuple[int, ...], str], T],
+                 indices: Iterable[tuple[int, ...]] | None = None
+                 ) -> Iterator[tuple[tuple[int, ...], T, T, float, float]]:
+    """The central-difference element loop (§4.4.2): for each element ``i`` of ``arr`` (every
+    one in C order, or the index tuples given), set ``arr[i] = θ_i + h`` in place and call
+    ``evaluate(i, "+")``, then ``arr[i] = θ_i - h`` and ``evaluate(i, "-")``, then restore
+    ``θ_i`` bit for bit (also when ``evaluate`` raises).
+
+    Yields
+    ------
+    (i, up, down, up_step, down_step)
+        The two values ``evaluate`` returned and the steps actually taken, ``θ_i ± h`` as
+        rounded to ``arr``'s dtype, minus ``θ_i``, in float64 (both > 0 unless the step is lost
+        to rounding).
+    """
+    for idx in np.ndindex(arr.shape) if indices is None else indices:
+        old = arr[idx]
+        try:
+            arr[idx] = old + h
+            up_step = float(arr[idx]) - float(old)
+            up = evaluate(idx, "+")
+            arr[idx] = old - h
+            down_step = float(old) - float(arr[idx])
+            down = evaluate(idx, "-")
+        finally:
+            arr[idx] = old
+        yield idx, up, down, up_step, down_step
 
 
 def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> float:
@@ -113,21 +147,24 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     if vectorized:
         return _numerical_gradient_vectorized(f, x, h)
     grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        tmp_val = x[idx]
-        try:
-            x[idx] = tmp_val + h
-            fxh1 = _scalar(f(x), f"at x{list(idx)} + h")
-            if not math.isfinite(fxh1):
-                raise _not_finite(fxh1, idx, "+", float(tmp_val), h)
-            x[idx] = tmp_val - h
-            fxh2 = _scalar(f(x), f"at x{list(idx)} - h")
-            if not math.isfinite(fxh2):
-                raise _not_finite(fxh2, idx, "-", float(tmp_val), h)
-        finally:
-            x[idx] = tmp_val
-        grad[idx] = (fxh1 - fxh2) / (2 * h)
+
+    def evaluate(idx: tuple[int, ...], side: str) -> float:
+        value = _scalar(f(x), f"at x{list(idx)} {side} h")
+        if not math.isfinite(value):
+            raise _NotFinite(value, idx, side)
+        return value
+
+    try:
+        for idx, fxh1, fxh2, _, _ in perturb_each(x, h, evaluate):
+            grad[idx] = (fxh1 - fxh2) / (2 * h)
+    except _NotFinite as exc:  # x is restored: x[idx] is the element's own value again
+        value, idx, side = exc.args
+        raise _not_finite(value, idx, side, float(x[idx]), h) from None
     return grad
+
+
+class _NotFinite(Exception):
+    """``f`` was not finite at ``x[idx] ± h``: (value, idx, side)."""
 
 
 def _numerical_gradient_vectorized(f: Callable[[np.ndarray], npt.ArrayLike], x: np.ndarray,

@@ -19,10 +19,12 @@ stays is a kink within ``h/2`` (the backprop value must lie between ``D-`` and `
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..gradient import perturb_each
 
 __all__ = ["Evaluate", "Contract", "Differences", "StepTooSmall", "OutOfDomain",
            "element_differences", "directional_difference", "crossed"]
@@ -82,30 +84,33 @@ class Differences:
     high: np.ndarray | None = None
 
 
-def _step(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: float,
+def _step(arr: np.ndarray, idx: tuple[int, ...], h: float,
           evaluate: Evaluate) -> tuple[np.ndarray, np.ndarray, float, float,
                                        tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """The function at θ+h and θ-h for one element, the steps actually taken (θ ± h is rounded
     to the array's precision), and the kink states; the element is restored bit for bit."""
-    try:
-        arr[idx] = old + h
-        up_step = float(arr[idx]) - float(old)
-        f_up, s_up = _phi(evaluate)
-        arr[idx] = old - h
-        down_step = float(old) - float(arr[idx])
-        f_down, s_down = _phi(evaluate)
-    finally:
-        arr[idx] = old
-    if up_step <= 0 or down_step <= 0:
-        raise StepTooSmall(f"the step {h:g} is lost to rounding at element {list(idx)} "
-                           f"(value {old}, {arr.dtype}): the array cannot hold θ ± {h:g}; "
-                           "give a larger eps")
-    for side, value in (("+", f_up), ("-", f_down)):
-        if not np.all(np.isfinite(value)):
-            raise OutOfDomain(f"the function is not finite at element {list(idx)} {side} "
-                              f"{h:g} (value {old}): the step leaves its domain (a log or a "
-                              "division near 0?); give a smaller eps")
-    return f_up, f_down, up_step, down_step, s_up, s_down
+    (step,) = _steps(arr, [idx], h, evaluate)
+    return step
+
+
+def _steps(arr: np.ndarray, indices: list[tuple[int, ...]], h: float, evaluate: Evaluate
+           ) -> Iterator[tuple[np.ndarray, np.ndarray, float, float, tuple[np.ndarray, ...],
+                               tuple[np.ndarray, ...]]]:
+    """:func:`_step` for each element of ``indices`` in turn (the one element loop,
+    ``kobai.gradient.perturb_each``), refusing a step lost to rounding or leaving the domain."""
+    for idx, (f_up, s_up), (f_down, s_down), up_step, down_step in perturb_each(
+            arr, h, lambda _i, _side: _phi(evaluate), indices):
+        old = arr[idx]
+        if up_step <= 0 or down_step <= 0:
+            raise StepTooSmall(f"the step {h:g} is lost to rounding at element {list(idx)} "
+                               f"(value {old}, {arr.dtype}): the array cannot hold θ ± {h:g}; "
+                               "give a larger eps")
+        for side, value in (("+", f_up), ("-", f_down)):
+            if not np.all(np.isfinite(value)):
+                raise OutOfDomain(f"the function is not finite at element {list(idx)} {side} "
+                                  f"{h:g} (value {old}): the step leaves its domain (a log or "
+                                  "a division near 0?); give a smaller eps")
+        yield f_up, f_down, up_step, down_step, s_up, s_down
 
 
 def element_differences(arr: np.ndarray, evaluate: Evaluate, h: float, *,
@@ -128,16 +133,15 @@ def element_differences(arr: np.ndarray, evaluate: Evaluate, h: float, *,
     flat = np.arange(arr.size) if indices is None else np.asarray(indices)
     columns, low, high, kinks = [], [], [], []
     one_sided = False
-    for j, f in enumerate(flat):
-        idx = tuple(int(i) for i in np.unravel_index(int(f), arr.shape))
-        old = arr[idx]
-        f_up, f_down, up, down, s_up, s_down = _step(arr, idx, old, h, evaluate)
+    where = [tuple(int(i) for i in np.unravel_index(int(f), arr.shape)) for f in flat]
+    for j, (idx, (f_up, f_down, up, down, s_up, s_down)) in enumerate(
+            zip(where, _steps(arr, where, h, evaluate), strict=True)):
         central = contract(f_up - f_down) / (up + down)
         lo = hi = np.full_like(central, np.nan)
         if s_up or s_down:  # layers that report their kinks
             kink = np.full(central.shape, crossed(s_up, s_down))
         elif phi0 is not None and (agrees is None or not (settled := agrees(j, central)).all()):
-            kink, central, lo, hi = _one_sided(arr, idx, old, h, evaluate, phi0, f_up, f_down,
+            kink, central, lo, hi = _one_sided(arr, idx, h, evaluate, phi0, f_up, f_down,
                                                up, down, central, tol,
                                                None if agrees is None else settled, contract)
             one_sided = one_sided or bool(kink.any())
@@ -157,7 +161,7 @@ def element_differences(arr: np.ndarray, evaluate: Evaluate, h: float, *,
                        np.array(high).T.reshape(shape))
 
 
-def _one_sided(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: float,
+def _one_sided(arr: np.ndarray, idx: tuple[int, ...], h: float,
                evaluate: Evaluate, phi0: np.ndarray, f_up: np.ndarray, f_down: np.ndarray,
                up: float, down: float, central: np.ndarray,
                tol: Callable[[np.ndarray], np.ndarray], settled: np.ndarray | None,
@@ -176,7 +180,7 @@ def _one_sided(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: float
         suspect &= ~settled
     if not suspect.any():
         return np.zeros(central.shape, dtype=bool), central, lo, hi
-    f_up2, f_down2, up2, down2, _, _ = _step(arr, idx, old, h / 2, evaluate)
+    f_up2, f_down2, up2, down2, _, _ = _step(arr, idx, h / 2, evaluate)
     d_plus, d_minus = contract(f_up2 - phi0) / up2, contract(phi0 - f_down2) / down2
     central2 = contract(f_up2 - f_down2) / (up2 + down2)
     gap2 = np.abs(d_plus - d_minus)
@@ -184,7 +188,7 @@ def _one_sided(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: float
     gone = suspect & (gap2 < _GONE * gap)  # a kink between h/2 and h: h/2 does not straddle it
     smooth = suspect & ~kink & ~gone
     if smooth.any():
-        refined = _richardson(arr, idx, old, h / 2, evaluate, contract, central, central2, tol)
+        refined = _richardson(arr, idx, h / 2, evaluate, contract, central, central2, tol)
         central = np.where(smooth, refined, central)
     central = np.where(gone, central2, central)
     lo = np.where(kink, np.minimum(d_plus, d_minus), np.nan)
@@ -195,7 +199,7 @@ def _one_sided(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: float
 _HALVINGS = 6  # at most h/128: enough for log(x) at x = 3h
 
 
-def _richardson(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: float,
+def _richardson(arr: np.ndarray, idx: tuple[int, ...], h: float,
                 evaluate: Evaluate, contract: Contract, c_2h: np.ndarray, c_h: np.ndarray,
                 tol: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """Richardson's extrapolation ``(4·c(h) - c(2h)) / 3`` of the central differences, with the
@@ -207,7 +211,7 @@ def _richardson(arr: np.ndarray, idx: tuple[int, ...], old: np.floating, h: floa
     for _ in range(_HALVINGS):
         h /= 2
         try:
-            f_up, f_down, up, down, _, _ = _step(arr, idx, old, h, evaluate)
+            f_up, f_down, up, down, _, _ = _step(arr, idx, h, evaluate)
         except StepTooSmall:
             break
         c_half = contract(f_up - f_down) / (up + down)

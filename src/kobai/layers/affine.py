@@ -61,6 +61,35 @@ class Affine(Layer):
             out += b
         return out
 
+    def apply(self, x: np.ndarray | None, W: np.ndarray | None = None,
+              b: np.ndarray | None = None, *, product: np.ndarray | None = None,
+              bias: bool = True) -> np.ndarray:
+        """``x · W + b`` as a new array, for a batch ``(N, input_size)`` or a stack of them
+        ``(..., N, input_size)``; no state.
+
+        ``W`` and ``b`` default to the layer's own; give them to evaluate other values, e.g.
+        float64 copies, a stack of perturbed weights ``(..., input_size, output_size)`` or
+        biases ``(..., output_size)`` (broadcast against ``x``'s leading axes). With one ``W``
+        the product over all rows is one matrix product. ``product``: ``x · W`` when already
+        known (e.g. some of its columns, updated by a rank-1 term), so only the bias is added
+        and ``x`` is not read; ``bias=False``: ``x · W`` alone.
+        """
+        new = product is None
+        if product is None:
+            assert x is not None, "Affine.apply needs x or its product with W"
+            W = self.params["W"] if W is None else W
+            if W.ndim == 2:  # one matrix product over every row of every stack entry
+                product = (x.reshape(-1, x.shape[-1]) @ W).reshape(*x.shape[:-1], W.shape[1])
+            else:
+                product = np.matmul(x, W)
+        b = self.params.get("b") if b is None else b
+        if not bias or b is None:
+            return product if new else product.copy()
+        if new:
+            product += b  # Affine.forward's order: out = x·W; out += b
+            return product
+        return product + b
+
     @staticmethod
     def _allocate(ws: dict[str, np.ndarray], x_shape: tuple[int, ...],
                   w_shape: tuple[int, ...], dt: np.dtype) -> None:

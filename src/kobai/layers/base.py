@@ -34,8 +34,12 @@ Optional (defaults here)
     For piecewise-linear layers: which inputs were on the positive side of the kink.
 ``elementwise``, ``apply(x)``, ``derivatives(x, y, order)``, ``kinks``
     Hooks of the structured numerical gradient (``kobai.nets.numgrad``): the forward as a pure
-    function of any shape (stacks ``(..., N, features)`` for Dropout and BatchNormalization) and
-    its first ``order`` derivatives at ``x`` with ``y = apply(x)``.
+    function of any shape and its first ``order`` derivatives at ``x`` with ``y = apply(x)``.
+    ``Affine``'s, ``Dropout``'s and ``BatchNormalization``'s ``apply`` act on stacks of
+    perturbed batches ``(..., N, features)``. The structured gradient computes with these
+    ``apply`` only (a patched ``apply`` changes it, as it changes ``forward`` where ``forward``
+    calls ``apply``: Sigmoid, Tanh, Dropout); it checks that the loss its hooks give is the
+    network's, and leaves a network where they differ to the element loop.
 """
 
 from __future__ import annotations
@@ -60,13 +64,6 @@ class Layer:
     decay_keys: ClassVar[tuple[str, ...]] = ()
     elementwise: ClassVar[bool] = False
     kinks: ClassVar[bool] = False
-    _defined: ClassVar[dict[str, Any]]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # The methods as the class defined them: the structured numerical gradient trusts a
-        # layer's hooks only while its forward is the one they were written for.
-        cls._defined = {k: v for k, v in vars(cls).items() if callable(v)}
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -117,8 +114,6 @@ class Layer:
         shapes = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.params.items())
         return f"{type(self).__name__}({shapes})"
 
-
-Layer._defined = {k: v for k, v in vars(Layer).items() if callable(v)}
 
 
 def buffer(ws: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...],

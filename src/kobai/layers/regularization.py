@@ -53,11 +53,14 @@ class Dropout(Layer):
                 self.mask *= 1.0 / (1.0 - self.ratio)
         return self.apply(x)
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """``x · mask`` with the last mask, for a batch or a stack of batches (…, N, F)."""
+    def apply(self, x: np.ndarray, where: Any = ..., out: np.ndarray | None = None
+              ) -> np.ndarray:
+        """``x · mask[where]`` with the last mask, for a batch or a stack of batches
+        (…, N, F), into ``out`` (new when None). ``where`` selects part of the mask: e.g. the
+        samples of some rows, or some columns (``(slice(None), columns)``)."""
         if self.mask is None:
             raise self._before_forward("apply")
-        return x * self.mask
+        return np.multiply(x, self.mask[where], out=out)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.mask is None:
@@ -181,10 +184,22 @@ class BatchNormalization(Layer):
             self.xn = xc / self.std
         return (self.params["gamma"] * self.xn + self.params["beta"]).reshape(self.input_shape)
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """The training-mode forward of a stack of batches (…, N, F), each normalized over
-        its own batch axis, without touching the running statistics."""
-        return self.params["gamma"] * normalize(x, self.eps, axis=-2)[0] + self.params["beta"]
+    def apply(self, x: np.ndarray | None, gamma: np.ndarray | None = None,
+              beta: np.ndarray | None = None, xn: np.ndarray | None = None) -> np.ndarray:
+        """The training-mode forward ``gamma · xn + beta`` of a batch or a stack of batches
+        (…, N, F), each normalized over its own batch axis, without touching the running
+        statistics.
+
+        ``gamma`` and ``beta`` default to the layer's own (give others of shape (…, F) to
+        evaluate other values, e.g. some columns' perturbed ones); ``xn``, when given, is
+        ``x`` already normalized (then ``x`` is not read).
+        """
+        gamma = self.params["gamma"] if gamma is None else gamma
+        beta = self.params["beta"] if beta is None else beta
+        if xn is None:
+            assert x is not None, "BatchNormalization.apply needs x or xn"
+            xn = normalize(x, self.eps, axis=-2)[0]
+        return gamma * xn + beta
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.xn is None or self.std is None or self.input_shape is None:

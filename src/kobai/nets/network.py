@@ -1,8 +1,10 @@
 """``Network``: an ordered list of named layers and a loss layer, and everything generic about them.
 
 ``SimpleNet``, ``TwoLayerNet`` and ``MultiLayerNet`` only build their layers; prediction, the
-loss, backprop, the training step, numerical gradients, state and dtype live here, once. The
-Trainer, checkpoints, the gradient checker and the CLI use nothing but this public API.
+loss, backprop, the training step, numerical gradients, state and dtype live here, once
+(the numerical gradients in :mod:`kobai.nets.numerical`, state and parameter files in
+:mod:`kobai.nets.state`, mixed into ``Network``). The Trainer, checkpoints, the gradient
+checker and the CLI use nothing but this public API.
 
 A training step is the plain layer loop (§5.7): ``forward`` through every layer, the loss
 layer's ``backward``, ``backward`` through every layer in reverse, then the optimizer. Its
@@ -13,11 +15,9 @@ small temporaries, and tells the first layer that no gradient of the data is nee
 
 from __future__ import annotations
 
-import copy
 import inspect
 import math
 import numbers
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -26,7 +26,6 @@ import numpy as np
 
 from .._validate import (
     as_float_array,
-    check_step,
     check_t,
     check_x,
     is_real,
@@ -34,12 +33,11 @@ from .._validate import (
     resolve_dtype,
 )
 from ..functions import softmax
-from ..gradient import numerical_gradient as _loop_gradient
 from ..layers import LAYERS, Layer, LossLayer, SoftmaxWithLoss
 from .decay import add_decay, decay_loss
+from .numerical import NumericalGradients
 from .numgrad import UnsupportedNetwork
-from .numgrad import numerical_gradient as _structured_gradient
-from .numgrad import numerical_gradient_and_kinks as _structured_gradient_and_kinks
+from .state import NetworkState
 
 __all__ = ["Network", "UnsupportedNetwork"]
 
@@ -50,7 +48,7 @@ LayerSpec = Mapping[str, Any] | Sequence[Any]
 _IMAGE_EVAL_ROWS = 500
 
 
-class Network:
+class Network(NumericalGradients, NetworkState):
     """A feed-forward network of layers ending in a loss layer.
 
     Parameters
@@ -425,53 +423,6 @@ class Network:
             optimizer.update(self.params, self._backward())
         return loss
 
-    def numerical_gradient(self, x: Any, t: Any, h: float = 1e-4,
-                           method: str = "fast") -> dict[str, np.ndarray]:
-        """Gradient of ``loss(x, t, train=True)`` by central differences (§4.4).
-
-        Dropout masks are held fixed and running statistics are left untouched meanwhile.
-
-        Parameters
-        ----------
-        method : {"fast", "loop"}
-            "fast": the same central differences, each perturbation followed only through the
-            part of the network it changes (:mod:`kobai.nets.numgrad`, which states the
-            accuracy), falling back to the loop for layers without the hooks it needs;
-            "loop": the book's algorithm, perturbing one element at a time.
-        """
-        if method not in ("fast", "loop"):
-            raise ValueError(f"method must be one of 'fast', 'loop'; got {method!r}")
-        self._check_step(h)
-        x2, labels = self._inputs(x, t)
-        if method == "fast":
-            try:
-                return _structured_gradient(self, x2, labels, h)
-            except UnsupportedNetwork:
-                pass
-        with self.frozen():
-            def f(_: np.ndarray) -> float:
-                return self._loss(x2, labels, True)
-            return {key: _loop_gradient(f, arr, h) for key, arr in self.params.items()}
-
-    def numerical_gradient_and_kinks(self, x: Any, t: Any, h: float = 1e-4
-                                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The structured central differences and, per element, whether its ``±h`` moved a
-        ReLU input across 0 (what ``kobai.gradcheck`` reports as KINK).
-
-        Raises
-        ------
-        UnsupportedNetwork
-            When a layer lacks the hooks of the structured path (use the loop).
-        """
-        self._check_step(h)
-        return _structured_gradient_and_kinks(self, *self._inputs(x, t), h)
-
-    def _check_step(self, h: float) -> None:
-        """Refuse a step ``h`` that central differences of these parameters cannot use."""
-        self._bind()
-        for key, arr in self.params.items():
-            check_step(h, arr, x_name=key)
-
     # -- state ------------------------------------------------------------------------------
     @contextmanager
     def frozen(self) -> Iterator[Network]:
@@ -491,68 +442,6 @@ class Network:
                 layer.frozen = was
             for rng, state in rng_states:
                 rng.bit_generator.state = state
-
-    def _state_arrays(self) -> dict[str, np.ndarray]:
-        self._bind()
-        own = dict(self.params)
-        own.update({key: layer.state[skey] for key, layer, skey in self._state_slots})
-        return own
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters and the layers' state (running statistics), by name."""
-        return {key: arr.copy() for key, arr in self._state_arrays().items()}
-
-    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
-        """Copy ``state`` (as from :meth:`state_dict`) into this net's arrays, in place."""
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a dict of name -> array, as returned by "
-                            f"state_dict(), got {type(state).__name__}")
-        own = self._state_arrays()
-        missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        if missing or extra:
-            raise ValueError(f"state does not match this {type(self).__name__}: missing "
-                             f"{missing or 'nothing'}, unexpected {extra or 'nothing'}")
-        for key, arr in own.items():
-            new = np.asarray(state[key])
-            if new.shape != arr.shape:
-                raise ValueError(f"state[{key!r}] has shape {new.shape}; this network's "
-                                 f"{key} has shape {arr.shape}")
-            if new.dtype.kind != "f" or not np.all(np.isfinite(new)):
-                raise ValueError(f"state[{key!r}] must hold finite floats")
-        for key, arr in own.items():
-            arr[...] = state[key]
-
-    def astype(self, dtype: Any) -> Network:
-        """A deep copy of this network with parameters and layer state cast to ``dtype``."""
-        dt = resolve_dtype(dtype)
-        self._bind()
-        clone = copy.deepcopy(self)
-        clone.dtype = dt
-        for layer in [*clone.layers.values(), clone.last_layer]:
-            layer.__dict__.pop("_ws", None)  # buffers of the old dtype
-            for name in ("params", "state"):
-                arrays = getattr(layer, name, None)
-                if isinstance(arrays, dict):
-                    for key, arr in arrays.items():
-                        arrays[key] = arr.astype(dt)
-        clone._decay_out = {}
-        clone._rewire(tuple(clone.layers.values()))
-        return clone
-
-    def save_params(self, file_name: str | os.PathLike[str] = "params.pkl") -> None:
-        """Write the parameters (and running statistics) to ``file_name`` in kobai's safe
-        ``.npz`` format, whatever the name (the book's method; the book wrote a pickle)."""
-        from .params_file import save_params
-
-        save_params(self, file_name)
-
-    def load_params(self, file_name: str | os.PathLike[str] = "params.pkl") -> None:
-        """Load parameters saved by :meth:`save_params` or the book's trained-weight pickles
-        (``ch07/params.pkl``, ``ch08/deep_convnet_params.pkl``, ...), which are read without
-        unpickling: see :mod:`kobai.nets.params_file`."""
-        from .params_file import load_params
-
-        load_params(self, file_name)
 
     # -- configuration ------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

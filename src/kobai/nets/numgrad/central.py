@@ -23,9 +23,11 @@ rounded to the parameter's dtype exactly as the loop stores it. Only the work di
   (sigmoid, tanh) without batch norm, the logits move along a polynomial in the change, from
   the layers' own derivatives (``smooth``), with a bound on what the series drops; chunks
   outside the bound are recomputed.
-* The arithmetic is the layers' own: ``stages`` reads the network through the layers'
-  hooks and refuses (``UnsupportedNetwork``) a layer without them or whose ``forward`` was
-  changed after its hooks were written; the caller then uses the element loop.
+* The arithmetic is the layers' own: ``stages`` reads the network into stages that
+  compute with the layers' ``apply`` and refuses (``UnsupportedNetwork``) a layer without
+  the hooks, and a net whose loss at θ is not what the hooks give (a ``forward`` changed
+  so that it no longer computes what its ``apply`` does); the caller then uses the element
+  loop (``kobai.gradient.perturb_each``, as ``_element_loop`` does for the prefix).
 * The weight-decay term ``0.5·λ·Σ W²`` changes by ``0.5·λ·((w ± h)² - w²)`` for a weight.
 * On request (``numerical_gradient_and_kinks``), the relu masks that the recomputed values
   show at ``θ + h·e_i`` and ``θ - h·e_i`` are compared as well (``kinks``).
@@ -62,12 +64,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..decay import perturbed_decay, square_sums
+from ...gradient import perturb_each
+from ..decay import decay_loss, perturbed_decay, square_sums
 from .kinks import column_crossings, row_crossings, stack_crossings
 from .linear import relu_directions
 from .rank1 import RankOneLogits
 from .smooth import PolynomialLogits, smooth_directions
-from .stages import PREFIX, Stage, batch_norm, cached, read_stages
+from .stages import PREFIX, Stage, UnsupportedNetwork, cached, read_stages
 from .tail import mean_losses, row_logits, sample_losses, stack_logits
 
 __all__ = ["numerical_gradient", "numerical_gradient_and_kinks"]
@@ -118,8 +121,9 @@ def _central_differences(net, x: np.ndarray, labels: np.ndarray, h: float, kinks
         raise ValueError(f"h must be a finite, nonzero step, got {h!r}")
     with net.frozen():
         # The loop's first pass draws the dropout masks if none fits; so does this one.
-        net.loss(x, labels, train=True)
+        loss = net.loss(x, labels, train=True)
         model = _PerturbedLosses(net, x, labels, kinks)
+        model.check_loss(net, loss)
         results = {key: (_element_loop(net, x, labels, arr, h, kinks)
                          if model.slots[key][0] == PREFIX else model.gradient(key, arr, h))
                    for key, arr in net.params.items()}
@@ -135,18 +139,14 @@ def _element_loop(net, x: np.ndarray, labels: np.ndarray, arr: np.ndarray, h: fl
     probes = [layer.kink_state for layer in net.layers.values()
               if kinks and callable(getattr(layer, "kink_state", None))]
     grad, crossed = np.empty(arr.shape), np.zeros(arr.shape, dtype=bool)
-    for i in np.ndindex(arr.shape):  # in place, whatever the array's memory layout
-        old = arr[i]
-        try:
-            arr[i] = old + h
-            up, up_state = net.loss(x, labels, train=True), [probe() for probe in probes]
-            arr[i] = old - h
-            down = net.loss(x, labels, train=True)
-            crossed[i] = any(not np.array_equal(a, probe()) for a, probe in zip(up_state, probes,
-                                                                              strict=True))
-        finally:
-            arr[i] = old
+
+    def evaluate(_i: tuple[int, ...], _side: str) -> tuple[float, list[np.ndarray]]:
+        return net.loss(x, labels, train=True), [probe() for probe in probes]
+
+    for i, (up, up_state), (down, down_state), _, _ in perturb_each(arr, h, evaluate):
         grad[i] = (up - down) / (2 * h)
+        crossed[i] = any(not np.array_equal(a, b) for a, b in zip(up_state, down_state,
+                                                                  strict=True))
     return grad.astype(arr.dtype, copy=False), crossed
 
 
@@ -188,6 +188,20 @@ class _PerturbedLosses:
             if polynomial is not None:  # one smooth hidden layer (sigmoid, tanh) follows
                 self.series[s] = (PolynomialLogits(cached(self.stages[-1].h), labels,
                                                    *polynomial), None)
+
+    def check_loss(self, net, loss: float) -> None:
+        """Refuse a network whose loss at θ is not what the layers' hooks give: a layer's
+        ``forward`` (or the loss layer's) that does not compute what its ``apply`` does,
+        e.g. one replaced on the instance or patched on the class."""
+        decayed = [layer.params[k] for layer in net.layers.values()
+                   for k in getattr(layer, "decay_keys", ()) if k in layer.params]
+        model = float(mean_losses(self.base_losses[None])[0]) + decay_loss(self.lam, decayed)
+        tol = 1e3 * float(np.finfo(net.dtype).eps) * max(1.0, abs(loss))
+        if not abs(model - loss) <= tol:
+            raise UnsupportedNetwork(f"the layers' apply hooks give the loss {model!r} at these "
+                                     f"parameters, but the network's forward gives {loss!r}: a "
+                                     "layer was changed after its class was defined (its "
+                                     "forward no longer computes what its apply does)")
 
     # -- chunks ---------------------------------------------------------------------------------
     def gradient(self, key: str, arr: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
@@ -338,13 +352,13 @@ class _PerturbedLosses:
     def _column_product(st: Stage, kind: str, j, rows, vals: np.ndarray) -> np.ndarray:
         """Column(s) ``j`` of ``a_in·W' + b'`` for each perturbed value, shape (N, P)."""
         if kind == "W":
-            # column j of a_in·W' = a_in·W + δ·a_in[:, i]   (δ = W'[i, j] - W[i, j])
+            # column j of a_in·W' = a_in·W + δ·a_in[:, i]   (δ = W'[i, j] - W[i, j]): Affine is
+            # linear in W, so the product moves along its derivative a_in[:, i]
             src = np.tile(cached(st.a_in)[:, rows], 2)
             src *= vals - np.tile(st.W[rows, j], 2)
             src += cached(st.xw)[:, j:j + 1]
-            src += st.b[j]
-            return src
-        return np.ascontiguousarray(cached(st.xw)[:, np.tile(j, 2)] + vals)  # b'[j]
+            return st.product(None, src, st.b[j])
+        return st.product(None, cached(st.xw)[:, np.tile(j, 2)], vals)  # b'[j]
 
     def _column_change(self, st: Stage, kind: str, j, rows, vals: np.ndarray
                        ) -> tuple[np.ndarray, slice | np.ndarray, np.ndarray]:
@@ -353,18 +367,13 @@ class _PerturbedLosses:
         cols = slice(j, j + 1) if kind == "W" else np.tile(j, 2)
         if kind in ("W", "b"):
             z = self._column_product(st, kind, j, rows, vals)
-            if st.gamma is not None:  # batch norm over the batch, column by column
-                assert st.beta is not None  # read_stages sets gamma and beta together
-                z = st.gamma[cols] * batch_norm(z, st.eps, axis=0) + st.beta[cols]
-        else:  # gamma or beta: the stage has batch norm
-            assert st.gamma is not None and st.beta is not None
-            if kind == "gamma":
-                z = vals * cached(st.xn)[:, cols] + st.beta[cols]
-            else:
-                z = st.gamma[cols] * cached(st.xn)[:, cols] + vals
-        out = st.activate(z)
-        if st.mask is not None:
-            out *= st.mask[:, cols]
+            if st.norm is not None:  # batch norm over the batch, column by column
+                z = st.normalized(z, cached(st.gamma)[cols], cached(st.beta)[cols])
+        else:  # gamma or beta: the stage has batch norm; its normalized input is unchanged
+            xn = cached(st.xn)[:, cols]
+            z = (st.normalized(None, vals, cached(st.beta)[cols], xn) if kind == "gamma"
+                 else st.normalized(None, cached(st.gamma)[cols], vals, xn))
+        out = st.dropped(st.activate(z), (slice(None), cols))
         out -= cached(st.h)[:, cols]
         return out, cols, z
 

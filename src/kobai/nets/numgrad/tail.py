@@ -5,7 +5,7 @@ Two layouts. A *stack* holds ``P`` perturbed copies of a layer's values, shape
 batch norm the samples do not interact, so only the *rows* ``(perturbation, sample)`` whose
 values changed need a forward pass at all: shape ``(M, width)``, every other sample keeps its
 unperturbed loss bit for bit, as it does in the loop. The arithmetic is the
-layers' own (``kobai.layers``); each layer is one matrix product for all rows.
+layers' own ``apply`` (``kobai.layers``); each Affine is one matrix product for all rows.
 """
 
 from __future__ import annotations
@@ -13,14 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...layers.loss import cross_entropy_rows
-from .stages import Stage, batch_norm
+from .stages import Stage
 
 __all__ = ["stack_logits", "row_logits", "sample_losses", "mean_losses"]
-
-
-def _product(h: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``h · W`` over the last axis of a stack or rows, as one matrix product."""
-    return (h.reshape(-1, h.shape[-1]) @ W).reshape(*h.shape[:-1], W.shape[1])
 
 
 def stack_logits(stages: list[Stage], k: int, z: np.ndarray,
@@ -31,15 +26,11 @@ def stack_logits(stages: list[Stage], k: int, z: np.ndarray,
     (P, N, width) is appended to it.
     """
     for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
-        if st.gamma is not None:
-            z = st.gamma * batch_norm(z, st.eps, axis=1) + st.beta
+        if st.norm is not None:
+            z = st.normalized(z)
         if signs is not None and st.kinks:
             signs.append(z > 0)
-        h = st.activate(z)
-        if st.mask is not None:
-            h *= st.mask
-        z = _product(h, nxt.W)
-        z += nxt.b
+        z = nxt.product(st.dropped(st.activate(z)))
     return z
 
 
@@ -54,11 +45,7 @@ def row_logits(stages: list[Stage], k: int, z: np.ndarray, samples: np.ndarray,
     for st, nxt in zip(stages[k:-1], stages[k + 1:], strict=True):
         if signs is not None and st.kinks:
             signs.append(z > 0)
-        h = st.activate(z)
-        if st.mask is not None:
-            h *= st.mask[samples]
-        z = h @ nxt.W
-        z += nxt.b
+        z = nxt.product(st.dropped(st.activate(z), samples))
     return z
 
 
