@@ -2,8 +2,9 @@
 
 Networks (float64, a batch of 100): ``TwoLayerNet(784, 50, 10)``;
 ``MultiLayerNet(784, [100, 100], 10)`` with relu, sigmoid, tanh, and with batch norm;
-``MultiLayerNet(784, [100, 100, 100], 10)`` with sigmoid; and a network with a user-written
-layer (the generic path). For each:
+``MultiLayerNet(784, [100, 100, 100], 10)`` with sigmoid; ``MultiLayerNet(196, [50, 50], 10)``
+with sigmoid (kobai 11's target: ≥ 50× the loop); and a network with a user-written layer
+(the generic path). For each:
 
 - **fast**: ``net.numerical_gradient(x, t)`` (``method="fast"``), every element, timed whole;
 - **loop**: the book's algorithm (§4.4.2), perturbing one element at a time and re-running the
@@ -46,9 +47,9 @@ def make_nets(quick: bool) -> list[tuple[str, Callable[[], object]]]:
     if quick:
         return nets
 
-    def mlp(hidden: list[int], activation: str = "relu", **kwargs: object
+    def mlp(hidden: list[int], activation: str = "relu", inputs: int = 784, **kwargs: object
             ) -> Callable[[], object]:
-        return lambda: MultiLayerNet(784, hidden, 10, activation=activation,
+        return lambda: MultiLayerNet(inputs, hidden, 10, activation=activation,
                                      weight_init_std=activation, rng=0, **kwargs)
 
     nets += [
@@ -58,6 +59,7 @@ def make_nets(quick: bool) -> list[tuple[str, Callable[[], object]]]:
         ("  relu, batch norm", mlp([100, 100], use_batchnorm=True)),
         ("  sigmoid, batch norm", mlp([100, 100], "sigmoid", use_batchnorm=True)),
         ("MultiLayerNet(784, [100, 100, 100], 10) sigmoid", mlp([100, 100, 100], "sigmoid")),
+        ("MultiLayerNet(196, [50, 50], 10) sigmoid", mlp([50, 50], "sigmoid", inputs=196)),
         ("Affine(784, 50) > Square (user layer) > Affine(50, 10)", user_layer_net),
     ]
     return nets

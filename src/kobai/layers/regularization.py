@@ -198,8 +198,15 @@ class BatchNormalization(Layer):
         beta = self.params["beta"] if beta is None else beta
         if xn is None:
             assert x is not None, "BatchNormalization.apply needs x or xn"
-            xn = normalize(x, self.eps, axis=-2)[0]
-        return gamma * xn + beta
+            out = normalize(x, self.eps, axis=-2)[0]  # a new array: scaled in place
+            if out.shape == np.broadcast_shapes(out.shape, np.shape(gamma), np.shape(beta)):
+                out *= gamma
+                out += beta
+                return out
+            xn = out
+        out = gamma * xn
+        out += beta
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.xn is None or self.std is None or self.input_shape is None:
