@@ -27,9 +27,8 @@ def format_index(name: str, index: tuple[int, ...] | None) -> str:
 class ParamResult:
     """How backprop compared with central differences for one array (a parameter, or ``x``).
 
-    Element ``i`` fails when ``|a_i - n_i| > atol + rtol·|n_i|`` (as ``np.allclose``), with
-    ``a`` backprop's gradient and ``n`` the central differences; elements near a kink are left
-    out of every count and error.
+    Element ``i`` fails when ``|a_i - n_i| > atol + rtol·|n_i|`` (``a`` backprop, ``n`` central
+    differences); elements near a kink are left out of every count and error.
 
     Attributes
     ----------
@@ -37,8 +36,7 @@ class ParamResult:
         Key in ``net.params`` (or ``"x"``, ``"W"``, ... for :func:`check_layer`).
     shape : tuple of int
     mode : {"full", "fast", "fast->full"}
-        Every element; random directions ``u·∇L`` only, which agreed; or every element after
-        a direction disagreed or crossed a kink.
+        Every element; random directions ``u·∇L`` only; every element after a direction failed.
     n_checked, n_bad : int
         Elements compared one by one (0 in "fast" mode), and of them those out of tolerance.
     max_abs_error, mean_abs_error, max_rel_error : float
@@ -58,8 +56,8 @@ class ParamResult:
     analytic_grad, numerical_grad : ndarray or None
         The full gradients when every element was checked.
     kink_rule : {"excluded", "between"}
-        Kinks from a layer's ``kink_state()`` (not checked), or from one-sided differences
-        (backprop passes there when it lies between them).
+        Kinks from ``kink_state()`` (not checked), or from one-sided differences (passes
+        between them).
     n_elements : int or None
         The array's size when only a sample of its elements was checked.
     unlocated : bool
