@@ -48,7 +48,8 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         Labels as one-hot rows of ``dtype``; otherwise as int64 digits 0..9.
     source : {"sample", "mnist", "fashion-mnist"}
         ``"sample"``: the bundled 5,000 training / 10,000 test digits. ``"mnist"``,
-        ``"fashion-mnist"``: the full 60,000/10,000 sets (:func:`~kobai.datasets.fetch.fetch_mnist`).
+        ``"fashion-mnist"``: the full 60,000/10,000 sets (downloaded by
+        :func:`~kobai.datasets.fetch.fetch_mnist`).
     data_dir : str or path-like, optional
         Folder of the four IDX files (as for ``fetch_mnist``); not used by ``"sample"``.
     dtype : floating dtype
