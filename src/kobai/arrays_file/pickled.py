@@ -469,19 +469,16 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str to ndarray
-        The arrays under their names, in the pickle's order (an ``OrderedDict`` if the pickle
-        holds one), as ``pickle.load`` gives them: each a new, writable array with the pickled
-        dtype (bool, integer or floating point), shape and memory order (C or Fortran); in
-        native byte order unless pickled with protocol 5, as NumPy unpickles them.
+        The arrays under their names, in the pickle's order, as ``pickle.load`` gives them:
+        new writable arrays with the pickled dtype, shape and memory order.
 
     Raises
     ------
     UnsafePickleError
-        At the first opcode or name that a pickled dict of arrays does not use, or if the
-        pickle holds anything but such a dict; the message names it and its byte offset.
+        At the first opcode or name a pickled dict of arrays does not use, or if the pickle
+        holds anything else (the message gives the byte offset).
     ArraysFileError
-        If the pickle is truncated or corrupted (a length beyond the end of the file, an
-        array shape that does not match its data, stack underflow, no STOP, ...).
+        If the pickle is truncated or corrupted.
 
     Examples
     --------
