@@ -122,8 +122,7 @@ class Adam(Optimizer):
         v    <- v + (1 - beta2) * (g**2 - v)       # = beta2 * v + (1 - beta2) * g**2
         W    <- W - lr_t * m / (sqrt(v) + 1e-7)
 
-    ``lr_t`` is a Python float, so float32 parameters are updated in float32 throughout
-    (the book's ``np.sqrt`` makes it an ``np.float64``, which computes the last line in float64).
+    ``lr_t`` is a Python float, so float32 parameters are updated in float32 throughout.
     """
 
     name = "Adam"
