@@ -38,18 +38,15 @@ def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
                 ) -> dict[str, np.ndarray]:
     """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
 
-    The format is told by the file's first bytes, not its name: a zip archive (``PK``, what
-    :func:`write_arrays` and ``np.savez`` write) is read with ``np.load(...,
-    allow_pickle=False)``; a pickle (``\\x80``, or protocol 0/1's ``(`` or ``}``) with
-    :func:`read_pickled_arrays`, which never unpickles.
+    The format is told by the first bytes: a zip archive (:func:`write_arrays`, ``np.savez``)
+    is read with ``allow_pickle=False``, a pickle by :func:`read_pickled_arrays` (never
+    unpickled).
 
     Parameters
     ----------
     path : str or path-like
     max_bytes : int, optional
-        Refuse an ``.npz`` whose arrays declare more bytes than this, before reading any (a
-        compressed archive can declare a thousand times its size); a pickle holds its data
-        in the file itself.
+        Refuse an ``.npz`` whose arrays declare more bytes than this, before reading any.
 
     Returns
     -------

@@ -46,9 +46,8 @@ class DeepConvNet(Network):
     rng : numpy.random.Generator or int, optional
     dtype : float32 or float64
 
-    The weights start as He's (``sqrt(2 / fan_in)``), as the book's. Dropout is kobai's
-    inverted dropout; ``load_params`` converts the book's trained weights, made with
-    non-inverted dropout, so they give the book's predictions.
+    Weights start as He's, ``sqrt(2 / fan_in)``. Dropout is inverted; ``load_params``
+    converts the book's trained (non-inverted) weights to give the book's predictions.
 
     Attributes
     ----------

@@ -179,26 +179,17 @@ def write_results_csv(trials: Iterable[TrialResult], path: str | os.PathLike[str
     """Write one row per trial, best first (:func:`ranked`), to a CSV file, atomically.
 
     Columns: ``rank, trial_id, status, final_val_acc, best_val_acc, epochs_completed,
-    seconds``; then one per config key (the ``searched`` dimensions first, then ``net,
-    hidden, activation, weight_decay, dropout, batchnorm, optimizer, lr, batch_size, seed`` as
-    far as any trial has them, then any other key, as JSON); then ``val_acc_1`` ...
-    ``val_acc_<epochs>``; then ``error``.
-
-    Accuracies and float options are written with ``repr`` (they read back exactly), seconds
-    with two decimals, hidden sizes as ``100x6``, ``100-50`` or ``100x2-50``, batchnorm as
-    ``true``/``false``, a NaN accuracy as ``nan``. Empty cells: None (or a key the trial
-    lacks), an epoch not run, the final and best accuracy of a trial without an epoch, no
-    error.
+    seconds``, one per config key (``searched`` first), ``val_acc_1`` ... ``val_acc_<epochs>``,
+    ``error``. Floats are written with ``repr`` (exact round trip), hidden sizes as ``100x6``
+    or ``100-50``; missing values are empty cells.
 
     Parameters
     ----------
     trials : iterable of TrialResult
     path : str or path-like
-        The file to write (replaced atomically: a temporary file in the same folder, then
-        ``os.replace``).
+        The file to write (atomically).
     searched : sequence of str
-        The search dimensions, by ``kobai train`` option name (e.g. ``["lr",
-        "weight_decay"]``).
+        The search dimensions, by ``kobai train`` option name, e.g. ``["lr", "weight_decay"]``.
     epochs : int
         The epochs each trial was to run; a trial that ran more widens the file to its count.
 
