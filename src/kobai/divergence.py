@@ -10,8 +10,7 @@ where
 is the loss at the start (``history.train_loss_list[0]``, also for a resumed run), at least a
 uniform guess's cross-entropy (100·log(n) means probability ``n**-100`` for the right class).
 
-**The snapshot.** :class:`EpochSnapshot` holds the network's and optimizer's state at the
-start of an epoch, which a diverged or interrupted epoch goes back to.
+**The snapshot.** :class:`EpochSnapshot`: the state a diverged or interrupted epoch goes back to.
 
 Examples
 --------

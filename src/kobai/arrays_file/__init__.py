@@ -38,9 +38,8 @@ def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
                 ) -> dict[str, np.ndarray]:
     """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
 
-    The format is told by the first bytes: a zip archive (:func:`write_arrays`, ``np.savez``)
-    is read with ``allow_pickle=False``, a pickle by :func:`read_pickled_arrays` (never
-    unpickled).
+    Told by the first bytes: a zip archive (:func:`write_arrays`, ``np.savez``) is read with
+    ``allow_pickle=False``, a pickle by :func:`read_pickled_arrays` (never unpickled).
 
     Parameters
     ----------

@@ -168,7 +168,7 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
     ----------
     layer : object with ``forward(x[, t][, train])`` and ``backward(dout)``
     x : ndarray of shape (batch_size, ...)
-        Copied to float64; the copy is perturbed.
+        Copied to float64 (the copy is perturbed).
     dout : ndarray of forward(x)'s shape, or float for a loss layer, optional
         Default: standard normal from ``rng`` (uniform in [0.5, 2) for a loss layer).
     t : ndarray, optional
@@ -181,6 +181,14 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
     Returns
     -------
     GradCheckReport
+        One row for ``x`` and one per parameter.
+
+    Example
+    -------
+    >>> from kobai.layers import Affine
+    >>> rng = np.random.default_rng(0)
+    >>> check_layer(Affine(rng.normal(size=(3, 2)), np.zeros(2)), rng.normal(size=(4, 3))).passed
+    True
     """
     eps = resolve_options(mode, eps, rtol, atol)
     rng = resolve_rng(rng)

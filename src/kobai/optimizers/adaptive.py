@@ -112,9 +112,8 @@ class Adam(Optimizer):
 
     Notes
     -----
-    Slots ``m`` and ``v`` start at 0; ``t`` is the step number (1 on the first update,
-    ``state_dict()["step"]``); ``*`` and ``/`` are entrywise. As in the book's code, the bias
-    correction is folded into the learning rate::
+    Slots ``m``, ``v`` start at 0 and ``t`` counts updates (``state_dict()["step"]``); as in
+    the book, the bias correction is folded into the learning rate (entrywise)::
 
         t    <- t + 1
         lr_t  = lr * sqrt(1 - beta2**t) / (1 - beta1**t)
