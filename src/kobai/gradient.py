@@ -137,6 +137,11 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     ValueError
         If ``h`` is not finite and at least ``x``'s machine epsilon, ``x[i] ± h`` rounds back
         to ``x[i]``, or ``f`` is not finite at some ``x[i] ± h`` (``x`` is restored).
+
+    Example
+    -------
+    >>> numerical_gradient(lambda x: float(np.sum(x ** 2)), np.array([3.0, 4.0]))
+    array([6., 8.])
     """
     x = _check_x(x)
     h = check_step(h, x)
