@@ -110,6 +110,8 @@ def _read_npz(fh: BinaryIO, where: str, max_bytes: int | None = None
     try:
         with np.load(fh, allow_pickle=False) as npz:
             reader = NpzReader(npz, error, numeric_only=True)
+            # Sizes checked before any data is read: a compressed member can declare ~1000x
+            # its size in the file.
             reader.check_members(max_bytes)
             return reader.read_all()
     except ArraysFileError:

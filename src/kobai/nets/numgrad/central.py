@@ -86,6 +86,8 @@ def _central_differences(net, x: np.ndarray, labels: np.ndarray, h: float, kinks
         # The loop's first pass draws the dropout masks if none fits; so does this one.
         loss = net.loss(x, labels, train=True)
         model = _PerturbedLosses(net, x, labels, kinks)
+        # What a perturbation does not change is computed by the loop's operations in the
+        # loop's order, so the samples it does not reach keep bit-identical losses.
         model.check_loss(net, loss)
         results = {key: (_element_loop(net, x, labels, arr, h, kinks)
                          if model.slots[key][0] == PREFIX else model.gradient(key, arr, h))
