@@ -38,8 +38,7 @@ class DeepConvNet(Network):
     ----------
     input_dim : (C, H, W)
     conv_param_1, …, conv_param_6 : dict, optional
-        As the book's: ``filter_num`` 16, 16, 32, 32, 64, 64, 3×3 filters, ``pad`` 1 except
-        ``conv_param_4`` (pad 2), stride 1.
+        The book's: 16, 16, 32, 32, 64, 64 3×3 filters, pad 1 (``conv_param_4``: 2), stride 1.
     hidden_size, output_size : int
     dropout_ratio : float
         Of both dropout layers (the book's 0.5).

@@ -242,11 +242,9 @@ def plot_tune(trials: Iterable[TrialResult], path: str | os.PathLike[str], *,
     """Draw a search into a PNG: the book's Figure 6-24 and where the good trials lie.
 
     Left, as ``ch06/hyperparameter_optimization.py``: validation accuracy per epoch of the
-    ``n_best`` best trials (:func:`~kobai.tune.report.ranked`), panels ``Best-1`` ... labelled
-    with their first two searched values (training accuracy dashed when recorded). Right, each
-    trial's final validation accuracy over ``searched[0]`` and ``searched[1]`` (log axis over
-    two decades, categorical axes jittered; best starred, grid trials outlined). Trials
-    without a completed epoch are left out.
+    ``n_best`` best trials (panels ``Best-1`` ...). Right: each trial's final validation
+    accuracy over ``searched[0]`` and ``searched[1]``, the best starred. Trials without a
+    completed epoch are left out.
 
     Parameters
     ----------

@@ -29,8 +29,7 @@ class MultiLayerNetExtend(_BookNet):
     dropout_ration : float
         Its ratio (the book's spelling).
     use_batchnorm : bool
-        A ``BatchNormalization`` before each hidden activation, with parameters ``gamma{i}``
-        (ones) and ``beta{i}`` (zeros).
+        A ``BatchNormalization`` before each hidden activation (``gamma{i}`` 1, ``beta{i}`` 0).
 
     Attributes
     ----------
@@ -43,10 +42,9 @@ class MultiLayerNetExtend(_BookNet):
 
     Notes
     -----
-    ``predict`` and ``loss`` take the book's ``train_flg`` (default False: evaluation mode);
-    ``gradient`` and ``numerical_gradient`` differentiate the training-mode loss, as the
-    book's do. ``numerical_gradient`` holds the dropout masks and the running statistics
-    fixed while it perturbs the parameters (the book's draws new masks for every evaluation).
+    ``predict`` and ``loss`` take the book's ``train_flg`` (default False); ``gradient`` and
+    ``numerical_gradient`` differentiate the training-mode loss, the latter with the dropout
+    masks and running statistics held fixed (the book's draws new masks each evaluation).
     """
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
