@@ -55,7 +55,7 @@ def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
     Raises
     ------
     ArraysFileError
-        If the file is neither format, or is truncated or corrupted; the message names it.
+        If the file is neither format, truncated or corrupted.
     UnsafePickleError
         If it is a pickle of anything but a dict of numeric arrays (it is not run).
     OSError

@@ -27,12 +27,11 @@ def _book_conv(i: int) -> dict[str, int]:
 
 
 class DeepConvNet(Network):
-    """The book's ``DeepConvNet`` (§8.1)::
+    """The book's ``DeepConvNet`` (§8.1): ``(conv - relu - conv - relu - pool) × 3 -
+    affine - relu - dropout - affine - dropout - softmax``.
 
-        conv - relu - conv - relu - pool -
-        conv - relu - conv - relu - pool -
-        conv - relu - conv - relu - pool -
-        affine - relu - dropout - affine - dropout - softmax
+    Weights start as He's, ``sqrt(2 / fan_in)``. Dropout is inverted; ``load_params``
+    converts the book's trained (non-inverted) weights to give the book's predictions.
 
     Parameters
     ----------
@@ -44,9 +43,6 @@ class DeepConvNet(Network):
         Of both dropout layers (the book's 0.5).
     rng : numpy.random.Generator or int, optional
     dtype : float32 or float64
-
-    Weights start as He's, ``sqrt(2 / fan_in)``. Dropout is inverted; ``load_params``
-    converts the book's trained (non-inverted) weights to give the book's predictions.
 
     Attributes
     ----------

@@ -257,6 +257,8 @@ def plot_tune(trials: Iterable[TrialResult], path: str | os.PathLike[str], *,
         Panels in the grid (the book's 20).
     title : str, optional
         A title over the whole figure.
+    dpi : int
+        Resolution of the PNG.
 
     Returns
     -------

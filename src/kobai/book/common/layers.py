@@ -1,5 +1,4 @@
-"""The book's ``common/layers.py``: kobai's layers (:mod:`kobai.layers`) with the book's
-signatures and semantics.
+"""The book's ``common/layers.py``: kobai's layers with the book's signatures and semantics.
 
 ``Relu``, ``Sigmoid``, ``Affine`` and ``Pooling`` are kobai's classes themselves; the others
 are subclasses choosing the book's parameters:
