@@ -405,8 +405,8 @@ class Network(NumericalGradients, NetworkState):
         optimizer : kobai optimizer
             Anything with ``update(params, grads)``.
         check_inputs : bool
-            False skips validating ``x`` and ``t`` (about 30 µs at batch 100), for data checked
-            once beforehand, as :class:`kobai.trainer.Trainer` does: ``x`` must then be a
+            False skips validating ``x`` and ``t``, for data checked once beforehand (as
+            :class:`kobai.trainer.Trainer` does): ``x`` must then be a
             C-contiguous array of the net's dtype and input shape, finite, and ``t`` int64
             labels in range.
         max_loss : float

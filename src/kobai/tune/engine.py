@@ -203,9 +203,8 @@ def run_trials(param_space: Mapping[str, Any] | None, data: TrialData,
 
     Call inside :func:`ray_session`. ``callbacks`` are Ray Tune callbacks (the progress
     display); Ray Tune saves them with the experiment, and a resumed search uses those.
-    ``reuse_actors=False`` (a new worker process per trial, Ray Tune's default) is there for
-    the benchmark that measures what reusing them saves. Ray Tune logs each trial's results
-    as JSON and CSV in its folder, without its TensorBoard logger (see :func:`import_ray`).
+    ``reuse_actors=False``: a new worker process per trial (Ray Tune's default). Ray Tune
+    logs each trial's results as JSON and CSV in its folder (no TensorBoard logger).
     """
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
