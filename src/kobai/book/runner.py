@@ -4,21 +4,8 @@ The book's scripts (``ch05/train_neuralnet.py`` and the others) do ``sys.path.ap
 and import ``common.*`` and ``dataset.mnist`` from the clone of the book's repository. A run of
 :func:`run` gives them ``kobai.book.common`` and ``kobai.book.dataset`` under those names
 instead, kobai's data (the bundled MNIST sample, or the full set), pickles read and written
-without unpickling, and figures that never block.
-
-Why a separate process
-----------------------
-Each script runs in a new Python process (``python -m kobai.book._child``, see
-:mod:`kobai.book._child` for what it sets up), started in the caller's working directory, as
-``python SCRIPT`` would be. A script is a program, not a function: it sets globals, seeds and
-draws from the global ``np.random``, opens figures, appends to ``sys.path``, may call
-``sys.exit`` or ``os._exit``, and leaves its classes and sibling modules (``two_layer_net``,
-``simple_convnet``) in ``sys.modules``. Undoing all of that in the caller's process
-(``sys.modules``, ``sys.path``, ``sys.argv``, the ``pickle`` functions, matplotlib's backend
-and ``show``, NumPy's global random state) would be a long list that a new script could
-always extend; a process boundary contains it completely. The names ``common`` and
-``dataset`` therefore exist only inside that process, and nothing is installed anywhere. The
-cost is a Python start (about 0.3 s with NumPy), small beside any script that trains.
+without unpickling, and figures that never block. Each script runs in a new Python process
+(:mod:`kobai.book._child`), so nothing is installed anywhere.
 """
 
 from __future__ import annotations
@@ -81,6 +68,8 @@ def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: st
     ValueError
         If ``dataset``, ``data_dir``, ``save_figures`` or ``seed`` is not usable; nothing ran.
     """
+    # A new process per script: a script changes sys.modules, sys.path, pickle, matplotlib and
+    # np.random's global state, and may call os._exit; a process boundary contains all of it.
     command = [sys.executable, "-m", "kobai.book._child"]
     if not Path(script).is_file():
         what = "a folder" if Path(script).is_dir() else "no such file"
