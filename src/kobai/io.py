@@ -95,14 +95,12 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
     path : str or path-like
         Written exactly as given (no ``.npz`` is appended); conventionally ``model.npz``.
     optimizer : kobai.optimizers.Optimizer, optional
-        Its ``state_dict()`` (name, hyperparameters, step, slot arrays) is saved so that
-        training can resume bit for bit.
+        Its ``state_dict()`` is saved, so training can resume bit for bit.
     history : kobai.trainer.History or dict, optional
         Saved as JSON (``History.to_dict()`` when given a History).
     data : dict, optional
-        What the network was trained on, as JSON, e.g. ``kobai.datasets.describe(...)``:
-        ``{"source": "sample", "normalize": true, "fingerprint": "…", ...}``. ``kobai
-        evaluate`` and ``kobai train --resume`` use it.
+        What the network was trained on, as JSON (``kobai.datasets.describe(...)``), for
+        ``kobai evaluate`` and ``kobai train --resume``.
 
     Returns
     -------

@@ -348,12 +348,10 @@ def best_json(best: TrialResult, *, searched: Sequence[str], space_lines: Sequen
               extra: dict[str, Any]) -> dict[str, Any]:
     """What ``best.json`` holds: the selected trial, how it was selected, and its test score.
 
-    Keys: ``trial_id``, ``status``, ``config``, ``searched``, ``search_space`` (the lines that
-    describe it), ``selected_by`` (a sentence), ``final_val_acc``, ``best_val_acc``,
-    ``best_val_acc_epoch`` (1-based), ``epochs_completed``, ``val_acc`` (per epoch); when
-    given, ``test_acc_after_retraining`` with ``test_acc_note`` saying how it was measured,
-    and ``retraining`` (the ``retrain`` dict); then ``run`` (``extra``: the search's
-    settings). NaN accuracies become null.
+    Keys: ``trial_id``, ``status``, ``config``, ``searched``, ``search_space``,
+    ``selected_by``, ``final_val_acc``, ``best_val_acc``, ``best_val_acc_epoch`` (1-based),
+    ``epochs_completed``, ``val_acc``; when given, ``test_acc_after_retraining``,
+    ``test_acc_note`` and ``retraining``; then ``run`` (``extra``). NaN becomes null.
 
     Parameters
     ----------
@@ -364,8 +362,8 @@ def best_json(best: TrialResult, *, searched: Sequence[str], space_lines: Sequen
     space_lines : sequence of str
         The search space, one dimension per line, as the console shows it.
     test_acc : float or None
-        The test accuracy of ``best``'s configuration retrained on the whole training set,
-        measured once after the selection; None if it was not retrained.
+        Test accuracy of ``best``'s configuration retrained on the whole training set; None
+        if not retrained.
     retrain : dict or None
         What the retraining was (epochs, samples, checkpoint file, ...).
     extra : dict
