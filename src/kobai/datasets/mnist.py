@@ -71,6 +71,12 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         A data file is corrupt or inconsistent (:class:`DownloadError`: not downloadable).
     ValueError
         An unknown ``source`` or a non-floating ``dtype``.
+
+    Example
+    -------
+    >>> (x, t), (x_test, t_test) = load_mnist(source="sample")
+    >>> x.shape, t.shape, x_test.shape
+    ((5000, 784), (5000,), (10000, 784))
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
