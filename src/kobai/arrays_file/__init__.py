@@ -69,15 +69,15 @@ def read_arrays_from(file: BinaryIO, *, max_bytes: int | None = None
                      ) -> dict[str, np.ndarray]:
     """Read named arrays from an open binary file: :func:`read_arrays` on a file object.
 
-    What ``pickle.load(f)`` becomes when ``kobai book run`` runs one of the book's scripts. The
-    format is told by the bytes at the file's current position, which must be seekable: a
-    kobai ``.npz`` is read to its end, a pickle up to its STOP opcode (the file is left just
-    after it, as ``pickle.load`` leaves it).
+    ``pickle.load(f)`` under ``kobai book run``. The format is told at the current position;
+    a pickle is read up to its STOP opcode, as ``pickle.load`` reads it.
 
     Parameters
     ----------
     file : seekable binary file object
         e.g. ``open("params.pkl", "rb")`` or an ``io.BytesIO``.
+    max_bytes : int, optional
+        As for :func:`read_arrays`.
 
     Returns
     -------
@@ -123,9 +123,8 @@ def _read_npz(fh: BinaryIO, where: str, max_bytes: int | None = None
 def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
     """Write named arrays to ``path`` as a NumPy ``.npz`` archive, atomically; never a pickle.
 
-    The archive is what ``np.savez`` writes (an uncompressed zip of one ``<name>.npy`` per
-    array), under exactly the name given (``write_arrays("params.pkl", ...)`` writes
-    ``params.pkl``), replacing ``path`` only once complete (:func:`kobai.io.atomic_write`).
+    What ``np.savez`` writes, under exactly the name given (``params.pkl`` stays
+    ``params.pkl``), replacing ``path`` only once complete.
 
     Parameters
     ----------
@@ -139,8 +138,7 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
     TypeError
         If a name is not a str or a value not a NumPy array.
     ValueError
-        If an array is not bool, integer or floating point (an object array would need
-        pickle). Nothing is written then.
+        If an array is not bool, integer or floating point; nothing is written then.
     """
     _check_arrays(arrays)
 

@@ -64,9 +64,8 @@ class Convolution(Layer):
     ----------
     max_elements : int
         Class attribute, 10**9: the most elements ``forward`` allocates for the padded input
-        or for the output (8 GB in float64). Larger ones (``pad=10**6`` on an MNIST image,
-        10**7 filters) are refused with a ``ValueError`` giving the size, before anything is
-        allocated; raise it (``Convolution.max_elements = 10**10``) to run them anyway.
+        or the output; more raises ``ValueError`` before any allocation (raise the limit to
+        run them: ``Convolution.max_elements = 10**10``).
     """
 
     max_elements: ClassVar[int] = 10**9

@@ -337,8 +337,13 @@ def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_
         ``dropout``, ``batchnorm``); None (or False) for an option not given, which then
         takes the default its help states.
     input_shape : tuple of int
-        One image, ``(channels, height, width)``: the networks that take images take it as it
-        is, the others its number of pixels.
+        One image, ``(channels, height, width)`` (flattened for networks that take vectors).
+    output_size : int
+        Number of classes.
+    dtype : float32 or float64
+        Of the parameters.
+    rng : numpy.random.Generator or int, optional
+        Seeds the weights and dropout masks.
     conv_param : dict, optional
         SimpleConvNet's (default the book's: 30 filters 5×5).
 
