@@ -38,19 +38,18 @@ def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
                 ) -> dict[str, np.ndarray]:
     """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
 
-    Told by the first bytes: a zip archive (:func:`write_arrays`, ``np.savez``) is read with
-    ``allow_pickle=False``, a pickle by :func:`read_pickled_arrays` (never unpickled).
+    Told by the first bytes; a pickle is read by :func:`read_pickled_arrays`, never unpickled.
 
     Parameters
     ----------
     path : str or path-like
     max_bytes : int, optional
-        Refuse an ``.npz`` whose arrays declare more bytes than this, before reading any.
+        Refuse an ``.npz`` declaring more bytes than this, before reading any.
 
     Returns
     -------
     dict of str to ndarray
-        e.g. ``{"W1": array of shape (784, 50), "b1": array of shape (50,), ...}``.
+        The arrays by name.
 
     Raises
     ------

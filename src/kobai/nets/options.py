@@ -333,15 +333,13 @@ def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_
     Parameters
     ----------
     args : argparse.Namespace
-        The :data:`NETWORK_OPTIONS` (``net``, ``hidden``, ``activation``, ``weight_decay``,
-        ``dropout``, ``batchnorm``); None (or False) for an option not given, which then
-        takes the default its help states.
+        The :data:`NETWORK_OPTIONS` (``net``, ``hidden``, ``activation``, ...); None (or
+        False) for an option not given, which takes its default.
     input_shape : tuple of int
         One image, ``(channels, height, width)`` (flattened for networks that take vectors).
     output_size : int
         Number of classes.
     dtype : float32 or float64
-        Of the parameters.
     rng : numpy.random.Generator or int, optional
         Seeds the weights and dropout masks.
     conv_param : dict, optional
@@ -350,10 +348,9 @@ def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_
     Raises
     ------
     NetOptionsError
-        For options that do not apply to the network, or a number of hidden layers it does
-        not have.
+        For options that do not apply to the network (or hidden layers it does not have).
     ValueError, TypeError
-        From the network's constructor, for values it refuses.
+        From the network's constructor.
     """
     kind = NETS[args.net or next(iter(NETS))]
     return kind.build(args, list(args.hidden or kind.hidden), input_shape=input_shape,
