@@ -90,10 +90,9 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
     Parameters
     ----------
     net : Network
-        A network of :data:`NET_CLASSES` (TwoLayerNet, MultiLayerNet, SimpleNet, or a
-        Network of registered layers).
+        A network of :data:`NET_CLASSES` (or a ``Network`` of registered layers).
     path : str or path-like
-        Written exactly as given (no ``.npz`` is appended); conventionally ``model.npz``.
+        Written exactly as given (no ``.npz`` appended), e.g. ``model.npz``.
     optimizer : kobai.optimizers.Optimizer, optional
         Its ``state_dict()`` is saved, so training can resume bit for bit.
     history : kobai.trainer.History or dict, optional

@@ -457,9 +457,8 @@ _OPCODE_NAMES = {op.code.encode("latin-1"): op.name for op in pickletools.opcode
 def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     """Read a pickled dict of NumPy arrays without unpickling it: nothing in it is ever run.
 
-    Only the opcodes of :data:`ALLOWED_OPCODES` and the names of :data:`ALLOWED_GLOBALS` are
-    accepted, each name emulated, never imported or called. Reading stops at the pickle's
-    STOP opcode: the file is left just after it, as ``pickle.load`` leaves it.
+    Only :data:`ALLOWED_OPCODES` and :data:`ALLOWED_GLOBALS` (emulated, never imported) are
+    accepted; the file is left just after the STOP opcode, as ``pickle.load`` leaves it.
 
     Parameters
     ----------

@@ -360,14 +360,14 @@ def best_json(best: TrialResult, *, searched: Sequence[str], space_lines: Sequen
     searched : sequence of str
         The search dimensions, by option name.
     space_lines : sequence of str
-        The search space, one dimension per line, as the console shows it.
+        The search space, one dimension per line.
     test_acc : float or None
         Test accuracy of ``best``'s configuration retrained on the whole training set; None
         if not retrained.
     retrain : dict or None
         What the retraining was (epochs, samples, checkpoint file, ...).
     extra : dict
-        The run's settings (trials, epochs, scheduler, validation fraction, data set, seed...).
+        The run's settings (trials, epochs, scheduler, data set, seed, ...).
 
     Returns
     -------

@@ -85,8 +85,7 @@ class MultiLayerNet(_BookNet):
         The hidden layers' widths, e.g. ``[100, 100, 100]``.
     output_size : int
         10 for MNIST.
-    activation : {"relu", "sigmoid"}
-        (kobai's ``"tanh"`` works too.)
+    activation : {"relu", "sigmoid", "tanh"}
     weight_init_std : float or {"relu", "he", "sigmoid", "xavier"}
         A standard deviation, He's ``sqrt(2 / n_in)`` or Xavier's ``sqrt(1 / n_in)``.
     weight_decay_lambda : float

@@ -24,10 +24,8 @@ class MultiLayerNetExtend(_BookNet):
     ----------
     input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda
         As :class:`~kobai.book.common.multi_layer_net.MultiLayerNet`.
-    use_dropout : bool
-        A ``Dropout`` after each hidden activation.
-    dropout_ration : float
-        Its ratio (the book's spelling).
+    use_dropout, dropout_ration : bool, float
+        A ``Dropout`` after each hidden activation, and its ratio (the book's spelling).
     use_batchnorm : bool
         A ``BatchNormalization`` before each hidden activation (``gamma{i}`` 1, ``beta{i}`` 0).
 

@@ -34,8 +34,7 @@ class Trainer:
     Parameters
     ----------
     network
-        Anything with ``params``, ``gradient(x, t)``, ``loss(x, t)`` and ``accuracy(x, t)``:
-        the book's networks, ``MultiLayerNet``, ``MultiLayerNetExtend``, kobai's networks.
+        Anything with ``params``, ``gradient(x, t)``, ``loss(x, t)`` and ``accuracy(x, t)``.
     x_train, t_train, x_test, t_test : ndarray
     epochs : int or float
     mini_batch_size : int
