@@ -1,13 +1,10 @@
 """The book's trained-weight pickles, read without unpickling: kobai's own interpreter of the
 pickle stack machine, restricted to what a pickled dict of NumPy arrays uses.
 
-A pickle is a program for a small stack machine whose instructions may import and call any
-Python function (``os.system``, ``builtins.exec``, ...). The book's files
-(``ch03/sample_weight.pkl``, ``ch07/params.pkl``, ``ch08/deep_convnet_params.pkl``) hold
-nothing but a dict of arrays, so :func:`read_pickled_arrays` knows only the instructions such a
-dict is made of and *emulates* the few NumPy functions it names instead of importing or
-calling anything: no ``pickle.load`` or ``pickle.Unpickler`` is involved, not even a
-restricted one. Every other instruction or name is refused where it is read.
+A pickle is a stack-machine program that may import and call any function. The book's files
+(``ch03/sample_weight.pkl``, ``ch08/deep_convnet_params.pkl``, ...) hold only a dict of arrays,
+so :func:`read_pickled_arrays` knows only the instructions of such a dict and *emulates* the
+NumPy functions it names (no ``pickle.Unpickler``); anything else is refused where it is read.
 
 What it accepts (pickle protocols 0 to 5, Python 2 or 3):
 
