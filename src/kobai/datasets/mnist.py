@@ -54,10 +54,8 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         Folder of the four IDX files (as for ``fetch_mnist``); not used by ``"sample"``.
     dtype : floating dtype
         Type of normalized images and of one-hot labels.
-    checksums : mapping of str to str, optional
-        File name -> SHA-256 of the file or its content (as for ``fetch_mnist``).
-    progress : bool
-        Show a progress bar while a file is downloaded.
+    checksums, progress
+        As for ``fetch_mnist``.
 
     Returns
     -------
