@@ -225,11 +225,9 @@ def _structured_numerical(net: Any, x: np.ndarray, t: np.ndarray, mode: str, eps
     """Full mode on a kobai :class:`~kobai.nets.Network`: its structured numerical gradient
     and kinks, per param.
 
-    ``Network.numerical_gradient_and_kinks`` perturbs every element by the same ±eps as the
-    element loop, but follows each perturbation only through the part of the network it
-    changes (tens to hundreds of times faster; equal to the loop to rounding). It also reports
-    which elements' ±eps moved a ReLU input across 0, as the loop's ``kink_state()``
-    comparison does. Returns {} when the loop has to run, saying why in the report.
+    ``Network.numerical_gradient_and_kinks``: the element loop's ±eps, equal to it to
+    rounding, with the elements whose ±eps moved a ReLU input across 0. Returns {} when the
+    loop has to run, saying why in the report.
     """
     from ..nets import Network, UnsupportedNetwork
 
