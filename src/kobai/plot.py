@@ -251,8 +251,7 @@ def plot_activations(net: Any, x: Any, layer: str, path: str | os.PathLike[str] 
                      *, ncols: int = 8, title: str | None = None, dpi: int = 100) -> Any:
     """Draw the feature maps of one image after a layer of a convolutional net.
 
-    The first panel is the image itself; then one panel per channel of the layer's output, all
-    on one grey scale (dark is large), so that channels a ReLU silenced stay white.
+    The image, then one panel per output channel on one grey scale (dark is large).
 
     Parameters
     ----------
