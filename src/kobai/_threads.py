@@ -1,14 +1,9 @@
 """How many BLAS threads a training step uses: no oversubscription of a small machine.
 
-A matrix product of a few million multiply-adds finishes in well under a millisecond on one
-core; splitting it over threads gains little when the machine is idle and, when another
-process keeps a core busy, costs a great deal: the threads wait for each other (measured on
-our 2-core machines: small products 1.6–2× slower with one busy neighbour, up to 100× under
-heavier load). So the policy, applied by :class:`kobai.trainer.Trainer`, is: **one BLAS
-thread when the largest matrix product of a training step is below 2**23 multiply-adds
-(e.g. the book's 784-50-10 and 784-100-100-10 at batch 100), and the BLAS default otherwise**
-(784-1000-10 and larger gain 1.3–1.6× from a second core). ``threadpoolctl`` sets the limit
-once around the whole training run, not per step.
+The policy, applied by :class:`kobai.trainer.Trainer`: **one BLAS thread when the largest
+matrix product of a training step is below 2**23 multiply-adds (the book's 784-50-10 at batch
+100), and the BLAS default otherwise**. ``threadpoolctl`` sets the limit once around the whole
+training run, not per step.
 """
 
 from __future__ import annotations
@@ -18,6 +13,8 @@ from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
+# Small products gain little from threads on an idle machine and lose a lot when a core is
+# busy (threads wait for each other); larger nets (784-1000-10) gain from a second core.
 SMALL_PRODUCT = 2**23  # multiply-adds
 
 

@@ -7,14 +7,10 @@ where
 
     L_ref = max(the run's first mini-batch loss, log(n_classes))
 
-is the loss at the start (``history.train_loss_list[0]``, so a resumed run applies the same
-rule), and at least the cross-entropy of a uniform guess. A mean cross-entropy of
-``100·log(n_classes)`` gives the right class a probability of about ``n_classes**-100``:
-the logits are in the hundreds and the weights have blown up.
+is the loss at the start (``history.train_loss_list[0]``, also for a resumed run), at least a
+uniform guess's cross-entropy (100·log(n) means probability ``n**-100`` for the right class).
 
-**The snapshot.** :class:`EpochSnapshot` copies the network's and the optimizer's state at
-the start of an epoch; a diverged or interrupted epoch is put back to it, so ``train()``
-called again resumes exactly where an uninterrupted run would be.
+**The snapshot.** :class:`EpochSnapshot`: the state a diverged or interrupted epoch goes back to.
 
 Examples
 --------

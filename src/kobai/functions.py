@@ -206,10 +206,8 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
 def softmax_cross_entropy(logits: np.ndarray, t: np.ndarray) -> float:
     """Exact mean cross-entropy of ``softmax(logits)``, via log-sum-exp (no guard).
 
-    ``-log softmax(a)[t] = logsumexp(a) - a[t]``, which is finite for any finite logits, so this
-    agrees with backprop to rounding error, unlike ``cross_entropy_error(softmax(a), t)``.
-    Infinite logits are taken to the limit as in :func:`softmax`: a row ``[inf, 0]`` costs 0
-    for the label 0 and inf for the label 1.
+    ``-log softmax(a)[t] = logsumexp(a) - a[t]``, finite for finite logits; infinite logits are
+    taken to the limit as in :func:`softmax` (``[inf, 0]`` costs 0 for label 0, inf for 1).
 
     Parameters
     ----------
@@ -220,10 +218,8 @@ def softmax_cross_entropy(logits: np.ndarray, t: np.ndarray) -> float:
     Returns
     -------
     float
-        The mean loss. It is inf when a target's logit is -inf or below a +inf one (the
-        limit), and when finite logits lie so far apart that the exact loss is larger than the
-        dtype's largest number (about 1.8e308 in float64, 3.4e38 in float32), such as
-        ``softmax_cross_entropy([[1e308, -1e308]], [1])``, whose exact loss is 2e308.
+        The mean loss; inf in the limit above, or when the exact loss overflows the dtype
+        (``softmax_cross_entropy([[1e308, -1e308]], [1])``).
 
     Warns
     -----

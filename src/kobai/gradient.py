@@ -115,14 +115,12 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     Parameters
     ----------
     f : callable
-        ``f(x) -> float``. Like the book, ``x`` is perturbed **in place**, so an ``f`` that
-        ignores its argument but reads the same array (the seed's ``lambda W: net.loss(x, t)``)
-        works. Every element is restored bit for bit afterwards, also when ``f`` raises.
-        With ``vectorized=True``, ``f`` instead receives a stack of perturbed copies of shape
-        ``(k, *x.shape)`` and returns ``k`` values; ``x`` itself is not touched.
-    x : ndarray of any shape (0-d, 1-d, n-d), float32 or float64
-        float16 is refused: its rounding swallows the step (the book's ``h = 1e-4`` added to
-        1.0 gives 1.0 back), so there is nothing to measure.
+        ``f(x) -> float``. As in the book, ``x`` is perturbed **in place** (so
+        ``lambda W: net.loss(x, t)`` works) and restored bit for bit, also when ``f`` raises.
+        With ``vectorized=True``, ``f`` gets a stack of perturbed copies ``(k, *x.shape)``
+        and returns ``k`` values; ``x`` is not touched.
+    x : ndarray of any shape, float32 or float64
+        float16 is refused (``1.0 + 1e-4`` rounds to 1.0).
     h : float
         Step of the central difference.
     vectorized : bool
@@ -137,10 +135,13 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     TypeError
         If ``x`` is not a float32 or float64 ndarray.
     ValueError
-        If ``h`` is not a finite number of at least the machine epsilon of ``x``'s dtype
-        (``h=0``, NaN, 1e-300), or ``x[i] ± h`` rounds back to ``x[i]`` for some element,
-        or ``f`` is NaN or infinite at some ``x[i] + h`` or ``x[i] - h`` (the message names
-        the element and the side; ``x`` is restored).
+        If ``h`` is not finite and at least ``x``'s machine epsilon, ``x[i] ± h`` rounds back
+        to ``x[i]``, or ``f`` is not finite at some ``x[i] ± h`` (``x`` is restored).
+
+    Example
+    -------
+    >>> numerical_gradient(lambda x: float(np.sum(x ** 2)), np.array([3.0, 4.0]))
+    array([6., 8.])
     """
     x = _check_x(x)
     h = check_step(h, x)

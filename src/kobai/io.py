@@ -1,8 +1,7 @@
 """Checkpoints: a network, its optimizer state and training history in one ``.npz`` file.
 
-The book saves parameters with ``pickle`` (``network.save_params``), which runs code when
-loaded. A kobai checkpoint is a plain NumPy ``.npz`` archive read with
-``np.load(path, allow_pickle=False)``:
+A checkpoint is a plain NumPy ``.npz`` archive, read with ``allow_pickle=False`` (unlike the
+book's pickles, loading runs no code):
 
 * ``param/<name>`` — each array of ``net.state_dict()`` (parameters and batch-norm running
   statistics);
@@ -12,10 +11,8 @@ loaded. A kobai checkpoint is a plain NumPy ``.npz`` archive read with
   and constructor arguments (``net.get_config()``), its dtype, the optimizer's name,
   hyperparameters, step and slot names, and the training history.
 
-Files are written atomically (:func:`atomic_write`): a crash while saving leaves the previous
-file as it was. The network class is looked up in :data:`NET_CLASSES`, and the layers of a
-generic :class:`~kobai.nets.Network` in ``kobai.layers.LAYERS``, never imported by a name read
-from the file.
+Files are written atomically. Classes are looked up in :data:`NET_CLASSES` and
+``kobai.layers.LAYERS``, never imported by a name read from the file.
 """
 
 from __future__ import annotations
@@ -93,19 +90,16 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
     Parameters
     ----------
     net : Network
-        A network of :data:`NET_CLASSES` (TwoLayerNet, MultiLayerNet, SimpleNet, or a
-        Network of registered layers).
+        A network of :data:`NET_CLASSES` (or a ``Network`` of registered layers).
     path : str or path-like
-        Written exactly as given (no ``.npz`` is appended); conventionally ``model.npz``.
+        Written exactly as given (no ``.npz`` appended), e.g. ``model.npz``.
     optimizer : kobai.optimizers.Optimizer, optional
-        Its ``state_dict()`` (name, hyperparameters, step, slot arrays) is saved so that
-        training can resume bit for bit.
+        Its ``state_dict()`` is saved, so training can resume bit for bit.
     history : kobai.trainer.History or dict, optional
         Saved as JSON (``History.to_dict()`` when given a History).
     data : dict, optional
-        What the network was trained on, as JSON, e.g. ``kobai.datasets.describe(...)``:
-        ``{"source": "sample", "normalize": true, "fingerprint": "…", ...}``. ``kobai
-        evaluate`` and ``kobai train --resume`` use it.
+        What the network was trained on, as JSON (``kobai.datasets.describe(...)``), for
+        ``kobai evaluate`` and ``kobai train --resume``.
 
     Returns
     -------

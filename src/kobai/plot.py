@@ -81,8 +81,8 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
                         title: str | None = None, dpi: int = 100) -> Path:
     """Draw loss and accuracy against epoch, train and test, side by side, into a PNG.
 
-    The loss panel also shows every mini-batch loss (faint, at its fractional epoch), as the
-    book's Figure 4-11 does; the accuracy panel is the book's Figure 4-12.
+    The loss panel also shows every mini-batch loss (faint), as the book's Figure 4-11; the
+    accuracy panel (axis spanning the data) is Figure 4-12.
 
     Parameters
     ----------
@@ -91,10 +91,9 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
     path : str or path-like
         The PNG file to write (replaced atomically).
     title : str, optional
-        Figure title, e.g. the network, optimizer and data set (``kobai train`` gives these).
-
-    The accuracy axis spans the data (not 0 to 1), and each curve has at most
-    :data:`MAX_MARKERS` markers, spread from the first epoch to the last.
+        Figure title, e.g. the network, optimizer and data set.
+    dpi : int
+        Resolution of the PNG.
 
     Returns
     -------
@@ -146,6 +145,9 @@ def plot_confusion(confusion_matrix: np.ndarray, path: str | os.PathLike[str],
         The PNG file to write (replaced atomically).
     labels : sequence of str, optional
         Class names; default ``0 .. n_classes - 1``.
+    title : str, optional
+    dpi : int
+        Resolution of the PNG.
 
     Returns
     -------
@@ -225,6 +227,8 @@ def plot_filters(filters: np.ndarray, path: str | os.PathLike[str] | None = None
     channel : int
         Which input channel of each filter to draw (MNIST's filters have one).
     title : str, optional
+    dpi : int
+        Resolution of the PNG.
 
     Returns
     -------
@@ -247,8 +251,7 @@ def plot_activations(net: Any, x: Any, layer: str, path: str | os.PathLike[str] 
                      *, ncols: int = 8, title: str | None = None, dpi: int = 100) -> Any:
     """Draw the feature maps of one image after a layer of a convolutional net.
 
-    The first panel is the image itself; then one panel per channel of the layer's output, all
-    on one grey scale (dark is large), so that channels a ReLU silenced stay white.
+    The image, then one panel per output channel on one grey scale (dark is large).
 
     Parameters
     ----------
@@ -257,10 +260,14 @@ def plot_activations(net: Any, x: Any, layer: str, path: str | os.PathLike[str] 
     x : ndarray of shape net.input_shape, (1, *net.input_shape) or (input_size,)
         One image, scaled as the net was trained (``load_mnist()``'s [0, 1]).
     layer : str
-        The name of a layer in ``net.layers`` whose output is feature maps, e.g. ``"Conv1"``,
-        ``"Relu1"``, ``"Pool1"``.
+        A layer of ``net.layers`` whose output is feature maps, e.g. ``"Conv1"``, ``"Pool1"``.
     path : str or path-like, optional
         Also write the figure to this PNG file (atomically).
+    ncols : int
+        Panels per row.
+    title : str, optional
+    dpi : int
+        Resolution of the PNG.
 
     Returns
     -------
@@ -312,6 +319,9 @@ def plot_digits(images: Any, path: str | os.PathLike[str] | None = None, *,
         Images per row (the book's 5).
     path : str or path-like, optional
         Also write the figure to this PNG file (atomically).
+    title : str, optional
+    dpi : int
+        Resolution of the PNG.
 
     Returns
     -------
@@ -346,6 +356,8 @@ def plot_eps_sweep(sweeps: Any, path: str | os.PathLike[str] | None = None, *,
         A report of a check run with ``eps_sweep=True``, or its ``sweeps``.
     path : path, optional
         Write a PNG there; without it the Figure is returned.
+    dpi : int
+        Resolution of the PNG.
     """
     sweeps = getattr(sweeps, "sweeps", sweeps)
     if not sweeps:

@@ -52,31 +52,27 @@ class Trainer:
         A kobai net, or any object with ``params`` (dict of arrays), ``loss(x, t)``,
         ``accuracy(x, t)`` and either ``gradient(x, t)`` or ``train_step(x, t, optimizer)``.
     x_train, x_test : array_like of shape (N, input_size) or (N, ...)
-        Inputs of order 1 (pixels in [0, 1]; a root mean square of ``x_train`` above
-        :data:`INPUT_RMS_LIMIT` warns).
+        Inputs of order 1 (an ``x_train`` RMS above :data:`INPUT_RMS_LIMIT` warns).
     t_train, t_test : array_like of shape (N,) or (N, n_classes)
         Integer labels or one-hot rows.
     epochs, mini_batch_size : int
         The total number of epochs (a resumed run continues until it), the batch size.
     optimizer, optimizer_param : str or optimizer, dict
-        A name for :func:`kobai.optimizers.get_optimizer` with its hyperparameters (default
-        ``{"lr": 0.01}``), or an optimizer instance (``kobai.io.load(path).optimizer``).
+        A :func:`kobai.optimizers.get_optimizer` name and its hyperparameters (default
+        ``{"lr": 0.01}``), or an optimizer instance.
     evaluate_sample_num_per_epoch : int, optional
-        Evaluate on the first this many samples of each set (default all), in evaluation
-        mode, :data:`EVAL_BATCH_SIZE` rows at a time.
+        Evaluate on the first this many samples of each set (default all).
     verbose, progress : bool
         Print a per-epoch table; show a progress bar (default ``verbose``).
     rng : numpy.random.Generator or int, optional
-        Seeds the batch order and every layer's ``rng``; None keeps ``history``'s seed or
-        draws one.
+        Seeds the batch order and every layer's ``rng``; None: ``history``'s seed or a new one.
     callbacks : iterable
-        ``cb.on_epoch_end(trainer, record)`` or ``cb(trainer, record)`` after each epoch's
-        evaluation, e.g. :class:`kobai.io.SaveCheckpoint`.
+        ``cb.on_epoch_end(trainer, record)`` or ``cb(trainer, record)`` after each epoch,
+        e.g. :class:`kobai.io.SaveCheckpoint`.
     history : History, optional
         To resume: training starts at epoch ``history.epoch + 1`` and appends to it.
     blas_threads : "auto", int or None
-        "auto": one thread for small matrix products (:mod:`kobai._threads`); None: the
-        BLAS default.
+        "auto": one thread for small matrix products; None: the BLAS default.
 
     Attributes
     ----------
@@ -84,19 +80,19 @@ class Trainer:
 
     Notes
     -----
-    A NaN, infinite or exploding mini-batch loss (the rule of :mod:`kobai.divergence`) stops
-    training with :class:`TrainingDivergedError` before that batch's update is applied.
-    NumPy's floating-point warnings are silenced during training and evaluation.
+    :meth:`train` raises :class:`TrainingDivergedError` on a diverging loss, before that
+    batch's update; NumPy's floating-point warnings are silenced while training.
 
     Examples
     --------
     >>> from kobai.datasets import load_mnist
     >>> from kobai.nets import TwoLayerNet
-    >>> (x, t), (xt, tt) = load_mnist(source="sample")                  # doctest: +SKIP
+    >>> (x, t), (xt, tt) = load_mnist(source="sample")
     >>> net = TwoLayerNet(784, 50, 10, rng=0)
-    >>> history = Trainer(net, x, t, xt, tt, epochs=5, optimizer_param={"lr": 0.1},
-    ...                   rng=0, verbose=False).train()                 # doctest: +SKIP
-    >>> history.test_acc_list[-1]                                       # doctest: +SKIP
+    >>> history = Trainer(net, x, t, xt, tt, epochs=2, optimizer_param={"lr": 0.1},
+    ...                   rng=0, verbose=False).train()
+    >>> history.epoch, len(history.test_acc_list)
+    (2, 2)
     """
 
     def __init__(self, network: Any, x_train: Any, t_train: Any, x_test: Any, t_test: Any,
@@ -239,10 +235,8 @@ class Trainer:
     def train(self) -> History:
         """Train from epoch ``history.epoch + 1`` to ``epochs``; return the history.
 
-        A diverged or interrupted epoch is discarded: the network, the optimizer's state and
-        the history go back to the epoch's start (what a checkpoint saved after the previous
-        epoch holds), and that epoch's callbacks do not run, so ``train()`` may be called
-        again (e.g. with a smaller learning rate) and resumes as if never interrupted.
+        A diverged or interrupted epoch is rolled back (network, optimizer state, history;
+        its callbacks do not run), so ``train()`` may be called again and resumes exactly.
 
         Raises
         ------

@@ -38,28 +38,23 @@ def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
                 ) -> dict[str, np.ndarray]:
     """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
 
-    The format is told by the file's first bytes, not its name: a zip archive (``PK``, what
-    :func:`write_arrays` and ``np.savez`` write) is read with ``np.load(...,
-    allow_pickle=False)``; a pickle (``\\x80``, or protocol 0/1's ``(`` or ``}``) with
-    :func:`read_pickled_arrays`, which never unpickles.
+    Told by the first bytes; a pickle is read by :func:`read_pickled_arrays`, never unpickled.
 
     Parameters
     ----------
     path : str or path-like
     max_bytes : int, optional
-        Refuse an ``.npz`` whose arrays declare more bytes than this, before reading any (a
-        compressed archive can declare a thousand times its size); a pickle holds its data
-        in the file itself.
+        Refuse an ``.npz`` declaring more bytes than this, before reading any.
 
     Returns
     -------
     dict of str to ndarray
-        e.g. ``{"W1": array of shape (784, 50), "b1": array of shape (50,), ...}``.
+        The arrays by name.
 
     Raises
     ------
     ArraysFileError
-        If the file is neither format, or is truncated or corrupted; the message names it.
+        If the file is neither format, truncated or corrupted.
     UnsafePickleError
         If it is a pickle of anything but a dict of numeric arrays (it is not run).
     OSError
@@ -73,15 +68,15 @@ def read_arrays_from(file: BinaryIO, *, max_bytes: int | None = None
                      ) -> dict[str, np.ndarray]:
     """Read named arrays from an open binary file: :func:`read_arrays` on a file object.
 
-    What ``pickle.load(f)`` becomes when ``kobai book run`` runs one of the book's scripts. The
-    format is told by the bytes at the file's current position, which must be seekable: a
-    kobai ``.npz`` is read to its end, a pickle up to its STOP opcode (the file is left just
-    after it, as ``pickle.load`` leaves it).
+    ``pickle.load(f)`` under ``kobai book run``. The format is told at the current position;
+    a pickle is read up to its STOP opcode, as ``pickle.load`` reads it.
 
     Parameters
     ----------
     file : seekable binary file object
         e.g. ``open("params.pkl", "rb")`` or an ``io.BytesIO``.
+    max_bytes : int, optional
+        As for :func:`read_arrays`.
 
     Returns
     -------
@@ -114,6 +109,8 @@ def _read_npz(fh: BinaryIO, where: str, max_bytes: int | None = None
     try:
         with np.load(fh, allow_pickle=False) as npz:
             reader = NpzReader(npz, error, numeric_only=True)
+            # Sizes checked before any data is read: a compressed member can declare ~1000x
+            # its size in the file.
             reader.check_members(max_bytes)
             return reader.read_all()
     except ArraysFileError:
@@ -125,9 +122,8 @@ def _read_npz(fh: BinaryIO, where: str, max_bytes: int | None = None
 def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
     """Write named arrays to ``path`` as a NumPy ``.npz`` archive, atomically; never a pickle.
 
-    The archive is what ``np.savez`` writes (an uncompressed zip of one ``<name>.npy`` per
-    array), under exactly the name given (``write_arrays("params.pkl", ...)`` writes
-    ``params.pkl``), replacing ``path`` only once complete (:func:`kobai.io.atomic_write`).
+    What ``np.savez`` writes, under exactly the name given (``params.pkl`` stays
+    ``params.pkl``), replacing ``path`` only once complete.
 
     Parameters
     ----------
@@ -141,8 +137,7 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
     TypeError
         If a name is not a str or a value not a NumPy array.
     ValueError
-        If an array is not bool, integer or floating point (an object array would need
-        pickle). Nothing is written then.
+        If an array is not bool, integer or floating point; nothing is written then.
     """
     _check_arrays(arrays)
 

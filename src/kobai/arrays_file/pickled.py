@@ -1,13 +1,10 @@
 """The book's trained-weight pickles, read without unpickling: kobai's own interpreter of the
 pickle stack machine, restricted to what a pickled dict of NumPy arrays uses.
 
-A pickle is a program for a small stack machine whose instructions may import and call any
-Python function (``os.system``, ``builtins.exec``, ...). The book's files
-(``ch03/sample_weight.pkl``, ``ch07/params.pkl``, ``ch08/deep_convnet_params.pkl``) hold
-nothing but a dict of arrays, so :func:`read_pickled_arrays` knows only the instructions such a
-dict is made of and *emulates* the few NumPy functions it names instead of importing or
-calling anything: no ``pickle.load`` or ``pickle.Unpickler`` is involved, not even a
-restricted one. Every other instruction or name is refused where it is read.
+A pickle is a stack-machine program that may import and call any function. The book's files
+(``ch03/sample_weight.pkl``, ``ch08/deep_convnet_params.pkl``, ...) hold only a dict of arrays,
+so :func:`read_pickled_arrays` knows only the instructions of such a dict and *emulates* the
+NumPy functions it names (no ``pickle.Unpickler``); anything else is refused where it is read.
 
 What it accepts (pickle protocols 0 to 5, Python 2 or 3):
 
@@ -457,9 +454,8 @@ _OPCODE_NAMES = {op.code.encode("latin-1"): op.name for op in pickletools.opcode
 def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     """Read a pickled dict of NumPy arrays without unpickling it: nothing in it is ever run.
 
-    Only the opcodes of :data:`ALLOWED_OPCODES` and the names of :data:`ALLOWED_GLOBALS` are
-    accepted, each name emulated, never imported or called. Reading stops at the pickle's
-    STOP opcode: the file is left just after it, as ``pickle.load`` leaves it.
+    Only :data:`ALLOWED_OPCODES` and :data:`ALLOWED_GLOBALS` (emulated, never imported) are
+    accepted; the file is left just after the STOP opcode, as ``pickle.load`` leaves it.
 
     Parameters
     ----------
@@ -469,19 +465,16 @@ def read_pickled_arrays(file: BinaryIO) -> dict[str, np.ndarray]:
     Returns
     -------
     dict of str to ndarray
-        The arrays under their names, in the pickle's order (an ``OrderedDict`` if the pickle
-        holds one), as ``pickle.load`` gives them: each a new, writable array with the pickled
-        dtype (bool, integer or floating point), shape and memory order (C or Fortran); in
-        native byte order unless pickled with protocol 5, as NumPy unpickles them.
+        The arrays under their names, in the pickle's order, as ``pickle.load`` gives them:
+        new writable arrays with the pickled dtype, shape and memory order.
 
     Raises
     ------
     UnsafePickleError
-        At the first opcode or name that a pickled dict of arrays does not use, or if the
-        pickle holds anything but such a dict; the message names it and its byte offset.
+        At the first opcode or name a pickled dict of arrays does not use, or if the pickle
+        holds anything else (the message gives the byte offset).
     ArraysFileError
-        If the pickle is truncated or corrupted (a length beyond the end of the file, an
-        array shape that does not match its data, stack underflow, no STOP, ...).
+        If the pickle is truncated or corrupted.
 
     Examples
     --------

@@ -11,14 +11,9 @@ book's semantics, built on kobai's layers:
   loader (the bundled sample or the full MNIST, never a pickle cache);
 * ``kobai.book.layer_naive`` (chapter 5's ``MulLayer`` and ``AddLayer``).
 
-:func:`run` (``kobai book run SCRIPT``, ``python -m kobai.book run SCRIPT``) runs a book script
-unchanged on them: ``common`` and ``dataset`` resolve to ``kobai.book.common`` and
-``kobai.book.dataset`` for that run only, pickles are read and written without unpickling, and
-figures never block (see :mod:`kobai.book.runner`). :data:`kobai.book.scripts.SCRIPTS` lists
-the scripts it has been tested with (``kobai book list``).
-
-For new code, kobai's own names (``kobai.layers``, ``kobai.nets``, ``kobai.optimizers``, ...)
-remain the recommended API: this package is for following the book as it is written.
+:func:`run` (``kobai book run SCRIPT``) runs a book script unchanged on them
+(:mod:`kobai.book.runner`); :data:`kobai.book.scripts.SCRIPTS` lists the scripts it has been
+tested with (``kobai book list``). For new code, use kobai's own names (``kobai.nets``, ...).
 """
 
 from .runner import run

@@ -6,26 +6,20 @@ Started by :func:`kobai.book.runner.run` as ``python -m kobai.book._child [--see
 environment variables that :mod:`kobai.book.dataset.mnist` reads), in the caller's working
 directory. Before the script runs, this process
 
-* puts a finder first on ``sys.meta_path`` that resolves ``common``, ``common.*``,
-  ``dataset`` and ``dataset.*`` to the same module objects as ``kobai.book.common...`` and
-  ``kobai.book.dataset...`` (only ``dataset`` with ``--book-common``). Being first, it wins
-  over a ``common/`` folder that the script's ``sys.path.append(os.pardir)`` makes visible;
-* replaces ``pickle.load``/``loads`` by :func:`kobai.arrays_file.read_arrays_from` (kobai's
-  ``.npz`` or a pickled dict of arrays, told by content; nothing is unpickled) and
-  ``pickle.dump``/``dumps`` by :func:`kobai.arrays_file.write_arrays_to`, which writes a dict
-  of arrays as kobai's ``.npz`` and refuses anything else. ``pickle.Pickler`` and
-  ``pickle.Unpickler`` are left alone: the book never uses them;
-* with ``--save-figures DIR``, or without a display, selects matplotlib's Agg backend and
-  replaces ``matplotlib.pyplot.show`` (and Pillow's ``Image.show``) when the script imports
-  them: figures are saved as ``DIR/<script>-01.png``, ``-02.png``, ... or, without a display
-  and without DIR, dropped with one note on stderr. Either way ``show()`` closes them and
-  never blocks;
-* with ``--seed N``, calls ``np.random.seed(N)`` (the book's scripts seed nothing).
+* puts a finder first on ``sys.meta_path`` resolving ``common(.*)`` and ``dataset(.*)`` to
+  ``kobai.book.common...`` and ``kobai.book.dataset...`` (only ``dataset`` with
+  ``--book-common``), ahead of a ``common/`` the script's ``sys.path`` makes visible;
+* replaces ``pickle.load``/``loads`` by :func:`kobai.arrays_file.read_arrays_from` and
+  ``pickle.dump``/``dumps`` by :func:`kobai.arrays_file.write_arrays_to` (dicts of arrays
+  only; ``Pickler``/``Unpickler`` are left alone: the book never uses them);
+* with ``--save-figures DIR``, or without a display, selects Agg and makes
+  ``pyplot.show`` (and Pillow's ``Image.show``) save figures as ``DIR/<script>-01.png``, ...
+  or drop them (one note on stderr); ``show()`` never blocks;
+* with ``--seed N``, calls ``np.random.seed(N)``.
 
-The script then runs as ``__main__`` with ``sys.argv = [SCRIPT, *ARGS]``, ``__file__`` its
-absolute path and its folder first on ``sys.path``. An exception it raises is printed as
-Python prints it, without this module's frames, and the process exits with status 1
-(130 for KeyboardInterrupt); ``sys.exit(n)`` exits with ``n``.
+The script then runs as ``__main__`` (``sys.argv = [SCRIPT, *ARGS]``, its folder first on
+``sys.path``); an exception is printed without this module's frames and exits 1 (130 for
+KeyboardInterrupt); ``sys.exit(n)`` exits with ``n``.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
 """The book's randomness as a ``np.random.Generator``: NumPy's global stream.
 
-The book draws everything from NumPy's global random state: its weights with
-``np.random.randn``, its dropout masks with ``np.random.rand``, its mini-batches with
-``np.random.choice``; a script seeded with ``np.random.seed(0)`` gives the same numbers every
-run. kobai's layers and networks take ``rng=``, a ``np.random.Generator``, instead, and never
-touch the global state. :func:`global_stream` joins the two: a Generator whose
-``standard_normal(size)`` is ``np.random.randn(*size)`` and whose ``random(size)`` is
-``np.random.rand(*size)``, so kobai's own classes, given it as ``rng``, draw exactly the
-book's numbers, in the book's order, from the book's stream.
-
-Those two methods are the ones kobai's layers and networks call (``Dropout`` its masks with
-``rng.random``, the networks their weights with ``rng.standard_normal``). Its other methods
-(``integers``, ``choice``, ``permutation``, ...) are the Generator's own algorithms on the
-global state's bit generator: they follow ``np.random.seed`` too, but do not give the numbers
-of the legacy functions of the same names.
+:func:`global_stream` is a Generator whose ``standard_normal(size)`` is
+``np.random.randn(*size)`` and whose ``random(size)`` is ``np.random.rand(*size)`` (the two
+methods kobai's layers and networks call), so kobai's classes given it as ``rng`` draw the
+book's numbers in the book's order. Its other methods follow ``np.random.seed`` too, but are
+the Generator's own algorithms, not the legacy functions'.
 """
 
 from __future__ import annotations

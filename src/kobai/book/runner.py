@@ -4,21 +4,8 @@ The book's scripts (``ch05/train_neuralnet.py`` and the others) do ``sys.path.ap
 and import ``common.*`` and ``dataset.mnist`` from the clone of the book's repository. A run of
 :func:`run` gives them ``kobai.book.common`` and ``kobai.book.dataset`` under those names
 instead, kobai's data (the bundled MNIST sample, or the full set), pickles read and written
-without unpickling, and figures that never block.
-
-Why a separate process
-----------------------
-Each script runs in a new Python process (``python -m kobai.book._child``, see
-:mod:`kobai.book._child` for what it sets up), started in the caller's working directory, as
-``python SCRIPT`` would be. A script is a program, not a function: it sets globals, seeds and
-draws from the global ``np.random``, opens figures, appends to ``sys.path``, may call
-``sys.exit`` or ``os._exit``, and leaves its classes and sibling modules (``two_layer_net``,
-``simple_convnet``) in ``sys.modules``. Undoing all of that in the caller's process
-(``sys.modules``, ``sys.path``, ``sys.argv``, the ``pickle`` functions, matplotlib's backend
-and ``show``, NumPy's global random state) would be a long list that a new script could
-always extend; a process boundary contains it completely. The names ``common`` and
-``dataset`` therefore exist only inside that process, and nothing is installed anywhere. The
-cost is a Python start (about 0.3 s with NumPy), small beside any script that trains.
+without unpickling, and figures that never block. Each script runs in a new Python process
+(:mod:`kobai.book._child`), so nothing is installed anywhere.
 """
 
 from __future__ import annotations
@@ -42,16 +29,10 @@ def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: st
         book_common: bool = False) -> int:
     """Run one of the book's scripts, unmodified, on :mod:`kobai.book`; its exit status.
 
-    As ``python script args`` would run it, in a new process and in the current working
-    directory (the book's scripts expect their chapter folder: ``cd ch05`` first), with
-    ``common`` and ``dataset`` resolved to ``kobai.book.common`` and ``kobai.book.dataset``
-    for that run only, even beside the clone's own ``common/``. The script's output goes to
-    this process's standard output and error.
-
-    While the script runs, ``pickle.load`` reads kobai's ``.npz`` or a pickled dict of NumPy
-    arrays without unpickling it (:func:`kobai.arrays_file.read_arrays_from`) and refuses
-    anything else, and ``pickle.dump`` writes a dict of arrays as kobai's ``.npz`` under the
-    name the script opened (``params.pkl``), refusing anything else.
+    As ``python script args`` in a new process and the current directory (``cd ch05`` first),
+    with ``common`` and ``dataset`` resolved to ``kobai.book.common`` and ``kobai.book.dataset``.
+    ``pickle.load``/``pickle.dump`` read and write only dicts of arrays (kobai's ``.npz``,
+    :func:`kobai.arrays_file.read_arrays_from`), refusing anything else.
 
     Parameters
     ----------
@@ -60,28 +41,25 @@ def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: st
     args : sequence of str
         The script's own arguments (its ``sys.argv[1:]``).
     dataset : {"sample", "mnist"}
-        What ``load_mnist`` serves: the 5,000/10,000 images bundled with kobai, or the full
-        MNIST (from ``data_dir``, else kobai's cache, downloaded when missing).
+        What ``load_mnist`` serves: the bundled sample, or the full MNIST (``data_dir`` or
+        kobai's cache, downloaded when missing).
     data_dir : str or path-like, optional
         The folder of the full MNIST's four IDX files; only with ``dataset="mnist"``.
     save_figures : str or path-like, optional
-        A folder (created if needed): matplotlib uses the Agg backend and every ``plt.show()``
-        saves the open figures as ``<script>-01.png``, ``-02.png``, ... there and closes them.
-        Without it, and without a display (``DISPLAY`` unset on Linux), figures use Agg too and
+        A folder (created if needed) where every ``plt.show()`` saves the open figures as
+        ``<script>-01.png``, ``-02.png``, ... (Agg backend). Without it and without a display,
         ``plt.show()`` drops them, with one note on stderr.
     seed : int, optional
-        Call ``np.random.seed(seed)`` before the script starts. The book's scripts seed
-        nothing, so their runs differ; with a seed a run is reproducible, and
-        :mod:`kobai.book` gives the numbers the book's own code gives with the same seed.
+        Call ``np.random.seed(seed)`` before the script starts, for a reproducible run (the
+        same numbers as the book's own code with that seed).
     book_common : bool
-        Give the script the clone's own ``common/`` (the book's code) and only kobai's
-        ``dataset``: the book's numbers on kobai's data, to compare a run with (the tests do).
+        Use the clone's own ``common/`` (the book's code) with kobai's ``dataset``.
 
     Returns
     -------
     int
-        The script's exit status: 0, 1 after an exception (its traceback printed as Python
-        prints it), ``n`` after ``sys.exit(n)``, 128 + the signal number if it was killed.
+        The exit status: 0, 1 after an exception (traceback printed), ``n`` after
+        ``sys.exit(n)``, 128 + the signal number if it was killed.
 
     Raises
     ------
@@ -90,6 +68,8 @@ def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: st
     ValueError
         If ``dataset``, ``data_dir``, ``save_figures`` or ``seed`` is not usable; nothing ran.
     """
+    # A new process per script: a script changes sys.modules, sys.path, pickle, matplotlib and
+    # np.random's global state, and may call os._exit; a process boundary contains all of it.
     command = [sys.executable, "-m", "kobai.book._child"]
     if not Path(script).is_file():
         what = "a folder" if Path(script).is_dir() else "no such file"

@@ -1,18 +1,9 @@
 """The book's scripts that ``kobai book run`` has been tested with (``kobai book list``).
 
-Every script of the book's chapters 3-8 that imports ``common`` or ``dataset``, as found in
-the book's repository at commit 07b11618 (2024-11-05), with what a run on :mod:`kobai.book`
-gives and how long one run takes on the bundled data (``--dataset sample``) with one BLAS
-thread, measured on this project's 2-core machines (``benchmarks/bench_book_scripts.py --only
-kobai``). ``tests/test_book_run.py`` runs each of them from a copy of the
-book's repository and checks the status given here.
-
-Each note also says what the script printed on the full MNIST (``kobai book run --seed 0
---dataset mnist --data-dir ../shared/mnist``, from a copy of its chapter folder) and the wall
-time of that run, measured once on a 2-core machine with one BLAS thread; "as the book's"
-means that ``--book-common`` printed the same accuracies (and losses to rounding) there. The
-test set is MNIST's whole one in both data sets, so a script that reads only the test set
-prints the same on both.
+Every script of the book's chapters 3-8 that imports ``common`` or ``dataset`` (book
+repository at commit 07b11618), with its expected status, a note on its output and its wall
+time on the bundled data with one BLAS thread (``benchmarks/bench_book_scripts.py``); "as the
+book's" means ``--book-common`` printed the same accuracies.
 """
 
 from __future__ import annotations
@@ -46,13 +37,9 @@ class Script:
     status : str
         A key of :data:`STATUSES`.
     seconds : float
-        The wall time of ``kobai book run --seed 0`` on the bundled data with one BLAS thread
-        (``OPENBLAS_NUM_THREADS=1``), Python's start included: the best of 3 runs for the
-        scripts under a minute (2 for ch04/train_neuralnet.py), one run for the others, on a
-        shared 2-core machine
-        (``benchmarks/bench_book_scripts.py``). The single runs met other work on the
-        machine: their CPU time was 0.3-0.9 of their wall time (train_deepnet.py: 313 s of
-        516 s), so an idle machine runs them faster.
+        Wall time of ``kobai book run --seed 0`` on the bundled data with one BLAS thread,
+        Python's start included (``benchmarks/bench_book_scripts.py``; best of 3 under a
+        minute, else one run on a shared machine).
     note : str
         What the script does, and anything a user should know to run it.
     """

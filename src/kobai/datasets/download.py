@@ -57,9 +57,8 @@ def download(filename: str, data_dir: str | os.PathLike[str], mirrors: Iterable[
              progress: bool = False) -> Path:
     """Fetch ``filename`` into ``data_dir`` from the first mirror that serves the right bytes.
 
-    Mirrors are tried in order; an invalid URL, an HTTP error, a refused or timed-out
-    connection, a missed deadline, a body larger than ``max_bytes``, or bytes that are not
-    accepted move on to the next one.
+    Mirrors are tried in order; any failure (URL, HTTP, connection, deadline, size, checksum)
+    moves on to the next.
 
     Parameters
     ----------
@@ -74,16 +73,13 @@ def download(filename: str, data_dir: str | os.PathLike[str], mirrors: Iterable[
     timeout : float
         Seconds to wait for a connection or for each read.
     deadline : float, optional
-        Seconds one attempt may take in all, from connecting to the last byte, however
-        slowly the mirror trickles data. Default: 60 s plus 1 s per 100 kB of ``max_bytes``
-        (600 s without ``max_bytes``).
+        Seconds one attempt may take in all, connection to last byte. Default: 60 s + 1 s per
+        100 kB of ``max_bytes`` (600 s without it).
     max_bytes : int, optional
-        The most bytes the file can take: a mirror announcing or sending more is left at
-        once. Default: no limit.
+        The most bytes the file can take (a mirror sending more is left). Default: no limit.
     verify : callable (Path) -> str or None, optional
-        A second chance for a complete download whose SHA-256 is not ``sha256``: called with
-        the temporary file's path, it returns None to accept the file or says what is wrong
-        with it (e.g. :func:`fetch_mnist` checks the decompressed content).
+        For a download whose SHA-256 is not ``sha256``: None accepts the temporary file, a
+        string says what is wrong with it.
     progress : bool
         Show a progress bar (``tqdm.auto``) while a mirror sends the file.
 
@@ -95,7 +91,7 @@ def download(filename: str, data_dir: str | os.PathLike[str], mirrors: Iterable[
     Raises
     ------
     DownloadError
-        No mirror worked; the message lists each URL and what went wrong with it.
+        No mirror worked (the message lists each URL and its failure).
     """
     folder = Path(data_dir)
     folder.mkdir(parents=True, exist_ok=True)

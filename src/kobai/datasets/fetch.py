@@ -38,11 +38,9 @@ def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None =
                 progress: bool = True) -> dict[str, Path]:
     """Return the paths of ``source``'s four files, downloading those that are missing.
 
-    Each file is looked for in ``data_dir`` as published (``train-images-idx3-ubyte.gz``),
-    uncompressed (``train-images-idx3-ubyte``) or under the variant name
-    (``train-images.idx3-ubyte``); the first found is checked, never replaced. A missing file
-    is downloaded (:func:`kobai.datasets.download.download`), at most the bytes it can take
-    (:data:`kobai.datasets.sources.IDX_SIZES` plus gzip's overhead).
+    A file is found in ``data_dir`` as ``.gz``, uncompressed or under the variant name
+    (``train-images.idx3-ubyte``) and checked, never replaced; a missing one is downloaded
+    (:func:`kobai.datasets.download.download`).
 
     Parameters
     ----------
@@ -51,19 +49,16 @@ def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None =
         Folder of the four files; default ``$KOBAI_HOME/datasets/<source>``
         (``KOBAI_HOME`` defaults to ``~/.cache/kobai``).
     mirrors : iterable of str, optional
-        Base URLs to try in order; default from ``$KOBAI_MNIST_MIRRORS`` or
-        ``$KOBAI_FASHION_MNIST_MIRRORS`` (comma or space separated; set but empty means
-        "do not download"), else :data:`kobai.datasets.sources.DEFAULT_MIRRORS`.
+        Base URLs to try in order; default ``$KOBAI_MNIST_MIRRORS`` /
+        ``$KOBAI_FASHION_MNIST_MIRRORS`` (comma or space separated; empty: no download), else
+        :data:`kobai.datasets.sources.DEFAULT_MIRRORS`.
     checksums : mapping of str to str, optional
-        File name (as in :data:`MNIST_FILES`) -> SHA-256 that the file, or its decompressed
-        content, must have; default: the published ``.gz`` files' in
-        :data:`kobai.datasets.sources.SHA256` and the contents' in
-        :data:`kobai.datasets.sources.IDX_SHA256`.
+        File name (as in :data:`MNIST_FILES`) -> SHA-256 of the file or its decompressed
+        content; default :data:`kobai.datasets.sources.SHA256` and ``IDX_SHA256``.
     timeout : float
         Seconds to wait for a connection or for each read.
     deadline : float, optional
-        Seconds one mirror may take to send one file in all; default 60 s plus 1 s per
-        100 kB the file may take (about 9 minutes for MNIST's training images).
+        Seconds one mirror may take for one whole file; default 60 s + 1 s per 100 kB.
     progress : bool
         Show a progress bar (``tqdm.auto``) for each file that is downloaded.
 
@@ -75,11 +70,9 @@ def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None =
     Raises
     ------
     DatasetError
-        A file on disk is not genuine (the message says how to replace it), or holds bad
-        gzip data.
+        A file on disk is not genuine, or holds bad gzip data.
     DownloadError
-        A missing file could not be downloaded; the message says what each mirror answered
-        and which files to put in which folder to work offline.
+        A missing file could not be downloaded from any mirror.
     """
     check_source(source)
     folder = default_data_dir(source) if data_dir is None else Path(data_dir).expanduser()

@@ -68,11 +68,8 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file, gzip-compressed or not, into an array.
 
-    A file is decompressed when its name ends with ``.gz`` or it starts with the gzip
-    magic bytes. The file is streamed and checked against its header as it is read: no
-    more data than the header announces is ever held in memory (a small gzip file that
-    inflates to gigabytes is refused after the announced size plus 1 MiB), and a truncated
-    or corrupt file raises instead of giving part of the data.
+    Decompressed when named ``.gz`` or starting with the gzip magic; streamed and checked
+    against its header, never holding more than the header announces.
 
     Parameters
     ----------
@@ -82,8 +79,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Returns
     -------
     ndarray
-        Shape from the file's header, e.g. uint8 (60000, 28, 28) for MNIST training images
-        and uint8 (60000,) for its labels.
+        Shape and dtype from the header, e.g. uint8 (60000, 28, 28) for MNIST's images.
 
     Raises
     ------

@@ -47,18 +47,15 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
     one_hot_label : bool
         Labels as one-hot rows of ``dtype``; otherwise as int64 digits 0..9.
     source : {"sample", "mnist", "fashion-mnist"}
-        ``"sample"``: the bundled 5,000 training / 10,000 test digits, no download. ``"mnist"`` and
-        ``"fashion-mnist"``: the full 60,000/10,000 sets (see
-        :func:`kobai.datasets.fetch.fetch_mnist` for downloads and mirrors).
+        ``"sample"``: the bundled 5,000 training / 10,000 test digits. ``"mnist"``,
+        ``"fashion-mnist"``: the full 60,000/10,000 sets (downloaded by
+        :func:`~kobai.datasets.fetch.fetch_mnist`).
     data_dir : str or path-like, optional
-        Folder of the four IDX files, gzip-compressed or not (as for
-        :func:`~kobai.datasets.fetch.fetch_mnist`); not used by ``"sample"``.
+        Folder of the four IDX files (as for ``fetch_mnist``); not used by ``"sample"``.
     dtype : floating dtype
         Type of normalized images and of one-hot labels.
-    checksums : mapping of str to str, optional
-        File name -> SHA-256 of the file or its content (as for ``fetch_mnist``).
-    progress : bool
-        Show a progress bar while a file is downloaded (never when the files are on disk).
+    checksums, progress
+        As for ``fetch_mnist``.
 
     Returns
     -------
@@ -69,10 +66,15 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
     Raises
     ------
     DatasetError
-        A data file is corrupt or inconsistent; :class:`DownloadError` when it cannot be
-        downloaded.
+        A data file is corrupt or inconsistent (:class:`DownloadError`: not downloadable).
     ValueError
         An unknown ``source`` or a non-floating ``dtype``.
+
+    Example
+    -------
+    >>> (x, t), (x_test, t_test) = load_mnist(source="sample")
+    >>> x.shape, t.shape, x_test.shape
+    ((5000, 784), (5000,), (10000, 784))
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":

@@ -124,30 +124,27 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
     inputs : dict of str to array, or tuple of arrays (named x0, x1, ...)
         Floating arrays are checked, integer and boolean ones are constants; ``f`` gets copies.
     vjp : callable ``(inputs, cotangent) -> gradients``
-        The gradients of ``Σ v·f`` for the cotangent ``v`` (of the output's shape or
-        structure), per input: a dict by name, or a tuple in input order for tuple inputs;
-        None where it has none.
+        The gradients of ``Σ v·f`` per input (a dict by name, or a tuple for tuple inputs;
+        None where there is none), ``v`` of the output's shape or structure.
     grad : callable ``(inputs) -> gradients``
         Instead of ``vjp``, for a scalar ``f``.
     mode : {"full", "fast"}
-        Every element; or 3 seeded random directions per input (``v·J·u``), then at most
-        ``max_elements`` elements of an input whose direction disagrees.
+        Every element; or 3 seeded random directions per input (``v·J·u``), then elements of
+        an input whose direction disagrees.
     eps, rtol, atol : float, optional
-        Step and tolerances; by default from the dtypes (see ``engine.resolve_tolerances``):
-        float64 1e-5 / 1e-5 / 1e-8.
+        Step and tolerances; default from the dtypes (float64: 1e-5 / 1e-5 / 1e-8).
     rng : numpy.random.Generator or int, optional
         Seeds the cotangents, the directions and the samples.
     cotangent : array or tuple of arrays, optional
         The cotangent(s) ``v`` instead of random ones.
     jacobian : bool
-        Check the whole Jacobian (one ``vjp`` per output element), as
-        ``torch.autograd.gradcheck`` does: for small functions.
+        Check the whole Jacobian (one ``vjp`` per output element), for small functions.
     batch_axis, channel_axis : int, dict or None
-        For the hints "wrong only for samples/channels ...": the axis of every input as long
-        along it as the first input (a dict name -> axis to say per input).
+        Sample and channel axes for the failure hints (a dict name -> axis per input).
     eps_sweep : bool
-        Also measure the error of each input's worst element at steps 10^-1 ... 10^-10
-        (``report.sweeps``; ``kobai.plot.plot_eps_sweep`` draws them).
+        Also measure each input's worst element at steps 10^-1 ... 10^-10 (``report.sweeps``).
+    max_elements : int
+        In "fast" mode, the most elements checked one by one per input.
     nondet_tol : float
         Two evaluations of ``f`` at the same inputs may differ by this much.
 
@@ -155,6 +152,11 @@ def check_function(f: Callable[..., Any], inputs: Any, vjp: Callable[..., Any] |
     -------
     GradCheckReport
         One row per input (per input and output for several outputs).
+
+    Raises
+    ------
+    TypeError
+        If not exactly one of ``vjp`` and ``grad`` is given, or ``f`` is not callable.
 
     Example
     -------

@@ -123,15 +123,11 @@ def check_jax(fn: Callable[..., Any], *args: Any, mode: str = "full", eps: float
     Parameters
     ----------
     fn : callable
-        ``fn(*args)`` returns a floating array, or a pytree of them (a tuple, list or dict;
-        each array is checked on its own: ``x->out1``, ``x->loss``; nested containers are
-        flattened and named by path, ``out1/W``; dict keys in JAX's sorted order). A
-        ``jax.custom_vjp`` function (or one that calls one) has its rule checked.
+        ``fn(*args)`` returns a floating array or a pytree of them (each leaf checked on its
+        own, named by path: ``x->out1/W``). A ``jax.custom_vjp`` rule is checked too.
     *args : arrays and other values
-        Floating arrays (JAX or NumPy; float16/32/64) are the inputs checked, named by
-        ``fn``'s signature (x0, x1, ... where it cannot be read). Integer and boolean arrays,
-        PRNG keys and Python values are constants: passed unchanged, not checked (said in the
-        report). Nothing passed is modified.
+        Floating arrays (JAX or NumPy) are checked, named by ``fn``'s signature (else x0,
+        x1, ...); anything else is a constant. Nothing passed is modified.
     mode, eps, rtol, atol, rng, jacobian, batch_axis, channel_axis, eps_sweep, max_elements, \
 nondet_tol
         As for :func:`kobai.gradcheck.check_function`.
@@ -141,16 +137,13 @@ nondet_tol
     Returns
     -------
     GradCheckReport
-        One row per input (per input and output for several outputs); ``precision`` says in
-        which dtypes the two sides ran.
+        One row per input (and output); ``precision`` says in which dtypes the sides ran.
 
     Notes
     -----
-    float64 runs only when ``jax_enable_x64`` is on; the checker never changes that setting.
-    With it off, JAX computes in float32 whatever NumPy dtype is passed, so both sides run in
-    float32 and step and tolerances follow the dtype rule (``engine.resolve_tolerances``).
-    With it on, float32 inputs keep float32 backprop while the numerical side runs on float64
-    copies (a shadow) when ``fn`` returns float64 for them.
+    float64 runs only with ``jax_enable_x64`` on (never changed here); with it off both sides
+    run in float32. With it on, float32 inputs get a float64 numerical side when ``fn``
+    returns float64 for them.
 
     Example
     -------

@@ -159,20 +159,16 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
                 eps_sweep: bool = False) -> GradCheckReport:
     """Check a layer's ``backward`` against central differences of its ``forward`` (§5.4–5.6).
 
-    The scalar differentiated is ``L = Σ forward(x)·dout`` with a fixed ``dout``, so
-    ``backward(dout)`` must return ``dL/dx`` and store ``dL/dW`` etc. on the layer. Checked:
-    the input (``results["x"]``, skipped with a note when ``backward`` returns None, as
-    ``Affine`` with ``compute_dx=False``; a problem when the layer has no parameters
-    either, so there is nothing to check), and every parameter, found as a float array
-    attribute ``p`` with a ``d{p}`` attribute after backward (``W``/``dW``, ``gamma``/``dgamma``)
-    or as a ``params``/``grads`` dict pair. Also checked: ``backward`` leaves ``dout`` unchanged.
-    Layers with a ``frozen`` flag (dropout, batch norm) are frozen meanwhile.
+    Differentiates ``L = Σ forward(x)·dout`` for a fixed ``dout``: ``backward(dout)`` must
+    return ``dL/dx`` (skipped with a note when None) and store each parameter's gradient
+    (``W``/``dW`` attributes or a ``params``/``grads`` pair). Also checks that ``backward``
+    leaves ``dout`` unchanged; ``frozen`` layers (dropout, batch norm) are frozen meanwhile.
 
     Parameters
     ----------
     layer : object with ``forward(x[, t][, train])`` and ``backward(dout)``
     x : ndarray of shape (batch_size, ...)
-        Copied to float64; the copy is perturbed.
+        Copied to float64 (the copy is perturbed).
     dout : ndarray of forward(x)'s shape, or float for a loss layer, optional
         Default: standard normal from ``rng`` (uniform in [0.5, 2) for a loss layer).
     t : ndarray, optional
@@ -185,6 +181,14 @@ def check_layer(layer: object, x: np.ndarray, *, dout: np.ndarray | float | None
     Returns
     -------
     GradCheckReport
+        One row for ``x`` and one per parameter.
+
+    Example
+    -------
+    >>> from kobai.layers import Affine
+    >>> rng = np.random.default_rng(0)
+    >>> check_layer(Affine(rng.normal(size=(3, 2)), np.zeros(2)), rng.normal(size=(4, 3))).passed
+    True
     """
     eps = resolve_options(mode, eps, rtol, atol)
     rng = resolve_rng(rng)

@@ -111,10 +111,9 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
                     eps_sweep: bool = False) -> GradCheckReport:
     """Check ``net.gradient(x, t)`` (backprop) against central differences of ``net.loss``.
 
-    For any object with ``params`` (float arrays the forward pass reads), ``loss(x, t)`` and
-    ``gradient(x, t)``: kobai's nets and the book's (§5.7). Params are perturbed in place and
-    restored bit for bit; dropout masks and running statistics are held by ``net.frozen()``;
-    elements near a kink (``kink_state()``) are flagged, not failed.
+    For any object with ``params``, ``loss(x, t)`` and ``gradient(x, t)`` (kobai's nets and the
+    book's, §5.7). Params are perturbed in place and restored bit for bit; elements near a
+    kink are flagged, not failed.
 
     Parameters
     ----------
@@ -122,30 +121,35 @@ def check_gradients(net: object, x: np.ndarray, t: np.ndarray, *, mode: str = "f
     x : ndarray of shape (batch_size, input_size)
     t : ndarray of shape (batch_size,) or (batch_size, output_size)
     mode : {"full", "fast"}
-        "full": every element, ``(L(θ+ε) - L(θ-ε)) / 2ε``. "fast": per array, random unit
-        directions ``u``, ``u·∇L`` against ``(L(θ+εu) - L(θ-εu)) / 2ε``; an array whose
-        direction disagrees (or crosses a kink) is then checked element by element.
+        "full": every element, ``(L(θ+ε) - L(θ-ε)) / 2ε``. "fast": random unit directions,
+        ``u·∇L`` against ``(L(θ+εu) - L(θ-εu)) / 2ε``, then elements where one disagrees.
     eps : float, optional
-        Step of the central differences; default 1e-5 (see ``probe.DEFAULT_EPS``).
+        Step of the central differences; default 1e-5.
     rtol, atol : float
         An element fails when ``|a - n| > atol + rtol·|n|`` (``np.allclose``'s rule).
     rng : numpy.random.Generator or int, optional
         Source of the random directions of "fast" mode.
     eps_sweep : bool
-        Also measure the error of each parameter's worst element at steps 10^-1 ... 10^-10
-        (``report.sweeps``; ``kobai.plot.plot_eps_sweep`` draws them).
+        Also measure each parameter's worst element at steps 10^-1 ... 10^-10.
     locate : bool
-        Also check each layer on its own (:func:`check_layer`) at the input and upstream
-        gradient it receives in the network; ``report.layers`` lists the wrong ones.
+        Also check each layer on its own (:func:`check_layer`); ``report.layers`` lists the
+        wrong ones.
     structured : bool
-        In "full" mode on a kobai network whose layers have the hooks, the structured central
-        differences (the same ±eps per element, tens to hundreds of times faster); False:
-        always the element loop.
+        In "full" mode, use the structured central differences where the layers allow
+        (:mod:`kobai.nets.numgrad`); False: always the element loop.
 
     Returns
     -------
     GradCheckReport
         ``print(report)`` shows a table; ``report.raise_if_failed()`` asserts.
+
+    Example
+    -------
+    >>> from kobai.nets import TwoLayerNet
+    >>> rng = np.random.default_rng(0)
+    >>> net = TwoLayerNet(4, 5, 3, rng=0)
+    >>> check_gradients(net, rng.normal(size=(2, 4)), np.array([0, 2])).passed
+    True
     """
     eps = resolve_options(mode, eps, rtol, atol)
     rng = resolve_rng(rng)
@@ -221,11 +225,9 @@ def _structured_numerical(net: Any, x: np.ndarray, t: np.ndarray, mode: str, eps
     """Full mode on a kobai :class:`~kobai.nets.Network`: its structured numerical gradient
     and kinks, per param.
 
-    ``Network.numerical_gradient_and_kinks`` perturbs every element by the same ±eps as the
-    element loop, but follows each perturbation only through the part of the network it
-    changes (tens to hundreds of times faster; equal to the loop to rounding). It also reports
-    which elements' ±eps moved a ReLU input across 0, as the loop's ``kink_state()``
-    comparison does. Returns {} when the loop has to run, saying why in the report.
+    ``Network.numerical_gradient_and_kinks``: the element loop's ±eps, equal to it to
+    rounding, with the elements whose ±eps moved a ReLU input across 0. Returns {} when the
+    loop has to run, saying why in the report.
     """
     from ..nets import Network, UnsupportedNetwork
 

@@ -27,9 +27,8 @@ def format_index(name: str, index: tuple[int, ...] | None) -> str:
 class ParamResult:
     """How backprop compared with central differences for one array (a parameter, or ``x``).
 
-    Element ``i`` fails when ``|a_i - n_i| > atol + rtol·|n_i|`` (as ``np.allclose``), with
-    ``a`` backprop's gradient and ``n`` the central differences; elements near a kink are left
-    out of every count and error.
+    Element ``i`` fails when ``|a_i - n_i| > atol + rtol·|n_i|`` (``a`` backprop, ``n`` central
+    differences); elements near a kink are left out of every count and error.
 
     Attributes
     ----------
@@ -37,33 +36,30 @@ class ParamResult:
         Key in ``net.params`` (or ``"x"``, ``"W"``, ... for :func:`check_layer`).
     shape : tuple of int
     mode : {"full", "fast", "fast->full"}
-        Every element; random directions ``u·∇L`` only, which agreed; or every element after
-        a direction disagreed or crossed a kink.
+        Every element; random directions ``u·∇L`` only; every element after a direction failed.
     n_checked, n_bad : int
-        Elements compared one by one (0 in "fast" mode), and of them those out of tolerance.
+        Elements compared one by one (0 in "fast" mode), and those out of tolerance.
     max_abs_error, mean_abs_error, max_rel_error : float
-        Relative error ``|a - n| / max(|a|, |n|)``, 0 where both are ``<= atol``; in "fast"
-        mode the errors of ``u·∇L``.
+        Relative: ``|a - n| / max(|a|, |n|)``, 0 where both ``<= atol`` (``u·∇L`` in "fast").
     worst_index : tuple of int or None
         Largest ``|a - n| / (atol + rtol·|n|)``; None in "fast" mode.
     analytic, numerical : float
         ``a`` and ``n`` at ``worst_index`` (``u·∇L`` in "fast" mode).
     n_kinks, kink_indices, bad_indices
-        Elements whose ``±eps`` crossed a kink; all of them; the failing ones, worst first
-        (at most 100).
+        Elements whose ``±eps`` crossed a kink; them; the failing ones, worst first (≤ 100).
     directional, directions : (float, float) or None, list of (float, float)
-        ``(u·∇L by backprop, by central differences)`` of the worst direction, of every one.
+        ``(backprop, numerical)`` ``u·∇L`` of the worst direction, and of every one.
     hint : str
         A pattern recognised in a failure (constant factor, transpose, all zeros, ...).
     analytic_grad, numerical_grad : ndarray or None
         The full gradients when every element was checked.
     kink_rule : {"excluded", "between"}
-        Kinks from a layer's ``kink_state()`` (not checked), or from one-sided differences
-        (backprop passes there when it lies between them).
+        Kinks from ``kink_state()`` (not checked), or from one-sided differences (passes
+        between them).
     n_elements : int or None
         The array's size when only a sample of its elements was checked.
     unlocated : bool
-        A direction disagreed but no element of the sample did (a FAIL; ``mode="full"`` finds it).
+        A direction disagreed but no sampled element did (a FAIL; ``mode="full"`` finds it).
     """
 
     name: str

@@ -46,33 +46,27 @@ def check_torch(fn: Callable[..., Any], *args: Any, mode: str = "full",
     Parameters
     ----------
     fn : callable on tensors
-        An ``autograd.Function``'s ``.apply``, an ``nn.Module`` (its parameters with
-        ``requires_grad`` are checked too, named as in ``named_parameters()``: ``0.weight``)
-        or a plain function. It returns a tensor or a tuple of tensors (each output is
-        checked on its own: ``x->out1``).
+        An ``autograd.Function``'s ``.apply``, an ``nn.Module`` (its ``requires_grad``
+        parameters checked too, as ``0.weight``) or a function, returning a tensor or a tuple
+        of tensors (each output checked on its own: ``x->out1``).
     *args : tensors and other values
-        Positional only: bind keywords first (``functools.partial(torch.softmax, dim=1)``).
-        Floating CPU tensors (float32 or float64) with ``requires_grad=True`` are checked,
-        named by ``fn``'s parameter names (``forward``'s after ``ctx`` for a Function), else
-        x0, x1, ...; anything else is passed unchanged, as a constant. Never modified:
-        ``fn`` gets copies, and no ``.grad`` is set.
+        Positional only (bind keywords with ``functools.partial``). Floating CPU tensors with
+        ``requires_grad=True`` are checked, named by ``fn``'s parameters (else x0, x1, ...);
+        anything else is a constant. Nothing is modified and no ``.grad`` is set.
     mode, eps, rtol, atol, rng, cotangent, jacobian, channel_axis, eps_sweep, max_elements, \
 nondet_tol
         As for :func:`~kobai.gradcheck.check_function`.
     batch_axis : int, dict or None
         The batch axis of the arguments (never of the module's parameters).
     locate : bool
-        For a module whose direct children run in order, each once (an ``nn.Sequential``):
-        also check every child on its own, at the input it receives in the module and with
-        the gradient that reaches its output; ``report.layers`` lists the wrong ones.
+        For an ``nn.Sequential``-like module: also check each child at the input and output
+        gradient it gets in the module; ``report.layers`` lists the wrong ones.
 
     Returns
     -------
     GradCheckReport
-        One row per checked argument, then per parameter (torch runs on one intra-op
-        thread meanwhile; the setting is restored). A float32 ``fn`` is checked
-        against a float64 numerical side (``report.precision`` says so), or in float32 on
-        both sides when it cannot run in float64.
+        One row per checked argument, then per parameter. A float32 ``fn`` gets a float64
+        numerical side where it can run in float64 (``report.precision`` says so).
 
     Example
     -------

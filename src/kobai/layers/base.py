@@ -1,8 +1,7 @@
 """The layer protocol: what every layer provides, and what the rest of kobai relies on.
 
-A layer is the unit of kobai (the book's ``common/layers.py``, §5–6); the network, the Trainer,
-checkpoints and the gradient checker talk to layers only through this protocol
-(``docs/ARCHITECTURE.md`` has the table).
+The book's ``common/layers.py`` (§5–6); networks, the Trainer, checkpoints and the gradient
+checker use layers only through this protocol.
 
 Required
 --------
@@ -20,26 +19,20 @@ Optional (defaults here)
 ``compute_dx``
     False on a network's first layer: no gradient for the data.
 ``reuse_buffers``, ``overwrite_input``, ``overwrite_dout``
-    Set by a network: write into arrays allocated once per input shape (:meth:`Layer._workspace`),
-    and work in place on an array nothing reads again (``output_reusable`` on the layer before).
+    Set by a network: reuse arrays allocated once per input shape (:meth:`Layer._workspace`);
+    work in place on arrays nothing reads again.
 ``decay_keys``, ``min_train_batch``, ``state``, ``frozen``, ``rng``
-    What L2 decay applies to; the smallest training batch (2 for batch norm); non-parameter
-    arrays of a checkpoint; a fixed dropout mask / running statistics; the generator the
-    Trainer reseeds every epoch.
+    L2-decayed keys; smallest training batch; non-parameter checkpoint arrays; a fixed
+    dropout mask / running statistics; the generator the Trainer reseeds every epoch.
 ``get_config()`` / ``from_config(config, params)``
-    JSON constructor arguments and the way back (``cls(**params, **config)``). A layer
-    with ``state`` gives its shapes by the classmethod ``state_shapes(config, params)``, so
-    a checkpoint is checked before anything is built.
+    JSON constructor arguments and back (``cls(**params, **config)``); with ``state``, the
+    classmethod ``state_shapes(config, params)`` gives its shapes.
 ``kink_state()``
     For piecewise-linear layers: which inputs were on the positive side of the kink.
 ``elementwise``, ``apply(x)``, ``derivatives(x, y, order)``, ``kinks``
     Hooks of the structured numerical gradient (``kobai.nets.numgrad``): the forward as a pure
-    function of any shape and its first ``order`` derivatives at ``x`` with ``y = apply(x)``.
-    ``Affine``'s, ``Dropout``'s and ``BatchNormalization``'s ``apply`` act on stacks of
-    perturbed batches ``(..., N, features)``. The structured gradient computes with these
-    ``apply`` only (a patched ``apply`` changes it, as it changes ``forward`` where ``forward``
-    calls ``apply``: Sigmoid, Tanh, Dropout); it checks that the loss its hooks give is the
-    network's, and leaves a network where they differ to the element loop.
+    function of any shape and its first ``order`` derivatives at ``x`` with ``y = apply(x)``;
+    ``Affine``, ``Dropout`` and ``BatchNormalization`` apply to stacks ``(..., N, features)``.
 """
 
 from __future__ import annotations

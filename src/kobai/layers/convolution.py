@@ -1,12 +1,8 @@
 """``Convolution`` (§7.2, §7.4.3): matrix products over unfolded windows, a tile at a time.
 
-The book unfolds the windows with ``im2col`` into rows ``(c, fy, fx)`` and multiplies them by
-the reshaped filters; kobai does the same with the channels last, ``(fy, fx, c)``: copying the
-windows is then a copy of contiguous runs of values, and the product ``col · W`` comes out as
-``(N, OH, OW, FN)``, which *is* the ``(N, FN, OH, OW)`` output in channels-last memory
-(returned as a transposed view, no copy). A layer that receives such a view (the next
-convolution, a pooling layer, ReLU) reads it without a copy too; any other array works the
-same, with one copy more.
+As the book's ``im2col``, with the channels last, ``(fy, fx, c)``: windows are contiguous runs,
+and ``col · W`` of shape ``(N, OH, OW, FN)`` is returned as the ``(N, FN, OH, OW)`` output by a
+transposed view (no copy), which the next convolution, pooling or ReLU reads without a copy.
 
 * **Tiles.** The windows are unfolded and multiplied a few samples at a time (about
   ``_CHUNK_BYTES`` of them), so the product reads them from the cache they were just written
@@ -64,9 +60,8 @@ class Convolution(Layer):
     ----------
     max_elements : int
         Class attribute, 10**9: the most elements ``forward`` allocates for the padded input
-        or for the output (8 GB in float64). Larger ones (``pad=10**6`` on an MNIST image,
-        10**7 filters) are refused with a ``ValueError`` giving the size, before anything is
-        allocated; raise it (``Convolution.max_elements = 10**10``) to run them anyway.
+        or the output; more raises ``ValueError`` before any allocation (raise the limit to
+        run them: ``Convolution.max_elements = 10**10``).
     """
 
     max_elements: ClassVar[int] = 10**9

@@ -113,20 +113,15 @@ class BatchNormalization(Layer):
     momentum : float in [0, 1]
         Weight of the old running statistics in each update.
     eps : float > 0
-        Added to the variance before the square root. 1e-5 as in PyTorch; the book's
-        ``common/layers.py`` uses ``10e-7`` (1e-6).
+        Added to the variance before the square root (1e-5 as in PyTorch; the book: 1e-6).
     running_mean, running_var : ndarray of shape (n_features,), optional
-        Where the running statistics start (copied; the layer updates its own arrays in
-        place): default 0 and 1, so evaluation before any training is the identity. The book
-        starts both at 0, which makes the first evaluations after few training steps divide
-        by ``sqrt(0.1·σ² + eps)``: ``running_var=np.zeros_like(gamma)`` reproduces it.
+        Initial running statistics (copied); default 0 and 1, so evaluation before training
+        is the identity (the book starts both at 0: ``running_var=np.zeros_like(gamma)``).
 
     Attributes
     ----------
     min_train_batch : int
-        2: training mode refuses a batch of one sample (as PyTorch does: "expected more than
-        1 value per channel when training"), unless ``frozen``; the Trainer checks its last
-        mini-batch against this.
+        2: training mode refuses a one-sample batch unless ``frozen`` (as PyTorch does).
     """
 
     min_train_batch: ClassVar[int] = 2

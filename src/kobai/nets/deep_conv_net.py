@@ -27,28 +27,22 @@ def _book_conv(i: int) -> dict[str, int]:
 
 
 class DeepConvNet(Network):
-    """The book's ``DeepConvNet`` (§8.1)::
+    """The book's ``DeepConvNet`` (§8.1): ``(conv - relu - conv - relu - pool) × 3 -
+    affine - relu - dropout - affine - dropout - softmax``.
 
-        conv - relu - conv - relu - pool -
-        conv - relu - conv - relu - pool -
-        conv - relu - conv - relu - pool -
-        affine - relu - dropout - affine - dropout - softmax
+    Weights start as He's, ``sqrt(2 / fan_in)``. Dropout is inverted; ``load_params``
+    converts the book's trained (non-inverted) weights to give the book's predictions.
 
     Parameters
     ----------
     input_dim : (C, H, W)
     conv_param_1, …, conv_param_6 : dict, optional
-        As the book's: ``filter_num`` 16, 16, 32, 32, 64, 64, 3×3 filters, ``pad`` 1 except
-        ``conv_param_4`` (pad 2), stride 1.
+        The book's: 16, 16, 32, 32, 64, 64 3×3 filters, pad 1 (``conv_param_4``: 2), stride 1.
     hidden_size, output_size : int
     dropout_ratio : float
         Of both dropout layers (the book's 0.5).
     rng : numpy.random.Generator or int, optional
     dtype : float32 or float64
-
-    The weights start as He's (``sqrt(2 / fan_in)``), as the book's. Dropout is kobai's
-    inverted dropout; ``load_params`` converts the book's trained weights, made with
-    non-inverted dropout, so they give the book's predictions.
 
     Attributes
     ----------

@@ -40,9 +40,8 @@ class MultiLayerNet(Network):
         Number of classes.
     activation : {"relu", "sigmoid", "tanh"}
     weight_init_std : {"relu", "he", "sigmoid", "tanh", "xavier"} or float
-        "relu"/"he": ``sqrt(2 / n_in)`` (He); "sigmoid"/"tanh"/"xavier": ``sqrt(1 / n_in)``
-        (Xavier); any activation's name: its ``init_gain``; a number: that standard
-        deviation for every layer.
+        Standard deviation: "relu"/"he" ``sqrt(2 / n_in)``; "sigmoid"/"tanh"/"xavier"
+        ``sqrt(1 / n_in)``; another activation's name: its ``init_gain``; or a number.
     weight_decay_lambda : float
         L2 penalty: the loss gains ``0.5 · λ · Σ W²`` over all weight matrices.
     use_dropout, dropout_ratio : bool, float
@@ -50,15 +49,14 @@ class MultiLayerNet(Network):
     use_batchnorm : bool
         Batch normalization before each hidden activation (adds ``gamma{i}``, ``beta{i}``).
     rng : numpy.random.Generator or int, optional
-        Source of randomness (weights and dropout masks); the same seed gives the same net.
+        Seeds the weights and dropout masks.
     dtype : float32 or float64
-        Of the parameters and computations. Use float64 for gradient checks.
+        Of the parameters and computations (float64 for gradient checks).
 
     Attributes
     ----------
     params : dict of str to ndarray
-        ``W1, b1, [gamma1, beta1,] W2, b2, …`` in that order; the layers use these very arrays,
-        so updating them in place updates the network.
+        ``W1, b1, [gamma1, beta1,] W2, b2, …``, the layers' own arrays.
     layers : dict of str to layer
         ``Affine1, [BatchNorm1,] Relu1, [Dropout1,] …, Affine{n+1}`` in forward order.
     last_layer : SoftmaxWithLoss

@@ -64,8 +64,7 @@ class Network(NumericalGradients, NetworkState):
     output_size : int, optional
         Number of classes; default: the ``output_size`` of the last layer that has one.
     weight_decay_lambda : float
-        L2 penalty ``0.5 · λ · Σ W²`` over every layer's ``decay_keys`` (the ``W`` of each
-        Affine).
+        L2 penalty ``0.5 · λ · Σ W²`` over every layer's ``decay_keys`` (Affine's ``W``).
 
     Attributes
     ----------
@@ -73,18 +72,14 @@ class Network(NumericalGradients, NetworkState):
         Read on every pass: replacing a layer (or a layer's method) changes every path.
     last_layer : LossLayer
     params : dict of str to ndarray
-        ``W1, b1, [gamma1, beta1,] W2, ...``: the ``k``-th layer that has parameter ``p`` gives
-        ``p{k}``. These are the layers' own arrays; updating them in place updates the
-        network, and an array replaced in this dict is wired into its layer.
+        ``W1, b1, [gamma1, beta1,] W2, ...`` (``p{k}`` from the ``k``-th layer with ``p``): the
+        layers' own arrays; an array replaced here is wired into its layer.
     dtype : numpy.dtype
         Of the parameters (float32 or float64); inputs are converted to it.
     max_params : int
-        Class attribute, 10**9: the most parameter elements (8 GB in float64) that the
-        builders (``TwoLayerNet``, ``MultiLayerNet``, ``SimpleConvNet``, ``DeepConvNet``) and
-        :meth:`from_config` allocate. Larger sizes are refused with a ``ValueError`` that
-        gives the count, before anything is allocated (``TwoLayerNet(784, 10**9, 10)`` would
-        take 5.7 TiB). Raise it for one class (``MultiLayerNet.max_params = 10**10``) or for
-        all (``Network.max_params``).
+        Class attribute, 10**9: the most parameter elements the builders and
+        :meth:`from_config` allocate; more raises ``ValueError`` before any allocation. Raise
+        it per class (``MultiLayerNet.max_params = 10**10``) or for all.
 
     Examples
     --------
@@ -410,8 +405,8 @@ class Network(NumericalGradients, NetworkState):
         optimizer : kobai optimizer
             Anything with ``update(params, grads)``.
         check_inputs : bool
-            False skips validating ``x`` and ``t`` (about 30 µs at batch 100), for data checked
-            once beforehand, as :class:`kobai.trainer.Trainer` does: ``x`` must then be a
+            False skips validating ``x`` and ``t``, for data checked once beforehand (as
+            :class:`kobai.trainer.Trainer` does): ``x`` must then be a
             C-contiguous array of the net's dtype and input shape, finite, and ``t`` int64
             labels in range.
         max_loss : float

@@ -333,22 +333,24 @@ def build_net(args: argparse.Namespace, *, input_shape: tuple[int, ...] = IMAGE_
     Parameters
     ----------
     args : argparse.Namespace
-        The :data:`NETWORK_OPTIONS` (``net``, ``hidden``, ``activation``, ``weight_decay``,
-        ``dropout``, ``batchnorm``); None (or False) for an option not given, which then
-        takes the default its help states.
+        The :data:`NETWORK_OPTIONS` (``net``, ``hidden``, ``activation``, ...); None (or
+        False) for an option not given, which takes its default.
     input_shape : tuple of int
-        One image, ``(channels, height, width)``: the networks that take images take it as it
-        is, the others its number of pixels.
+        One image, ``(channels, height, width)`` (flattened for networks that take vectors).
+    output_size : int
+        Number of classes.
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int, optional
+        Seeds the weights and dropout masks.
     conv_param : dict, optional
         SimpleConvNet's (default the book's: 30 filters 5×5).
 
     Raises
     ------
     NetOptionsError
-        For options that do not apply to the network, or a number of hidden layers it does
-        not have.
+        For options that do not apply to the network (or hidden layers it does not have).
     ValueError, TypeError
-        From the network's constructor, for values it refuses.
+        From the network's constructor.
     """
     kind = NETS[args.net or next(iter(NETS))]
     return kind.build(args, list(args.hidden or kind.hidden), input_shape=input_shape,

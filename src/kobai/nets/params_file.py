@@ -6,13 +6,9 @@ the name given, ``params.pkl`` included. ``load_params`` reads that or one of th
 pickles, told apart by content and read by :func:`kobai.arrays_file.read_arrays`, which never
 unpickles.
 
-The book's pickles come from networks with the book's dropout, which scales its output by
-``1 - ratio`` in evaluation; kobai's ``Dropout`` is inverted (the identity in evaluation). The
-two are the same function of different weights: a ReLU or max pooling commutes with a
-positive scale, so for each inverted ``Dropout`` the weights and bias of the nearest affine or
-convolution layer before it are multiplied by ``1 - ratio`` on loading a pickle, after which
-the network computes the book's scores in training and in evaluation alike (exactly, for the
-book's ratio 0.5: a power of two).
+The book's dropout scales by ``1 - ratio`` in evaluation, kobai's is inverted; since ReLU and
+max pooling commute with a positive scale, loading a pickle multiplies the weights and bias of
+the affine or convolution layer before each ``Dropout`` by ``1 - ratio`` (exact for 0.5).
 """
 
 from __future__ import annotations

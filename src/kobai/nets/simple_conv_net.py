@@ -61,9 +61,8 @@ class SimpleConvNet(Network):
     input_dim : (C, H, W)
         Shape of one image; default (1, 28, 28), MNIST.
     conv_param : dict
-        ``filter_num``, ``filter_size``, ``pad``, ``stride`` of the convolution; default the
-        book's ``{'filter_num': 30, 'filter_size': 5, 'pad': 0, 'stride': 1}``. The 2×2 max
-        pooling after it has stride 2.
+        ``filter_num``, ``filter_size``, ``pad``, ``stride`` of the convolution (followed by
+        2×2 max pooling, stride 2); default the book's ``30, 5, 0, 1``.
     hidden_size, output_size : int
     weight_init_std : float
         Standard deviation of every initial weight (the book's 0.01).
@@ -74,8 +73,7 @@ class SimpleConvNet(Network):
     ----------
     params : dict
         ``W1 (FN, C, FS, FS)``, ``b1``, ``W2 (FN·PH·PW, hidden_size)``, ``b2``,
-        ``W3 (hidden_size, output_size)``, ``b3``: the book's names and shapes (``W2`` is
-        ``(4320, 100)`` for MNIST).
+        ``W3 (hidden_size, output_size)``, ``b3``: the book's names and shapes.
     layers : dict
         ``Conv1, Relu1, Pool1, Affine1, Relu2, Affine2`` (the book's names).
     """

@@ -1,14 +1,8 @@
 """Parameter updates of the book's section 6.1: SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam.
 
-Every optimizer computes exactly the book's ``common/optimizer.py`` formulas, in the same
-order of floating-point operations, but
-
-* updates ``params`` **in place** with ``out=`` ufuncs into slot and scratch arrays that are
-  allocated once per parameter, so a training step allocates no arrays after the first;
-* keeps its state keyed by parameter name (``"W1"``, ``"b1"``, ...), created lazily on the
-  first update with the parameter's shape and dtype (float32 stays float32);
-* can be saved with :meth:`Optimizer.state_dict` and restored with
-  :meth:`Optimizer.load_state_dict`, so resumed training equals uninterrupted training bit for bit.
+The book's ``common/optimizer.py`` formulas, in the same order of operations; each optimizer
+updates ``params`` **in place** (no allocation after the first step), keeps its state by
+parameter name in the parameter's dtype, and saves it with :meth:`Optimizer.state_dict`.
 
 Examples
 --------

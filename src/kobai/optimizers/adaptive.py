@@ -112,9 +112,8 @@ class Adam(Optimizer):
 
     Notes
     -----
-    Slots ``m`` and ``v`` start at 0; ``t`` is the step number (1 on the first update,
-    ``state_dict()["step"]``); ``*`` and ``/`` are entrywise. As in the book's code, the bias
-    correction is folded into the learning rate::
+    Slots ``m``, ``v`` start at 0 and ``t`` counts updates (``state_dict()["step"]``); as in
+    the book, the bias correction is folded into the learning rate (entrywise)::
 
         t    <- t + 1
         lr_t  = lr * sqrt(1 - beta2**t) / (1 - beta1**t)
@@ -122,8 +121,7 @@ class Adam(Optimizer):
         v    <- v + (1 - beta2) * (g**2 - v)       # = beta2 * v + (1 - beta2) * g**2
         W    <- W - lr_t * m / (sqrt(v) + 1e-7)
 
-    ``lr_t`` is a Python float, so float32 parameters are updated in float32 throughout
-    (the book's ``np.sqrt`` makes it an ``np.float64``, which computes the last line in float64).
+    ``lr_t`` is a Python float, so float32 parameters are updated in float32 throughout.
     """
 
     name = "Adam"

@@ -4,16 +4,14 @@
 (ゼロから作るDeep Learning, O'Reilly Japan, 2016) trained on MNIST's 60,000 training images
 with ``ch08/train_deepnet.py``, published as ``deep_convnet_params.pkl`` in the first commit
 of https://github.com/oreilly-japan/deep-learning-from-scratch: the network of Figure 8-1,
-99.35% on MNIST's 10,000 test images (``kobai evaluate --pretrained`` measures 0.9935).
+99.35% on MNIST's 10,000 test images.
 
 The weights are Copyright (c) 2016 Koki Saitoh, under the MIT License of the book's
 repository; its full text ships next to them, ``kobai/pretrained/LICENSE.md``.
 
-The file is a :func:`kobai.io.save` checkpoint (``DeepConvNet``'s constructor arguments,
-float32 parameters), converted from the pickle without unpickling it by
-``tools/build_pretrained.py``, which rebuilds it byte for byte. The book's dropout scales by
-``1 - ratio`` in evaluation and kobai's is inverted, so the weights and biases of the two
-affine layers before a dropout layer are halved (``DeepConvNet.load_params``).
+The file is a :func:`kobai.io.save` checkpoint (float32), built from the pickle without
+unpickling it by ``tools/build_pretrained.py``; the affine layers before a dropout are halved
+for kobai's inverted dropout (``DeepConvNet.load_params``).
 
 Examples
 --------

@@ -3,20 +3,16 @@
 Everything that touches Ray is here; :mod:`kobai.tune.trial` is the work of one trial and
 knows nothing of Ray.
 
-* **Where.** ``cpus=N`` starts a private local Ray instance (``ray.init(address="local")``,
-  which never joins a stale cluster by accident) with N worker CPUs, listening on 127.0.0.1
-  only (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what Ray does on laptops); ``address``
-  joins a running cluster (``ray start --head``) with Ray's own defaults, after checking in
-  a few seconds that something speaking gRPC answers there, since ``ray.init`` would
-  otherwise retry for minutes.
+* **Where.** ``cpus=N`` starts a private local Ray instance with N worker CPUs, on 127.0.0.1
+  only; ``address`` joins a running cluster (``ray start --head``), after checking within a
+  few seconds that something speaking gRPC answers there.
 * **How.** One trial per CPU, one BLAS thread each, actors reused between trials
   (``reuse_actors``); the training data go into Ray's object store once
   (``tune.with_parameters``). Random search is Ray Tune's ``BasicVariantGenerator`` seeded by
   the search's seed, ASHA its ``ASHAScheduler``. A trial that raises is reported and the
   search goes on (``FailureConfig(max_failures=0)``, not ``fail_fast``).
 * **State.** Ray Tune keeps the experiment in ``<out>/ray``, each trial's results as JSON and
-  CSV (not its TensorBoard files: see :func:`import_ray`); ``Tuner.restore`` continues it
-  (trials that were running start again; the finished ones are kept).
+  CSV; ``Tuner.restore`` continues it (running trials start again, finished ones are kept).
 """
 
 from __future__ import annotations
@@ -203,9 +199,8 @@ def run_trials(param_space: Mapping[str, Any] | None, data: TrialData,
 
     Call inside :func:`ray_session`. ``callbacks`` are Ray Tune callbacks (the progress
     display); Ray Tune saves them with the experiment, and a resumed search uses those.
-    ``reuse_actors=False`` (a new worker process per trial, Ray Tune's default) is there for
-    the benchmark that measures what reusing them saves. Ray Tune logs each trial's results
-    as JSON and CSV in its folder, without its TensorBoard logger (see :func:`import_ray`).
+    ``reuse_actors=False``: a new worker process per trial (Ray Tune's default). Ray Tune
+    logs each trial's results as JSON and CSV in its folder (no TensorBoard logger).
     """
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback

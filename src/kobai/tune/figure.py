@@ -241,34 +241,24 @@ def plot_tune(trials: Iterable[TrialResult], path: str | os.PathLike[str], *,
               dpi: int = 100) -> Path:
     """Draw a search into a PNG: the book's Figure 6-24 and where the good trials lie.
 
-    Left, as ``ch06/hyperparameter_optimization.py`` draws it: the validation accuracy per
-    epoch of the ``n_best`` best trials (:func:`~kobai.tune.report.ranked`), five panels a
-    row, titled ``Best-1`` ... with their final validation accuracy, y from 0 to 1, no epoch
-    ticks, the training accuracy dashed when the trials have it; each panel is labelled with
-    its values of the two main (first) searched dimensions, e.g. ``lr 3.2e-03`` /
-    ``wd 1.0e-06``, and its status unless completed.
-
-    Right, every trial's final validation accuracy: coloured over ``searched[0]`` (x) and
-    ``searched[1]`` (y), with a colour bar; over ``searched[0]`` alone (y = accuracy) when one
-    dimension was searched; absent when none was. A numeric axis is logarithmic when its
-    values span more than two decades; names (net, optimizer, activation, hidden, batchnorm)
-    go on a categorical axis, jittered so equal values stay visible. The best trial is
-    starred, the grid's trials outlined.
-
-    Trials without a completed epoch (or whose final accuracy is NaN) are left out; when none
-    is left the figure says "no completed trial".
+    Left, as ``ch06/hyperparameter_optimization.py``: validation accuracy per epoch of the
+    ``n_best`` best trials (panels ``Best-1`` ...). Right: each trial's final validation
+    accuracy over ``searched[0]`` and ``searched[1]``, the best starred. Trials without a
+    completed epoch are left out.
 
     Parameters
     ----------
     trials : iterable of TrialResult
     path : str or path-like
-        The PNG to write (a temporary file renamed over it: never half-written).
+        The PNG to write (atomically).
     searched : sequence of str
         The search dimensions, by ``kobai train`` option name, main ones first.
     n_best : int
         Panels in the grid (the book's 20).
     title : str, optional
         A title over the whole figure.
+    dpi : int
+        Resolution of the PNG.
 
     Returns
     -------

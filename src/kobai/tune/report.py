@@ -179,26 +179,17 @@ def write_results_csv(trials: Iterable[TrialResult], path: str | os.PathLike[str
     """Write one row per trial, best first (:func:`ranked`), to a CSV file, atomically.
 
     Columns: ``rank, trial_id, status, final_val_acc, best_val_acc, epochs_completed,
-    seconds``; then one per config key (the ``searched`` dimensions first, then ``net,
-    hidden, activation, weight_decay, dropout, batchnorm, optimizer, lr, batch_size, seed`` as
-    far as any trial has them, then any other key, as JSON); then ``val_acc_1`` ...
-    ``val_acc_<epochs>``; then ``error``.
-
-    Accuracies and float options are written with ``repr`` (they read back exactly), seconds
-    with two decimals, hidden sizes as ``100x6``, ``100-50`` or ``100x2-50``, batchnorm as
-    ``true``/``false``, a NaN accuracy as ``nan``. Empty cells: None (or a key the trial
-    lacks), an epoch not run, the final and best accuracy of a trial without an epoch, no
-    error.
+    seconds``, one per config key (``searched`` first), ``val_acc_1`` ... ``val_acc_<epochs>``,
+    ``error``. Floats are written with ``repr`` (exact round trip), hidden sizes as ``100x6``
+    or ``100-50``; missing values are empty cells.
 
     Parameters
     ----------
     trials : iterable of TrialResult
     path : str or path-like
-        The file to write (replaced atomically: a temporary file in the same folder, then
-        ``os.replace``).
+        The file to write (atomically).
     searched : sequence of str
-        The search dimensions, by ``kobai train`` option name (e.g. ``["lr",
-        "weight_decay"]``).
+        The search dimensions, by ``kobai train`` option name, e.g. ``["lr", "weight_decay"]``.
     epochs : int
         The epochs each trial was to run; a trial that ran more widens the file to its count.
 
@@ -357,12 +348,10 @@ def best_json(best: TrialResult, *, searched: Sequence[str], space_lines: Sequen
               extra: dict[str, Any]) -> dict[str, Any]:
     """What ``best.json`` holds: the selected trial, how it was selected, and its test score.
 
-    Keys: ``trial_id``, ``status``, ``config``, ``searched``, ``search_space`` (the lines that
-    describe it), ``selected_by`` (a sentence), ``final_val_acc``, ``best_val_acc``,
-    ``best_val_acc_epoch`` (1-based), ``epochs_completed``, ``val_acc`` (per epoch); when
-    given, ``test_acc_after_retraining`` with ``test_acc_note`` saying how it was measured,
-    and ``retraining`` (the ``retrain`` dict); then ``run`` (``extra``: the search's
-    settings). NaN accuracies become null.
+    Keys: ``trial_id``, ``status``, ``config``, ``searched``, ``search_space``,
+    ``selected_by``, ``final_val_acc``, ``best_val_acc``, ``best_val_acc_epoch`` (1-based),
+    ``epochs_completed``, ``val_acc``; when given, ``test_acc_after_retraining``,
+    ``test_acc_note`` and ``retraining``; then ``run`` (``extra``). NaN becomes null.
 
     Parameters
     ----------
@@ -371,14 +360,14 @@ def best_json(best: TrialResult, *, searched: Sequence[str], space_lines: Sequen
     searched : sequence of str
         The search dimensions, by option name.
     space_lines : sequence of str
-        The search space, one dimension per line, as the console shows it.
+        The search space, one dimension per line.
     test_acc : float or None
-        The test accuracy of ``best``'s configuration retrained on the whole training set,
-        measured once after the selection; None if it was not retrained.
+        Test accuracy of ``best``'s configuration retrained on the whole training set; None
+        if not retrained.
     retrain : dict or None
         What the retraining was (epochs, samples, checkpoint file, ...).
     extra : dict
-        The run's settings (trials, epochs, scheduler, validation fraction, data set, seed...).
+        The run's settings (trials, epochs, scheduler, data set, seed, ...).
 
     Returns
     -------

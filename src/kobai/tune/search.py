@@ -132,9 +132,8 @@ def search(space: SearchSpace | Mapping[str, Any] | None = None,
     address : str, optional
         ``HOST:PORT`` of a running Ray cluster (``ray start --head``), or ``auto``.
     resume : path, optional
-        The run folder of an interrupted search: continue it with its own settings (give no
-        ``space``/``settings``/``out`` then). A search whose trials all finished is not run
-        again: only a retraining that did not finish is.
+        The run folder of an interrupted search, continued with its own settings (give no
+        ``space``/``settings``/``out`` then); finished trials are not run again.
     progress : bool
         Show a progress bar of the trials.
     log : file, optional
@@ -144,8 +143,7 @@ def search(space: SearchSpace | Mapping[str, Any] | None = None,
     ------
     ValueError
         For a malformed space or settings, an ``out`` that holds files, a ``resume`` folder
-        that is not a search, data other than a resumed search's, or a retraining of the
-        best configuration that failed (:class:`RetrainError`; best.json keeps the choice).
+        that is not a search (or other data), or a failed retraining (:class:`RetrainError`).
     ConnectionError
         When no Ray cluster answers at ``address``.
     """

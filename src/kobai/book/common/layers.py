@@ -1,9 +1,7 @@
-"""The book's ``common/layers.py``: kobai's layers (:mod:`kobai.layers`) with the book's
-signatures and semantics.
+"""The book's ``common/layers.py``: kobai's layers with the book's signatures and semantics.
 
-``Relu``, ``Sigmoid``, ``Affine`` and ``Pooling`` are kobai's classes themselves: their
-constructors are the book's and ``forward(x)`` works as the book calls it. The others are
-subclasses that only choose the parameters of kobai's layer that are the book's:
+``Relu``, ``Sigmoid``, ``Affine`` and ``Pooling`` are kobai's classes themselves; the others
+are subclasses choosing the book's parameters:
 
 ==========================  =================================================================
 ``Dropout(dropout_ratio)``  ``kobai.layers.Dropout(ratio, inverted=False, rng=global_stream())``:
@@ -21,8 +19,8 @@ subclasses that only choose the parameters of kobai's layer that are the book's:
 ``Dropout`` and ``BatchNormalization`` take the mode as the book passes it,
 ``forward(x, train_flg)``, and as kobai's networks do, ``forward(x, train=...)``.
 
-The rest of the book's ``from common.layers import *`` comes along: NumPy as ``np``, the
-functions of :mod:`kobai.book.common.functions`, ``im2col`` and ``col2im``.
+``from common.layers import *`` also gives ``np``, :mod:`kobai.book.common.functions`,
+``im2col`` and ``col2im``.
 """
 
 from __future__ import annotations

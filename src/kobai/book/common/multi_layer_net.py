@@ -85,11 +85,9 @@ class MultiLayerNet(_BookNet):
         The hidden layers' widths, e.g. ``[100, 100, 100]``.
     output_size : int
         10 for MNIST.
-    activation : {"relu", "sigmoid"}
-        (kobai's ``"tanh"`` works too.)
+    activation : {"relu", "sigmoid", "tanh"}
     weight_init_std : float or {"relu", "he", "sigmoid", "xavier"}
-        The weights' standard deviation: a number, or He's ``sqrt(2 / n_in)``
-        (``"relu"``/``"he"``) or Xavier's ``sqrt(1 / n_in)`` (``"sigmoid"``/``"xavier"``).
+        A standard deviation, He's ``sqrt(2 / n_in)`` or Xavier's ``sqrt(1 / n_in)``.
     weight_decay_lambda : float
         L2 weight decay: the loss gains ``0.5 · λ · Σ W²``.
 
@@ -104,9 +102,8 @@ class MultiLayerNet(_BookNet):
 
     Notes
     -----
-    ``predict``, ``loss``, ``accuracy``, ``gradient`` and ``numerical_gradient`` are
-    :class:`kobai.nets.Network`'s, which also accept one sample (1-D ``x``) and check their
-    input. ``numerical_gradient`` is the book's loop over every element.
+    The methods are :class:`kobai.nets.Network`'s (they also accept one 1-D sample);
+    ``numerical_gradient`` is the book's loop over every element.
     """
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,

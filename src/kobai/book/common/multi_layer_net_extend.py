@@ -24,13 +24,10 @@ class MultiLayerNetExtend(_BookNet):
     ----------
     input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda
         As :class:`~kobai.book.common.multi_layer_net.MultiLayerNet`.
-    use_dropout : bool
-        A ``Dropout`` after each hidden activation.
-    dropout_ration : float
-        Its ratio (the book's spelling).
+    use_dropout, dropout_ration : bool, float
+        A ``Dropout`` after each hidden activation, and its ratio (the book's spelling).
     use_batchnorm : bool
-        A ``BatchNormalization`` before each hidden activation, with parameters ``gamma{i}``
-        (ones) and ``beta{i}`` (zeros).
+        A ``BatchNormalization`` before each hidden activation (``gamma{i}`` 1, ``beta{i}`` 0).
 
     Attributes
     ----------
@@ -43,10 +40,9 @@ class MultiLayerNetExtend(_BookNet):
 
     Notes
     -----
-    ``predict`` and ``loss`` take the book's ``train_flg`` (default False: evaluation mode);
-    ``gradient`` and ``numerical_gradient`` differentiate the training-mode loss, as the
-    book's do. ``numerical_gradient`` holds the dropout masks and the running statistics
-    fixed while it perturbs the parameters (the book's draws new masks for every evaluation).
+    ``predict`` and ``loss`` take the book's ``train_flg`` (default False); ``gradient`` and
+    ``numerical_gradient`` differentiate the training-mode loss, the latter with the dropout
+    masks and running statistics held fixed (the book's draws new masks each evaluation).
     """
 
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,

@@ -34,27 +34,23 @@ class Trainer:
     Parameters
     ----------
     network
-        Anything with ``params``, ``gradient(x, t)``, ``loss(x, t)`` and ``accuracy(x, t)``:
-        the book's networks, ``MultiLayerNet``, ``MultiLayerNetExtend``, kobai's networks.
+        Anything with ``params``, ``gradient(x, t)``, ``loss(x, t)`` and ``accuracy(x, t)``.
     x_train, t_train, x_test, t_test : ndarray
     epochs : int or float
     mini_batch_size : int
     optimizer : str
-        ``"SGD"``, ``"Momentum"``, ``"Nesterov"``, ``"AdaGrad"``, ``"RMSprop"`` or ``"Adam"``
-        (any case).
+        ``"SGD"``, ``"Momentum"``, ``"Nesterov"``, ``"AdaGrad"``, ``"RMSprop"``, ``"Adam"``.
     optimizer_param : dict
         Its keyword arguments; default ``{"lr": 0.01}``.
     evaluate_sample_num_per_epoch : int, optional
         Evaluate the per-epoch accuracies on the first this many training and test samples.
     verbose : bool
-        Print ``train loss:…`` after every iteration, ``=== epoch:…, train acc:…, test acc:…
-        ===`` at every evaluation and the final test accuracy, as the book does.
+        Print the loss every iteration and the accuracies every epoch, as the book does.
 
     Attributes
     ----------
     train_loss_list : list of float
-        The mini-batch loss after each iteration's update (a second forward pass, with the
-        network's default mode: evaluation for ``MultiLayerNetExtend``).
+        The mini-batch loss after each update (a second forward pass, default mode).
     train_acc_list, test_acc_list : list of float
         The accuracies at each evaluation: iteration 0, then every ``iter_per_epoch``.
     current_iter, current_epoch : int

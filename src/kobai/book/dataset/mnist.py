@@ -1,30 +1,24 @@
 """The book's ``dataset/mnist.py`` (§3.6.1): ``load_mnist`` with the book's signature and
-return types, served by :func:`kobai.datasets.load_mnist` (the bundled sample, or the full
-MNIST checked against its published checksums). Nothing is downloaded from the book's mirror
-and no pickle cache is written or read.
+return types, served by :func:`kobai.datasets.load_mnist` (no pickle cache, no book mirror).
 
 Which data
 ----------
 Read from two environment variables at every call (``kobai book run`` sets them):
 
 ``KOBAI_BOOK_DATASET``
-    ``sample`` (the default when unset or empty): the MNIST digits bundled with kobai, 5,000
-    training images (500 per digit) and MNIST's whole test set of 10,000; offline.
-    ``mnist``: the full 60,000 / 10,000 set, from ``KOBAI_BOOK_DATA_DIR`` if set, else from
-    kobai's cache ``$KOBAI_HOME/datasets/mnist``, downloaded there and verified when missing
-    (see :func:`kobai.datasets.fetch_mnist`).
+    ``sample`` (default): the bundled 5,000 training / 10,000 test digits, offline.
+    ``mnist``: the full 60,000 / 10,000 set, from ``KOBAI_BOOK_DATA_DIR`` or kobai's cache
+    (downloaded and verified when missing, :func:`kobai.datasets.fetch_mnist`).
 ``KOBAI_BOOK_DATA_DIR``
-    The folder of the full MNIST's four IDX files (``train-images-idx3-ubyte.gz``, …,
-    compressed or not); only with ``KOBAI_BOOK_DATASET=mnist``.
+    The folder of the full MNIST's four IDX files; only with ``KOBAI_BOOK_DATASET=mnist``.
 
 :func:`data_source` returns what they select, checked.
 
 The book's other names
 ----------------------
 ``key_file``, ``train_num``, ``test_num``, ``img_dim``, ``img_size`` are the book's constants
-(the sizes of the full set). ``init_mnist()`` and ``download_mnist()`` fetch the full MNIST
-into kobai's data folder with kobai's verified downloader. The book's ``save_file`` (its
-pickle) and ``url_base`` (its mirror) are deliberately absent.
+(the full set's sizes); ``init_mnist()`` and ``download_mnist()`` fetch the full MNIST with
+kobai's verified downloader. ``save_file`` and ``url_base`` are absent.
 """
 
 from __future__ import annotations

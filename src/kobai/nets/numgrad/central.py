@@ -1,61 +1,24 @@
 """Structured numerical gradient of a :class:`~kobai.nets.Network`: the book's central
-differences (§4.4), computed for all elements at once by following each perturbation through
-the network.
+differences (§4.4), computed for all elements at once by following each perturbation.
 
 For every parameter element ``θ_i`` the result is ``(L(θ + h·e_i) - L(θ - h·e_i)) / 2h``, where
 ``L`` is ``net.loss(x, t, train=True)`` with the dropout masks held fixed and ``θ_i ± h`` is
-rounded to the parameter's dtype exactly as the loop stores it. Only the work differs:
+rounded to the parameter's dtype. Every value is float64 (float32 nets are evaluated in
+float64 at their float32 parameters); elements agree with the element loop to its rounding
+noise, ``ε·max(|L|, 1)/h`` (ε = 2^-52).
 
 * Perturbing ``W_k[i, j]`` by ``δ`` changes only column ``j`` of layer ``k``'s product,
-  ``z'[:, j] = z[:, j] + δ·a_in[:, i]``; ``b_k[j]``, ``gamma_k[j]``, ``beta_k[j]`` likewise
-  touch column ``j`` only. Batch norm (training mode) normalizes each column over the batch,
-  the activation and the frozen dropout mask act elementwise, so the change stays in column
-  ``j`` up to the hidden output: ``u = h'[:, j] - h[:, j]`` (N values per perturbation).
-* The next layer's product then changes by a rank-1 term, ``a_in'·W = a_in·W + u ⊗ W[j, :]``.
-  From there the forward is recomputed in full for many perturbations at once
-  (``tail``), in chunks of bounded memory; without batch norm the samples are
-  independent and only the (perturbation, sample) rows with ``u ≠ 0`` are recomputed.
-* When layer ``k`` is the last hidden layer, the rank-1 term lands on the logits, and the
-  per-sample losses follow from a few moments of the softmax per sample and unit
-  (``rank1``), a power series cut far below one rounding. Through later relu layers
-  without batch norm the same holds per sample, as long as no relu input crosses 0
-  (``linear``); the rows where one would are recomputed. Through later smooth layers
-  (sigmoid, tanh) without batch norm, the logits move along a polynomial in the change, from
-  the layers' own derivatives (``smooth``), with a bound on what the series drops; chunks
-  outside the bound are recomputed.
-* The arithmetic is the layers' own: ``stages`` reads the network into stages that
-  compute with the layers' ``apply`` and refuses (``UnsupportedNetwork``) a layer without
-  the hooks, and a net whose loss at θ is not what the hooks give (a ``forward`` changed
-  so that it no longer computes what its ``apply`` does); the caller then uses the element
-  loop (``kobai.gradient.perturb_each``, as ``_element_loop`` does for the prefix).
-* The weight-decay term ``0.5·λ·Σ W²`` changes by ``0.5·λ·((w ± h)² - w²)`` for a weight.
-* On request (``numerical_gradient_and_kinks``), the relu masks that the recomputed values
-  show at ``θ + h·e_i`` and ``θ - h·e_i`` are compared as well (``kinks``).
-
-Every value is float64 (float32 nets are evaluated in float64 at their float32 parameters).
-
-Accuracy (float64 nets). Each ``L±`` is the loop's number up to rounding: what the perturbation
-does not change is computed by the same operations in the same order (so samples it does not
-reach keep bit-identical losses), what it changes by mathematically equal expressions. Each
-``L±`` carries rounding errors of about one unit in the last place of ``|L|``, which the
-central difference divides by ``2h`` -- in the loop as much as here. Hence:
-
-* element by element, ``|fast - loop|`` is of the order of the loop's own rounding noise,
-  ``ε·max(|L|, 1)/h`` (ε = 2^-52; about 4e-12 for ``|L| = 2.3``, ``h = 1e-4``): the tests
-  require ``≤ 1e-10·|loop| + 8·ε·|L|/h`` and measure at most ``2·ε·|L|/h`` over all their
-  configurations and the book-size nets (70-100 % of the elements bit-identical). The loop
-  itself, run on the same batch in another order, moves by ``1.2·ε·|L|/h``. Two cases exceed
-  ``8·ε·|L|/h`` in the loop as much as here (a review compared both with an 80-bit
-  reference): a loss near 0 (rounding is then about ε absolute, not ε·|L|) and batch norm
-  over 2-5 samples (which amplifies rounding up to ~60×);
-* per parameter array, ``max|fast - loop| ≤ 1e-10·max|loop|`` wherever the gradient stands
-  clear of that noise (``max|loop| ≳ 1e10·8·ε·|L|/h``, i.e. gradients of order 0.1·|L|).
-  Smaller gradients -- ``W1`` of ``TwoLayerNet(784, 50, 10)`` with its 0.01 initialisation
-  peaks at 9e-4 -- are resolved only to the loop's own noise (5e-9 relative there); a bias
-  before batch norm has gradient 0 and both results are noise.
-
-For float32 nets the loop computes in float32 and differs from this float64 evaluation by its
-own float32 rounding (about ``1e-7·|L|/h``).
+  ``z'[:, j] = z[:, j] + δ·a_in[:, i]`` (likewise ``b_k[j]``, ``gamma_k[j]``, ``beta_k[j]``);
+  batch norm, the activation and the frozen dropout mask keep it in column ``j``.
+* The next product changes by a rank-1 term, ``a_in'·W = a_in·W + u ⊗ W[j, :]``; ``tail``
+  recomputes the forward from there for many perturbations at once, in bounded chunks.
+* Accelerations: ``rank1`` (last hidden layer: softmax moments), ``linear`` (later relu
+  layers, no input crossing 0) and ``smooth`` (later sigmoid/tanh layers: a bounded
+  polynomial from the layers' ``derivatives``); what falls outside is recomputed.
+* ``stages`` computes with the layers' own ``apply`` and raises ``UnsupportedNetwork`` when it
+  cannot; the caller then uses the element loop (:func:`kobai.gradient.perturb_each`).
+* Weight decay ``0.5·λ·Σ W²`` changes by ``0.5·λ·((w ± h)² - w²)``; ``kinks`` compares the
+  relu masks at ``θ ± h·e_i`` (``numerical_gradient_and_kinks``).
 """
 
 from __future__ import annotations
@@ -123,6 +86,8 @@ def _central_differences(net, x: np.ndarray, labels: np.ndarray, h: float, kinks
         # The loop's first pass draws the dropout masks if none fits; so does this one.
         loss = net.loss(x, labels, train=True)
         model = _PerturbedLosses(net, x, labels, kinks)
+        # What a perturbation does not change is computed by the loop's operations in the
+        # loop's order, so the samples it does not reach keep bit-identical losses.
         model.check_loss(net, loss)
         results = {key: (_element_loop(net, x, labels, arr, h, kinks)
                          if model.slots[key][0] == PREFIX else model.gradient(key, arr, h))

@@ -4,7 +4,7 @@ If a perturbation changes only ``h[:, j]`` of the last hidden layer, by ``u_n`` 
 ``n``, every logit row moves along that unit's outgoing weights, ``z'_n = z_n + u_n · V[j, :]``
 with ``V = W`` of the last layer. (For an earlier hidden layer followed only by relu layers,
 the same holds with a direction per sample, ``V[n, j, :]``, as long as no relu input crosses 0;
-see ``_numgrad_linear``.) With
+see ``linear``.) With
 ``E_c = exp(z_c - max z)`` and ``w_c = V[j, c] - V[j, t]`` (relative to the target's logit, so
 the target's own change cancels)::
 
