@@ -68,6 +68,10 @@ def numerical_diff(f: Callable[[float], float], x: float, h: float = 1e-4) -> fl
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
+#: the types of a loss that are taken as they are (float(value) is the same number)
+_FLOATS = (float, np.float64)
+
+
 def _scalar(value: npt.ArrayLike, where: str) -> float:
     if np.ndim(value) != 0:
         raise ValueError(f"f must return a scalar loss, but returned an array of shape "
@@ -150,7 +154,11 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     grad = np.zeros_like(x)
 
     def evaluate(idx: tuple[int, ...], side: str) -> float:
-        value = _scalar(f(x), f"at x{list(idx)} {side} h")
+        value = f(x)
+        if type(value) in _FLOATS:  # the usual case: no message built, no np.ndim
+            value = float(value)
+        else:
+            value = _scalar(value, f"at x{list(idx)} {side} h")
         if not math.isfinite(value):
             raise _NotFinite(value, idx, side)
         return value
