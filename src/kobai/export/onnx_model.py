@@ -133,7 +133,7 @@ def _model(graph: Graph) -> Any:
         infos = [info for info in infos if info.name != name]
     nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1,
                                   name="softmax"))
-    classes = ["N", graph.output_size]
+    classes: list[str | int] = ["N", graph.output_size]
     doc = (f"{graph.network} exported by kobai {__version__}: input x of shape "
            f"(N, {', '.join(map(str, graph.input_shape))}); outputs probabilities "
            "(softmax of the logits, as predict_proba) and logits, of shape "
