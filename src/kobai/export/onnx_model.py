@@ -34,13 +34,14 @@ from .graph import ExportError, Graph, Step, inference_graph
 __all__ = ["to_onnx", "OPSET", "IR_VERSION"]
 
 #: The ONNX operator set the models use. 13 is the first whose Softmax normalizes over one
-#: axis (older ones flatten everything after ``axis``); 17 is supported by every
-#: onnxruntime since 1.11 and allows IR version 8.
+#: axis (older ones flatten everything after ``axis``); 17 (onnx 1.12) runs on onnxruntime
+#: 1.12 and later and needs no IR version above 8.
 OPSET = 17
 
 #: The file format version written. ``onnx.helper.make_model`` writes the newest one the
 #: installed onnx knows, which older runtimes refuse to load ("Unsupported model IR version",
-#: onnxruntime#20559); 8 (onnx 1.10+) holds everything these models use and loads in every
+#: onnxruntime#20559); 8 is the smallest that holds opset 17
+#: (``onnx.helper.find_min_ir_version_for``), the one onnx 1.12 wrote, and loads in every
 #: onnxruntime since 1.10, the current 1.32 included.
 IR_VERSION = 8
 
