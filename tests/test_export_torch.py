@@ -315,6 +315,9 @@ class Custom(nn.Module):
     (nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2)),
      r"give input_shape.*module 0 \(nn\.Conv2d\).*input_shape=\(1, 28, 28\)"),
     (nn.Sequential(nn.Flatten(), nn.Linear(4, 3)).half(), r"float16"),
+    (nn.Sequential(nn.Linear(4, 3), nn.Dropout(1.0)), r"module 1 \(nn\.Dropout\): .*\[0, 1\)"),
+    (nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, momentum=None)), "momentum=None"),
+    (nn.Sequential(nn.Linear(4, 3), nn.Unflatten(1, (3, 1))), r"module 1 \(nn\.Unflatten\)"),
 ])
 def test_from_torch_refuses_what_kobai_lacks(module, match):
     with pytest.raises(ExportError, match=match):

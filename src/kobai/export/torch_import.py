@@ -95,7 +95,12 @@ def from_torch(module: Any, *, input_shape: Any = None) -> Any:
     layers: list[Any] = []
     i = 0
     while i < len(mods):
-        layer, shape, used = _layer(mods, i, shape, nn, dt)
+        try:
+            layer, shape, used = _layer(mods, i, shape, nn, dt)
+        except ExportError:
+            raise
+        except ValueError as exc:  # a setting kobai's layer refuses, e.g. Dropout(p=1)
+            raise ExportError(f"{_label(mods, i)}: {exc}") from None
         layers.append(layer)
         i += used
     if len(shape) != 1:

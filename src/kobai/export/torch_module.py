@@ -20,6 +20,10 @@ and (:func:`from_torch`, in :mod:`kobai.export.torch_import`) the way back.
 ``dropout``    ``nn.Dropout(ratio)`` (inverted dropout, as kobai's default)
 =============  ========================================================================
 
+One difference remains in training mode: PyTorch's batch norm averages the *unbiased* batch
+variance into ``running_var`` (kobai's, as the book's, the biased one, which both normalize
+with), so training the module further moves its running variance by ``N / (N - 1)`` more.
+
 The modules are named after kobai's layers (``Affine1``, ``Relu1``; a dot becomes ``_``), the
 module returns the logits (``torch.nn.functional.cross_entropy`` of them is kobai's
 ``SoftmaxWithLoss``) and it comes in ``eval()`` mode, in the graph's dtype. ``torch`` is
