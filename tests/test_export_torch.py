@@ -46,9 +46,12 @@ def images(net, n):
     return mnist_test_images(n, flatten=len(net.input_shape) == 1)
 
 
-def logits(module, x):
+def logits(module, x, batch=1000):
+    """``module(x)`` as an array, ``batch`` samples at a time (a conv net's activations of
+    10,000 images would take gigabytes)."""
     with torch.no_grad():
-        return module(torch.from_numpy(x)).numpy()
+        return np.concatenate([module(torch.from_numpy(x[i:i + batch])).numpy()
+                               for i in range(0, len(x), batch)])
 
 
 def assert_outputs_match(net, n):

@@ -44,7 +44,7 @@ from numpy.typing import DTypeLike
 from .._files import atomic_write
 from .graph import ExportError, Graph, Step, inference_graph
 
-__all__ = ["to_torch", "save_torch", "rebuild_source", "from_torch", "import_torch"]
+__all__ = ["to_torch", "save_torch", "rebuild_source", "from_torch", "build_module", "import_torch"]
 
 
 def import_torch() -> Any:
