@@ -42,14 +42,23 @@ from ..layers import (
 )
 from ..util import window_count
 from .graph import ExportError
-from .torch_module import import_torch
 
-__all__ = ["from_torch", "SUPPORTED"]
+__all__ = ["from_torch", "import_torch", "SUPPORTED"]
 
 #: what from_torch reads, for messages
 SUPPORTED = ("nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Flatten, "
              "nn.Dropout, nn.BatchNorm1d (also as nn.Flatten, nn.BatchNorm1d, nn.Unflatten for "
              "images), nn.ConstantPad2d(p, -inf) before an nn.MaxPool2d, nested nn.Sequential")
+
+
+def import_torch() -> Any:
+    """The ``torch`` module, or an ImportError saying how to install it."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(f'kobai\'s PyTorch export needs torch ({exc}); install it with '
+                          'pip install "kobai[torch]"') from exc
+    return torch
 
 
 def from_torch(module: Any, *, input_shape: Any = None) -> Any:

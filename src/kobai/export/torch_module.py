@@ -1,5 +1,5 @@
 """A network as a ``torch.nn.Sequential`` of standard modules, the file pair that rebuilds it,
-and (:func:`from_torch`, in :mod:`kobai.export.torch_import`) the way back.
+and (:func:`from_torch`, from :mod:`kobai.export.torch_import`) the way back.
 
 :func:`to_torch` writes down :func:`~kobai.export.graph.inference_graph` step by step:
 
@@ -43,18 +43,9 @@ from numpy.typing import DTypeLike
 
 from .._files import atomic_write
 from .graph import ExportError, Graph, Step, inference_graph
+from .torch_import import from_torch, import_torch
 
 __all__ = ["to_torch", "save_torch", "rebuild_source", "from_torch", "build_module", "import_torch"]
-
-
-def import_torch() -> Any:
-    """The ``torch`` module, or an ImportError saying how to install it."""
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError(f'kobai\'s PyTorch export needs torch ({exc}); install it with '
-                          'pip install "kobai[torch]"') from exc
-    return torch
 
 
 def to_torch(net: Any, *, dtype: DTypeLike | None = None) -> Any:
@@ -268,10 +259,3 @@ def _constructor(name: str, m: Any, nn: Any) -> str:
                       "writes the modules to_torch builds (Linear, Conv2d, MaxPool2d, "
                       "ConstantPad2d, ReLU, Sigmoid, Tanh, Flatten, Unflatten, BatchNorm1d, "
                       "Dropout)")
-
-
-def from_torch(module: Any, *, input_shape: Any = None) -> Any:
-    """A kobai Network from an ``nn.Sequential``; see :mod:`kobai.export.torch_import`."""
-    from .torch_import import from_torch as build
-
-    return build(module, input_shape=input_shape)
