@@ -6,7 +6,8 @@ of UTF-8 JSON, ``{name: {"dtype": "F32", "shape": [...], "data_offsets": [begin,
 little-endian bytes at ``[begin, end)`` from its start, the tensors covering it exactly.
 
 :func:`write_safetensors` writes what the reference library's ``save_file`` writes, byte for
-byte (tensors ordered by dtype, then name). :class:`SafetensorsReader` checks the whole header
+byte (tensors ordered by dtype, then name; metadata keys sorted, where the reference writes
+several in a hash map's order). :class:`SafetensorsReader` checks the whole header
 against the file before it allocates anything: a crafted header cannot make it allocate more
 than the file holds, and each refusal says what is wrong in one line.
 
@@ -313,6 +314,9 @@ class SafetensorsReader:
                 and 0 <= offsets[0] <= offsets[1]):
             raise self.error(f"tensor {name!r} has data_offsets {str(offsets)[:80]}; expected "
                              "[begin, end] with 0 <= begin <= end")
+        if math.prod(max(n, 1) for n in shape) * given.itemsize >= 2**63:
+            raise self.error(f"tensor {name!r} has shape {tuple(shape)}, too large for any "
+                             "array, even with no elements")
         begin, end = offsets
         need = math.prod(shape) * stored.itemsize
         if need != end - begin:
