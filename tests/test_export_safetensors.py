@@ -361,6 +361,12 @@ def test_a_network_kobai_io_cannot_save_is_refused_as_io_save_refuses_it(tmp_pat
     assert files_in(tmp_path) == []
 
 
+def test_data_that_json_cannot_hold_is_refused_before_writing(tmp_path):
+    with pytest.raises(TypeError, match="as JSON .*the history and data must hold only"):
+        to_safetensors(TwoLayerNet(6, 5, 3), tmp_path / "m.safetensors", data={"x": {1, 2}})
+    assert files_in(tmp_path) == []
+
+
 def test_a_missing_folder_or_a_folder_as_path_is_refused_clearly(tmp_path):
     net = TwoLayerNet(6, 5, 3, rng=0)
     with pytest.raises(FileNotFoundError, match="the directory .*nowhere does not exist"):

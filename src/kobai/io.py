@@ -164,7 +164,8 @@ def meta_json(meta: dict[str, Any]) -> str:
         return json.dumps(meta, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"cannot save the checkpoint metadata as JSON ({exc}); the history "
-                        "must hold only str, int, finite float, list and dict values") from None
+                        "and data must hold only str, int, finite float, list and dict "
+                        "values") from None
 
 
 def _optimizer_entries(optimizer: Any, net: Network) -> tuple[dict, dict]:
