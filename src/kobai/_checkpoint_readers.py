@@ -10,7 +10,7 @@ the same view, :class:`CheckpointReader`, so that every check of ``kobai.io`` is
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 import numpy as np
 
@@ -60,9 +60,6 @@ class CheckpointReader(Protocol):
 class NpzCheckpoint(NpzReader):
     """A checkpoint ``.npz`` (``np.load(path, allow_pickle=False)``), read by
     :class:`kobai.npz.NpzReader`."""
-
-    def __init__(self, npz: Any, error: Callable[[str], Exception]):
-        super().__init__(npz, error)
 
     @property
     def names(self) -> set[str]:
