@@ -13,6 +13,11 @@ book's pickles, loading runs no code):
 
 Files are written atomically. Classes are looked up in :data:`NET_CLASSES` and
 ``kobai.layers.LAYERS``, never imported by a name read from the file.
+
+:func:`load` also reads a safetensors file of ``kobai.export.to_safetensors`` (the arrays of
+``net.state_dict()`` under their own names, the same ``meta`` JSON in ``__metadata__["kobai"]``,
+no optimizer or history), through the same checks: :mod:`kobai._checkpoint_readers` gives both
+formats one reader interface.
 """
 
 from __future__ import annotations
@@ -29,23 +34,25 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from ._checkpoint_readers import META as _META
+from ._checkpoint_readers import CheckpointReader, NpzCheckpoint, SafetensorsCheckpoint
 from ._files import atomic_write
 from ._validate import positive_int, resolve_dtype
+from .arrays_file.safetensors import is_safetensors
 from .nets import NETWORKS, Network
-from .npz import ZIP_MAGIC, NpzReader
+from .npz import ZIP_MAGIC
 from .optimizers import get_optimizer
 
 __all__ = ["NET_CLASSES", "FORMAT", "FORMAT_VERSION", "Checkpoint", "CheckpointError",
-           "SaveCheckpoint", "atomic_write", "load", "load_net", "save"]
+           "SaveCheckpoint", "atomic_write", "load", "load_net", "meta_json", "network_meta",
+           "save"]
 
 FORMAT = "kobai.checkpoint"
 FORMAT_VERSION = 1
 #: the network classes a checkpoint may name: ``kobai.nets.NETWORKS`` (the same dict)
 NET_CLASSES: dict[str, type[Network]] = NETWORKS
 
-_META = "meta"
 _NPY_MAGIC = b"\x93NUMPY"
-_MAX_META_BYTES = 256 * 2**20
 
 
 class CheckpointError(ValueError):
@@ -113,18 +120,9 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
     ValueError
         The optimizer state does not fit the network.
     """
-    name = type(net).__name__
-    if NET_CLASSES.get(name) is not type(net):
-        raise TypeError(f"kobai.io.save can save {', '.join(NET_CLASSES)} networks, got "
-                        f"{type(net).__module__}.{type(net).__qualname__}")
-    config = net.get_config()  # refuses unregistered layers
-    state = net.state_dict()
-    arrays = {f"param/{key}": arr for key, arr in state.items()}
-    meta: dict[str, Any] = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "kobai_version": __version__,
-        "class": name, "config": config, "dtype": net.dtype.name,
-        "optimizer": None, "history": None,
-    }
+    meta = network_meta(net)
+    meta.update(optimizer=None, history=None)
+    arrays = {f"param/{key}": arr for key, arr in net.state_dict().items()}
     if optimizer is not None:
         opt_meta, opt_arrays = _optimizer_entries(optimizer, net)
         meta["optimizer"] = opt_meta
@@ -133,18 +131,41 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
         meta["history"] = history.to_dict() if hasattr(history, "to_dict") else history
     if data is not None:
         meta["data"] = dict(data)
-    try:
-        text = json.dumps(meta, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"cannot save the checkpoint metadata as JSON ({exc}); the history "
-                        "must hold only str, int, finite float, list and dict values") from None
-    arrays[_META] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    arrays[_META] = np.frombuffer(meta_json(meta).encode("utf-8"), dtype=np.uint8)
     path = Path(path)
     with atomic_write(path) as fh:
         # numpy's stubs type savez(**kwds) alongside allow_pickle: bool, so mypy matches the
         # dict's values against bool too; the keys are "meta", "param/..." and "optimizer/...".
         np.savez(fh, **arrays)  # type: ignore[arg-type]
     return path
+
+
+def network_meta(net: Network) -> dict[str, Any]:
+    """The metadata of a checkpoint that describes ``net``: ``format``, ``format_version``,
+    ``kobai_version``, ``class``, ``config`` (``net.get_config()``) and ``dtype``.
+
+    Raises
+    ------
+    TypeError
+        ``net`` is not one of :data:`NET_CLASSES`, or has a layer that is not registered.
+    """
+    name = type(net).__name__
+    if NET_CLASSES.get(name) is not type(net):
+        raise TypeError(f"kobai.io.save can save {', '.join(NET_CLASSES)} networks, got "
+                        f"{type(net).__module__}.{type(net).__qualname__}")
+    config = net.get_config()  # refuses unregistered layers
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "kobai_version": __version__,
+            "class": name, "config": config, "dtype": net.dtype.name}
+
+
+def meta_json(meta: dict[str, Any]) -> str:
+    """``meta`` as the JSON text a checkpoint holds; TypeError for what JSON cannot hold."""
+    try:
+        return json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot save the checkpoint metadata as JSON ({exc}); the history "
+                        "and data must hold only str, int, finite float, list and dict "
+                        "values") from None
 
 
 def _optimizer_entries(optimizer: Any, net: Network) -> tuple[dict, dict]:
@@ -171,12 +192,13 @@ def _optimizer_entries(optimizer: Any, net: Network) -> tuple[dict, dict]:
 
 # -- load -------------------------------------------------------------------------------------
 def load(path: str | os.PathLike[str]) -> Checkpoint:
-    """Load a checkpoint written by :func:`save`.
+    """Load a checkpoint written by :func:`save`, or a safetensors file written by
+    ``kobai.export.to_safetensors`` (then ``optimizer`` and ``history`` are None).
 
     Everything is checked before it is used: the file is an ``.npz`` archive without pickled
-    data, the format version is one this kobai reads, the class is in :data:`NET_CLASSES`,
-    the constructor arguments build a network, and every array has the name, shape and dtype
-    that network (and the optimizer) needs.
+    data (or safetensors whose header fits the file), the format version is one this kobai
+    reads, the class is in :data:`NET_CLASSES`, the constructor arguments build a network,
+    and every array has the name, shape and dtype that network (and the optimizer) needs.
 
     Returns
     -------
@@ -185,30 +207,38 @@ def load(path: str | os.PathLike[str]) -> Checkpoint:
     Raises
     ------
     CheckpointError
-        For any reason the file cannot be loaded (missing, unreadable, not an ``.npz``,
+        For any reason the file cannot be loaded (missing, unreadable, neither format,
         truncated or corrupted, tampered with, from a newer format, another architecture);
         the message names the file and what is wrong.
     """
     where = os.fspath(path)
     try:
         with open(where, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(16)
     except OSError as exc:
         raise CheckpointError(f"{where}: cannot read the checkpoint: "
                               f"{exc.strerror or exc}") from None
     if head.startswith(_NPY_MAGIC):
         raise CheckpointError(f"{where}: is a single .npy array, not a kobai checkpoint (.npz "
                               "written by kobai.io.save)")
-    if not head.startswith(ZIP_MAGIC):
-        raise CheckpointError(f"{where}: is not a kobai checkpoint (expected an .npz archive "
-                              f"written by kobai.io.save; the file starts with {head[:8]!r})")
+
+    def error(message: str) -> CheckpointError:
+        return CheckpointError(f"{where}: {message}")
+
     try:
-        with np.load(where, allow_pickle=False) as npz:
-            return _load_npz(npz, where)
+        if head.startswith(ZIP_MAGIC):
+            with np.load(where, allow_pickle=False) as npz:
+                return _load(NpzCheckpoint(npz, error))
+        if is_safetensors(head):
+            with open(where, "rb") as fh:
+                return _load(SafetensorsCheckpoint(fh, error))
     except CheckpointError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise CheckpointError(f"{where}: is truncated or corrupted ({exc})") from None
+    raise CheckpointError(f"{where}: is not a kobai checkpoint (expected an .npz archive "
+                          "written by kobai.io.save or a safetensors file written by "
+                          f"kobai.export.to_safetensors; the file starts with {head[:8]!r})")
 
 
 def load_net(path: str | os.PathLike[str]) -> Network:
@@ -216,20 +246,10 @@ def load_net(path: str | os.PathLike[str]) -> Network:
     return load(path).net
 
 
-class _Reader(NpzReader):
-    """The checked reader of :mod:`kobai.npz`, raising CheckpointError that names the file."""
-
-    def __init__(self, npz: Any, where: str):
-        super().__init__(npz, lambda message: CheckpointError(f"{where}: {message}"))
-
-
-def _load_npz(npz: Any, where: str) -> Checkpoint:
-    rd = _Reader(npz, where)
-    names = set(npz.files)
-    if _META not in names:
-        raise rd.error("has no 'meta' entry; it is an .npz archive but not a kobai checkpoint "
-                       "(written by kobai.io.save)")
+def _load(rd: CheckpointReader) -> Checkpoint:
+    """The checkpoint ``rd`` reads, every array checked before it is read."""
     rd.check_members()
+    names = rd.names
     meta = _read_meta(rd)
     _check_sizes(rd, meta)
     opt_meta = meta.get("optimizer")
@@ -267,28 +287,18 @@ def _load_npz(npz: Any, where: str) -> Checkpoint:
     return Checkpoint(net=net, optimizer=optimizer, history=history, meta=meta)
 
 
-def _mismatch(rd: _Reader, meta: dict, expected: set[str], names: set[str]) -> Exception:
+def _mismatch(rd: CheckpointReader, meta: dict, expected: set[str], names: set[str]) -> Exception:
     missing, extra = sorted(expected - names), sorted(names - expected)
     return rd.error(f"its arrays do not match the {meta['class']} described in the "
                     f"metadata: missing {missing or 'nothing'}, unexpected "
                     f"{extra or 'nothing'}")
 
 
-def _read_meta(rd: _Reader) -> dict:
-    if rd.size(_META) > _MAX_META_BYTES:
-        raise rd.error(f"its metadata takes {rd.size(_META)} bytes; a kobai checkpoint's is "
-                       "far smaller")
-    raw = rd.read(_META)
+def _read_meta(rd: CheckpointReader) -> dict:
+    text = rd.meta_text()
     try:
-        if raw.dtype == np.uint8 and raw.ndim == 1:
-            text = raw.tobytes().decode("utf-8")
-        elif raw.dtype.kind == "U" and raw.ndim == 0:
-            text = str(raw[()])
-        else:
-            raise rd.error(f"its 'meta' entry is {raw.dtype} of shape {raw.shape}; expected "
-                           "UTF-8 JSON as a 1-D uint8 array")
         meta = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise rd.error(f"its metadata is not valid UTF-8 JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise rd.error(f"its metadata does not identify a kobai checkpoint (expected "
@@ -303,7 +313,7 @@ def _read_meta(rd: _Reader) -> dict:
     return meta
 
 
-def _check_sizes(rd: _Reader, meta: dict) -> None:
+def _check_sizes(rd: CheckpointReader, meta: dict) -> None:
     """Refuse constructor arguments that hold a number larger than every dimension of the
     file's ``param/`` arrays, or more numbers than such arrays can need (four per array, plus
     eight): a first, cheap look, which also bounds the work of ``state_shapes``. The exact
@@ -338,7 +348,7 @@ def _whole_numbers(value: Any) -> list[int]:
     return found
 
 
-def _net_class(rd: _Reader, meta: dict) -> tuple[type[Network], dict]:
+def _net_class(rd: CheckpointReader, meta: dict) -> tuple[type[Network], dict]:
     """The network class and constructor arguments of the metadata, checked."""
     name = meta.get("class")
     cls = NET_CLASSES.get(name) if isinstance(name, str) else None
@@ -355,7 +365,7 @@ def _net_class(rd: _Reader, meta: dict) -> tuple[type[Network], dict]:
     return cls, config
 
 
-def _build_net(rd: _Reader, cls: type[Network], config: dict) -> Network:
+def _build_net(rd: CheckpointReader, cls: type[Network], config: dict) -> Network:
     try:
         return cls.from_config(config)
     except _CONFIG_ERRORS as exc:
@@ -371,7 +381,7 @@ def _build_net(rd: _Reader, cls: type[Network], config: dict) -> Network:
 _CONFIG_ERRORS = (TypeError, ValueError, OverflowError, KeyError, AttributeError)
 
 
-def _config_shapes(rd: _Reader, cls: type[Network], config: dict
+def _config_shapes(rd: CheckpointReader, cls: type[Network], config: dict
                    ) -> tuple[dict[str, tuple[int, ...]], np.dtype]:
     """The shapes of the state_dict of ``cls.from_config(config)`` and its dtype, from
     ``cls.state_shapes(config)``: nothing is built."""
@@ -384,15 +394,15 @@ def _config_shapes(rd: _Reader, cls: type[Network], config: dict
 
 
 def _expected_names(shapes: dict[str, tuple[int, ...]], opt_meta: Any) -> set[str]:
-    """The member names of a checkpoint of a network of these state shapes."""
-    expected = {_META} | {f"param/{key}" for key in shapes}
+    """The array names of a checkpoint of a network of these state shapes (not its meta)."""
+    expected = {f"param/{key}" for key in shapes}
     if opt_meta is not None:
         expected |= {f"optimizer/{slot}/{key}"
                      for slot, keys in opt_meta["slots"].items() for key in keys}
     return expected
 
 
-def _check_arrays(rd: _Reader, shapes: dict[str, tuple[int, ...]], dtype: np.dtype,
+def _check_arrays(rd: CheckpointReader, shapes: dict[str, tuple[int, ...]], dtype: np.dtype,
                   opt_meta: Any) -> None:
     """Every array the network will read, compared with its member's size and ``.npy``
     header as :meth:`_Reader.read` compares them, before anything of those sizes exists."""
@@ -409,13 +419,13 @@ def _nbytes(shapes: dict[str, tuple[int, ...]], dtype: np.dtype) -> int:
     return sum(math.prod(shape) for shape in shapes.values()) * dtype.itemsize
 
 
-def _param_bytes(rd: _Reader) -> int:
+def _param_bytes(rd: CheckpointReader) -> int:
     """The bytes of the file's ``param/`` arrays, from their headers."""
     return sum(math.prod(shape) * dtype.itemsize for key, (shape, dtype) in rd.headers.items()
                if key.startswith("param/"))
 
 
-def _build_optimizer(rd: _Reader, opt_meta: dict, net: Network) -> Any:
+def _build_optimizer(rd: CheckpointReader, opt_meta: dict, net: Network) -> Any:
     hyper = opt_meta.get("hyper")
     name: Any = opt_meta.get("name")  # from the JSON metadata; get_optimizer checks it
     try:

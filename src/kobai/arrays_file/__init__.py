@@ -1,8 +1,10 @@
-"""Files of named arrays: kobai's ``.npz`` and the book's trained-weight pickles (chapters 3.6.2
-and 7.5), told apart by their first bytes, never by the file's name.
+"""Files of named arrays: kobai's ``.npz``, safetensors and the book's trained-weight pickles
+(chapters 3.6.2 and 7.5), told apart by their first bytes, never by the file's name.
 
 kobai writes a plain ``.npz`` archive (:func:`write_arrays`), read back through the checked
-reader of :mod:`kobai.npz`; a pickle is read by :func:`read_pickled_arrays`
+reader of :mod:`kobai.npz`; safetensors (:func:`write_safetensors`, what
+``kobai.export.to_safetensors`` and the ``safetensors`` library write) is read by the checked
+reader of :mod:`kobai.arrays_file.safetensors`; a pickle is read by :func:`read_pickled_arrays`
 (:mod:`kobai.arrays_file.pickled`), which never unpickles: nothing a hostile file asks for runs.
 
 Examples
@@ -29,14 +31,29 @@ from .._files import atomic_write
 from ..npz import NUMERIC_KINDS, ZIP_MAGIC, NpzReader
 from .errors import EXPECTED, ArraysFileError, UnsafePickleError
 from .pickled import ALLOWED_GLOBALS, ALLOWED_OPCODES, describe, read_pickled_arrays
+from .safetensors import SafetensorsReader, is_safetensors, write_safetensors
 
 __all__ = ["ALLOWED_GLOBALS", "ALLOWED_OPCODES", "ArraysFileError", "UnsafePickleError",
-           "read_arrays", "read_arrays_from", "read_pickled_arrays", "write_arrays",
-           "write_arrays_to"]
+           "file_format", "read_arrays", "read_arrays_from", "read_pickled_arrays",
+           "write_arrays", "write_arrays_to", "write_safetensors"]
+
+
+def file_format(head: bytes) -> str | None:
+    """``"npz"``, ``"safetensors"`` or ``"pickle"``: the format of a file starting with
+    ``head`` (its first 32 bytes), or None for none of them."""
+    if head.startswith(ZIP_MAGIC):
+        return "npz"
+    if is_safetensors(head):
+        return "safetensors"
+    if head[:1] in (b"\x80", b"(", b"}") or head.startswith(b"ccollections\nOrderedDict\n"):
+        return "pickle"
+    return None
+
 
 def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
                 ) -> dict[str, np.ndarray]:
-    """Read the named arrays of a kobai ``.npz`` or of one of the book's weight pickles.
+    """Read the named arrays of a kobai ``.npz``, a safetensors file or one of the book's
+    weight pickles.
 
     Told by the first bytes; a pickle is read by :func:`read_pickled_arrays`, never unpickled.
 
@@ -44,7 +61,8 @@ def read_arrays(path: str | os.PathLike[str], *, max_bytes: int | None = None
     ----------
     path : str or path-like
     max_bytes : int, optional
-        Refuse an ``.npz`` declaring more bytes than this, before reading any.
+        Refuse an ``.npz`` or safetensors file declaring more bytes than this, before
+        reading any.
 
     Returns
     -------
@@ -92,12 +110,24 @@ def read_arrays_from(file: BinaryIO, *, max_bytes: int | None = None
     start = file.tell()
     head = file.read(32)
     file.seek(start)
-    if head.startswith(ZIP_MAGIC):
+    fmt = file_format(head)
+    if fmt == "npz":
         return _read_npz(file, where, max_bytes)
-    if head[:1] in (b"\x80", b"(", b"}") or head.startswith(b"ccollections\nOrderedDict\n"):
+    if fmt == "safetensors":
+        return _read_safetensors(file, where, max_bytes)
+    if fmt == "pickle":
         return read_pickled_arrays(file)
-    raise ArraysFileError(f"{where}: starts with {head[:8]!r}, neither a zip archive (b'PK') "
-                          f"nor a pickle (b'\\x80'); expected {EXPECTED}")
+    raise ArraysFileError(f"{where}: starts with {head[:8]!r}, neither a zip archive (b'PK'), "
+                          f"safetensors (a header length, then b'{{') nor a pickle (b'\\x80'); "
+                          f"expected {EXPECTED}")
+
+
+def _read_safetensors(fh: BinaryIO, where: str, max_bytes: int | None = None
+                      ) -> dict[str, np.ndarray]:
+    """The tensors of a safetensors file, the whole header checked before any is read."""
+    reader = SafetensorsReader(fh, lambda message: ArraysFileError(f"{where}: {message}"))
+    reader.check_members(max_bytes)
+    return reader.read_all()
 
 
 def _read_npz(fh: BinaryIO, where: str, max_bytes: int | None = None

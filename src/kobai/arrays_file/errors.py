@@ -6,8 +6,8 @@ from __future__ import annotations
 __all__ = ["EXPECTED", "ArraysFileError", "UnsafePickleError"]
 
 #: what a file of arrays is, for the end of every message
-EXPECTED = ("a NumPy .npz written by kobai's save_params, or the book's pickle of a dict of "
-            "arrays")
+EXPECTED = ("a NumPy .npz written by kobai's save_params, a safetensors file, or the book's "
+            "pickle of a dict of arrays")
 
 
 class ArraysFileError(ValueError):

@@ -2,9 +2,10 @@
 (§7.5, ``SimpleConvNet.save_params``), without the book's pickle.
 
 ``save_params`` writes kobai's ``.npz`` (:func:`kobai.arrays_file.write_arrays`) under exactly
-the name given, ``params.pkl`` included. ``load_params`` reads that or one of the book's
-pickles, told apart by content and read by :func:`kobai.arrays_file.read_arrays`, which never
-unpickles.
+the name given, ``params.pkl`` included. ``load_params`` reads that, a safetensors file of a
+``state_dict`` (``kobai.export.to_safetensors``, or the ``safetensors`` library's ``save_file``)
+or one of the book's pickles, told apart by content and read by
+:func:`kobai.arrays_file.read_arrays`, which never unpickles.
 
 The book's dropout scales by ``1 - ratio`` in evaluation, kobai's is inverted; since ReLU and
 max pooling commute with a positive scale, loading a pickle multiplies the weights and bias of
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays_file import read_arrays, write_arrays
+from ..arrays_file import file_format, read_arrays, write_arrays
 from ..layers import Affine, Convolution, Dropout, Flatten, Pooling, Relu
 
 __all__ = ["load_params", "save_params"]
@@ -34,7 +35,8 @@ def save_params(net: Any, path: str | os.PathLike[str]) -> None:
 
 
 def load_params(net: Any, path: str | os.PathLike[str]) -> None:
-    """Copy the arrays of ``path`` (kobai's ``.npz`` or the book's pickle) into ``net``.
+    """Copy the arrays of ``path`` (kobai's ``.npz``, safetensors or the book's pickle) into
+    ``net``.
 
     Every parameter of the net must be in the file with its shape; running statistics
     (``running_mean1``, ...) are taken when present. Values are cast to the net's dtype.
@@ -49,7 +51,7 @@ def load_params(net: Any, path: str | os.PathLike[str]) -> None:
     """
     where = os.fspath(path)
     with open(where, "rb") as fh:
-        book = not fh.read(2).startswith(b"PK")
+        book = file_format(fh.read(32)) == "pickle"
     own = net.state_dict()
     # float64 values for every array of the net, plus 64 MB: room for another network's
     # file (refused below with the names it holds), none for a compressed archive that

@@ -86,9 +86,10 @@ class NetworkState:
         save_params(self, file_name)
 
     def load_params(self, file_name: str | os.PathLike[str] = "params.pkl") -> None:
-        """Load parameters saved by :meth:`save_params` or the book's trained-weight pickles
-        (``ch07/params.pkl``, ``ch08/deep_convnet_params.pkl``, ...), which are read without
-        unpickling: see :mod:`kobai.nets.params_file`."""
+        """Load parameters saved by :meth:`save_params`, a safetensors file of a
+        ``state_dict`` or the book's trained-weight pickles (``ch07/params.pkl``,
+        ``ch08/deep_convnet_params.pkl``, ...), which are read without unpickling: see
+        :mod:`kobai.nets.params_file`."""
         from .params_file import load_params
 
         load_params(self, file_name)
