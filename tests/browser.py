@@ -97,10 +97,11 @@ class Browser:
         """A reference to the first element matching the CSS selector ``css``."""
         return self._call("POST", "/element", {"using": "css selector", "value": css})
 
-    def draw(self, css, strokes):
-        """Draw ``strokes`` on the element ``css`` with the mouse: each stroke a list of
-        ``(x, y)`` in the element's CSS pixels from its top left corner (pointerMove to the
-        first, pointerDown, pointerMove to each of the others, pointerUp)."""
+    def draw(self, css, strokes, pointer="mouse"):
+        """Draw ``strokes`` on the element ``css`` with the ``pointer`` ("mouse", "pen" or
+        "touch"): each stroke a list of ``(x, y)`` in the element's CSS pixels from its top
+        left corner (pointerMove to the first, pointerDown, pointerMove to each of the
+        others, pointerUp)."""
         element = self.element(css)
         rect = self._call("GET", f"/element/{element[ELEMENT]}/rect")
         cx, cy = rect["width"] / 2, rect["height"] / 2  # W3C offsets are from the centre
@@ -115,7 +116,7 @@ class Browser:
             actions += [move(x, y) for x, y in stroke[1:]]
             actions.append({"type": "pointerUp", "button": 0})
         self._call("POST", "/actions", {"actions": [{
-            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "type": "pointer", "id": pointer, "parameters": {"pointerType": pointer},
             "actions": actions}]})
         self._call("DELETE", "/actions")
 

@@ -9,6 +9,7 @@ network and compare its probabilities with ``predict_proba``.
 import base64
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import browser
 import export_nets
@@ -19,7 +20,16 @@ from conftest import require, require_shared
 from kobai.datasets import CLASS_NAMES
 from kobai.export import ExportError, inference_graph, to_html
 from kobai.export.web_page import labels_for
-from kobai.nets import SimpleConvNet, TwoLayerNet
+from kobai.layers import (
+    Affine,
+    BatchNormalization,
+    Convolution,
+    Dropout,
+    Pooling,
+    Relu,
+    Sigmoid,
+)
+from kobai.nets import Network, SimpleConvNet, TwoLayerNet
 
 #: the kinds of trained_nets(), written out so that collecting this file trains nothing
 KINDS = ["two-layer", "mlp-relu-bn-dropout", "mlp-sigmoid", "mlp-tanh-bn", "simple-convnet",
@@ -70,9 +80,8 @@ def deep_page(nets, tmp_path_factory):
     return to_html(nets["deep-convnet"], tmp_path_factory.mktemp("page") / "deep.html")
 
 
-def page_probabilities(chromium, net, path, x):
-    """Export ``net`` to ``path``, open it and return its probabilities of ``x`` (n, 784)."""
-    to_html(net, path)
+def page_probabilities(chromium, path, x):
+    """Open the page ``path`` and return its probabilities of ``x`` (n, 784), one call."""
     chromium.open(path)
     encoded = base64.b64encode(np.ascontiguousarray(x, dtype="<f4").tobytes()).decode()
     return np.array(chromium.run(PREDICT_ALL, encoded))
@@ -80,8 +89,12 @@ def page_probabilities(chromium, net, path, x):
 
 def check_parity(chromium, net, path, n):
     x, _ = export_nets.test_images(n)
-    got = page_probabilities(chromium, net, path, x)
-    want = net.predict_proba(x.reshape(-1, *net.input_shape))
+    to_html(net, path)
+    # kobai's probabilities meanwhile, on the other core (the browser call only waits)
+    with ThreadPoolExecutor(1) as pool:
+        want = pool.submit(net.predict_proba, x.reshape(-1, *net.input_shape))
+        got = page_probabilities(chromium, path, x)
+        want = want.result()
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     np.testing.assert_array_equal(got.argmax(axis=1), want.argmax(axis=1))
 
@@ -99,6 +112,30 @@ def test_page_gives_predict_proba_of_the_test_images(chromium, nets, kind, tmp_p
 @pytest.mark.parametrize("kind", KINDS)
 def test_page_gives_predict_proba_of_all_10000_test_images(chromium, nets, kind, tmp_path):
     check_parity(chromium, nets[kind], tmp_path / f"{kind}.html", 10_000)
+
+
+def test_page_gives_predict_proba_with_the_options_no_builder_uses(chromium, tmp_path):
+    # the book's dropout (scaled at evaluation), padded and overlapping pooling, a 2-pixel
+    # padded 5x5 convolution, a non-square pooling window, sigmoid after batch norm
+    rng = np.random.default_rng(1)
+    f32 = np.float32
+    net = Network([
+        Convolution(0.5 * rng.standard_normal((3, 1, 5, 5)).astype(f32),
+                    0.1 * rng.standard_normal(3).astype(f32), stride=1, pad=2),
+        Pooling(3, 3, stride=2, pad=1),
+        Relu(),
+        Dropout(0.3, inverted=False),
+        Pooling(2, 1, stride=1),
+        BatchNormalization(rng.uniform(0.5, 2, 3 * 13 * 14).astype(f32),
+                           rng.standard_normal(3 * 13 * 14).astype(f32)),
+        Sigmoid(),
+        Affine(0.3 * rng.standard_normal((3 * 13 * 14, 10)).astype(f32),
+               np.zeros(10, f32)),
+    ], input_shape=(1, 28, 28))
+    assert [step.op for step in inference_graph(net).steps] == [
+        "conv", "maxpool", "relu", "dropout", "maxpool", "batchnorm", "sigmoid", "flatten",
+        "linear"]
+    check_parity(chromium, net, tmp_path / "options.html", 200)
 
 
 @pytest.mark.slow
@@ -191,6 +228,13 @@ def test_the_same_strokes_drawn_with_pillow_look_alike_to_the_network(chromium, 
         net.predict(mine.reshape(1, 1, 28, 28)).argmax() == 7
 
 
+@pytest.mark.parametrize("pointer", ["touch", "pen"])
+def test_a_finger_or_a_pen_draws_too(chromium, deep_page, pointer):
+    chromium.open(deep_page)
+    chromium.draw("#pad", DRAWN[7], pointer=pointer)
+    assert chromium.run("return window.kobai.classify().label") == "7"
+
+
 def test_a_blank_pad_and_clear_give_no_prediction(chromium, deep_page):
     chromium.open(deep_page)
     assert chromium.run("return [window.kobai.preprocess(), window.kobai.classify()]") == \
@@ -268,4 +312,5 @@ def test_a_title_cannot_break_out_of_the_page(tmp_path):
                    labels=[f"</script>{k}" for k in range(10)])
     text = path.read_text(encoding="utf-8")
     assert "<script>alert" not in text
-    assert text.count("</script>") == 3  # the model's, the weights' and the page's own
+    # the model's, the weights' and the page's three scripts
+    assert text.count("</script>") == 5

@@ -9,8 +9,9 @@ crop to the ink, the longer side scaled to 20 pixels with a Lanczos filter, cent
 by the centre of mass); the page shows those 28×28 inputs and a bar chart of the class
 probabilities.
 
-The page is ``page/page.html`` and ``page/page.js`` beside this module (package data), the
-model and the script inlined at export. In the browser, ``window.kobai`` offers
+The page is ``page/page.html`` beside this module (package data), with the model and three
+scripts inlined at export: ``network.js`` (the forward pass), ``prepare.js`` (the drawing as
+28×28 inputs) and ``page.js`` (the pad, the chart). In the browser, ``window.kobai`` offers
 ``predict(pixels)`` (784 numbers in [0, 1], MNIST's layout, to the probabilities),
 ``preprocess()`` (the canvas as those 784 inputs, or ``null`` when nothing is drawn),
 ``classify()``, ``clear()``, ``labels`` and ``model`` (the network's name and shapes).
@@ -41,6 +42,8 @@ _INPUT_SHAPES = ((784,), (1, 28, 28))
 #: the arrays each op's JavaScript reads (batch norm's ``var`` is left out: ``std`` is enough)
 _ARRAYS = {"linear": ("W", "b"), "conv": ("W", "b"), "batchnorm": ("mean", "std", "gamma",
                                                                    "beta")}
+#: the page's scripts, in order: the forward pass, the preprocessing, the page itself
+_SCRIPTS = ("network", "prepare", "page")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -104,7 +107,7 @@ def to_html(net: Any, path: str | os.PathLike[str], *, labels: Sequence[str] | N
         "title": html.escape(title if title is not None else f"kobai: {graph.network}"),
         "model": _script_json(model),
         "weights": base64.b64encode(weights).decode("ascii"),
-        "script": _template("page.js"),
+        **{f"{name}_js": _template(f"{name}.js") for name in _SCRIPTS},
     })
     path = Path(path)
     with atomic_write(path) as fh:
