@@ -167,6 +167,13 @@ def test_page_describes_the_network_in_its_js_api(chromium, nets, deep_page):
                                         "output_size": 10, "ops": ops}]
 
 
+def test_predict_names_what_it_takes(chromium, deep_page):
+    chromium.open(deep_page)
+    message = chromium.run("try { window.kobai.predict([0.5, 0.5]); } "
+                           "catch (e) { return e.message; }")
+    assert message == "kobai.predict takes 784 pixels (28x28, MNIST's layout), got 2"
+
+
 def ring(cx, cy, rx, ry, points=24):
     return [(cx + rx * math.sin(2 * math.pi * k / points),
              cy - ry * math.cos(2 * math.pi * k / points)) for k in range(points + 1)]
