@@ -14,6 +14,7 @@ from kobai.datasets.idx import parse_idx, read_idx, write_idx
 from kobai.datasets.mnist import SOURCES, load_mnist
 from kobai.datasets.record import describe, fingerprint
 from kobai.datasets.sources import (
+    CLASS_NAMES,
     DEFAULT_MIRRORS,
     IDX_SHA256,
     IDX_SIZES,
@@ -25,6 +26,7 @@ from kobai.datasets.sources import (
 )
 
 __all__ = [
+    "CLASS_NAMES",
     "DEFAULT_MIRRORS",
     "IDX_SHA256",
     "IDX_SIZES",

@@ -54,6 +54,14 @@ IDX_SHA256: dict[str, dict[str, str]] = {
     },
 }
 
+#: data set -> the names of its ten classes, in label order (Fashion-MNIST's as Zalando's
+#: README lists them); the bundled ``"sample"`` is MNIST's
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "mnist": tuple("0123456789"),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"),
+}
+
 #: MNIST's layout: a 16-byte header and 60,000 or 10,000 images of 28×28 bytes; an 8-byte
 #: header and one byte per label.
 _MNIST_LAYOUT = {TRAIN_IMAGES: 47_040_016, TRAIN_LABELS: 60_008, TEST_IMAGES: 7_840_016,
