@@ -63,7 +63,7 @@ def test_bad_arguments_are_one_line_and_write_nothing(capsys, tmp_path, relu_run
     assert _files(tmp_path) == ["empty"] and _files(empty) == []
 
 
-def test_a_network_holding_nan_is_refused_and_nothing_written(capsys, tmp_path, relu_run):
+def test_a_checkpoint_holding_nan_is_refused_and_nothing_written(capsys, tmp_path, relu_run):
     from kobai.io import save
 
     checkpoint = load(relu_run / "model.npz")
@@ -72,7 +72,9 @@ def test_a_network_holding_nan_is_refused_and_nothing_written(capsys, tmp_path, 
     for fmt in ("safetensors", "html"):
         status, _, err = run(capsys, "export", tmp_path / "model.npz", "--to", fmt)
         assert status == 2
-        assert "W1" in one_line(err) and "NaN" in err
+        line = one_line(err)
+        assert f"cannot load {tmp_path / 'model.npz'}: its parameters" in line
+        assert "W1" in line and "finite" in line
     assert _files(tmp_path) == ["model.npz"]
 
 
@@ -129,3 +131,16 @@ def test_the_books_pickle_exports_with_its_network(capsys, tmp_path):
     net = load(out).net
     assert [p.shape for p in net.params.values()] == [(784, 50), (50,), (50, 100), (100,),
                                                       (100, 10), (10,)]
+
+
+def test_the_page_of_a_fashion_mnist_model_shows_its_class_names(tmp_path, relu_run):
+    from kobai.datasets import CLASS_NAMES
+    from kobai.export import FORMATS
+
+    net = load(relu_run / "model.npz").net
+    [page] = FORMATS["html"].write(net, tmp_path / "f.html", dtype=None,
+                                   data={"source": "fashion-mnist"})
+    text = page.read_text(encoding="utf-8")
+    assert all(name in text for name in CLASS_NAMES["fashion-mnist"])
+    [digits] = FORMATS["html"].write(net, tmp_path / "d.html", dtype=None, data=None)
+    assert "Ankle boot" not in digits.read_text(encoding="utf-8")

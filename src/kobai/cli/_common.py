@@ -211,7 +211,11 @@ def open_model(args: argparse.Namespace, model: Path | None, *, pretrained: bool
         with user_errors("cannot load the pretrained model"):
             checkpoint = load(packaged.path())
         return Model(checkpoint.net, checkpoint.data, "the pretrained DeepConvNet", None)
+    from ..io import CheckpointError
+
     path = model_file(model)
-    with user_errors(f"cannot load {path}"):
+    try:
         checkpoint = load(path)
+    except CheckpointError as exc:  # its message starts with the file's name
+        raise CliError(f"cannot load {exc}") from None
     return Model(checkpoint.net, checkpoint.data, str(path), path.parent)

@@ -110,7 +110,9 @@ def _torch(net: Any, path: Path, *, dtype: Any, data: Any) -> list[Path]:
 def _html(net: Any, path: Path, *, dtype: Any, data: Any) -> list[Path]:
     from .web_page import labels_for
 
-    return [to_html(net, path, labels=labels_for(data))]
+    # the class names of the data it was trained on, for the ten classes of MNIST's sets
+    labels = labels_for(data) if net.output_size == 10 else None
+    return [to_html(net, path, labels=labels)]
 
 
 #: ``kobai export --to`` name -> Format

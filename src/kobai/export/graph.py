@@ -52,7 +52,7 @@ from ..layers import (
 )
 from ..util import window_count
 
-__all__ = ["ExportError", "Graph", "Step", "inference_graph", "OPS"]
+__all__ = ["ExportError", "Graph", "Step", "inference_graph", "check_finite", "OPS"]
 
 #: every op a Step can hold
 OPS = ("flatten", "linear", "conv", "maxpool", "relu", "sigmoid", "tanh", "batchnorm",
@@ -147,7 +147,7 @@ def inference_graph(net: Any, dtype: DTypeLike | None = None) -> Graph:
         raise ExportError(f"cannot export a network ending in {_class_name(net.last_layer)}: "
                           "the exporters write softmax probabilities, the output of "
                           "SoftmaxWithLoss")
-    _check_finite(net)
+    check_finite(net)
     steps: list[Step] = []
     shape = tuple(net.input_shape)
     for name, layer in net.layers.items():
@@ -167,7 +167,8 @@ def _class_name(obj: Any) -> str:
         f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _check_finite(net: Any) -> None:
+def check_finite(net: Any) -> None:
+    """Refuse a network whose parameters or state hold NaN or infinity, naming the array."""
     for key, arr in net.state_dict().items():
         if not np.all(np.isfinite(arr)):
             bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))

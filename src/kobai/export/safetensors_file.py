@@ -21,7 +21,7 @@ from typing import Any
 from .._checkpoint_readers import META_KEY
 from ..arrays_file.safetensors import write_safetensors
 from ..io import meta_json, network_meta
-from .graph import _check_finite
+from .graph import check_finite
 
 __all__ = ["FORMAT", "to_safetensors"]
 
@@ -63,6 +63,6 @@ def to_safetensors(net: Any, path: str | os.PathLike[str], *,
     if data is not None:
         meta["data"] = dict(data)
     text = meta_json(meta)
-    _check_finite(net)
+    check_finite(net)
     write_safetensors(path, net.state_dict(), {"format": FORMAT, META_KEY: text})
     return Path(path)
