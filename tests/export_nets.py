@@ -88,7 +88,7 @@ def _trained():
         n = 3000 if images else len(x)
         Trainer(net, xs[:n], t[:n], xs[:100], t[:100], epochs=1, mini_batch_size=50,
                 optimizer="Adam", optimizer_param={"lr": 0.003}, verbose=False,
-                progress=False, rng=0).train()
+                progress=False, rng=0, blas_threads=1).train()  # the same weights in any process
         nets[kind] = net.state_dict(), net
     return nets
 

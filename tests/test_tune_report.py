@@ -307,3 +307,16 @@ def test_error_lines_list_error_trials_cut_to_one_short_line():
     assert lines[10:] == ["... and 2 more (see the error column of results.csv)"]
     assert len(error_lines(trials, limit=None)) == 12
     assert error_lines([trial("d", [0.1], status=DIVERGED, error="nan")]) == []
+
+
+def test_a_trial_listed_twice_by_ray_is_kept_once_as_it_got_furthest():
+    # after a Ctrl-C, Ray Tune's result grid listed trial 00000 twice: completed, and as a
+    # stale entry with no epochs after the others
+    from kobai.tune.engine import unique_trials
+
+    config = {"lr": 0.01}
+    done = TrialResult("a_00000", config, COMPLETED, val_acc=[0.5, 0.6])
+    running = TrialResult("a_00001", config, UNFINISHED, val_acc=[0.4])
+    stale = TrialResult("a_00000", config, UNFINISHED)
+    assert unique_trials([done, running, stale]) == [done, running]
+    assert unique_trials([stale, running, done]) == [done, running]

@@ -24,7 +24,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,7 +227,26 @@ def run_trials(param_space: Mapping[str, Any] | None, data: TrialData,
                 callbacks=[*(callbacks or []), JsonLoggerCallback(), CSVLoggerCallback()],
                 failure_config=tune.FailureConfig(max_failures=0)))
     grid = _fit(tuner)
-    return [collect(result, settings.epochs) for result in grid if result.config]
+    return unique_trials(collect(result, settings.epochs) for result in grid if result.config)
+
+
+def unique_trials(results: Iterable[TrialResult]) -> list[TrialResult]:
+    """One result per trial id, the one that got furthest, in the order of first sight.
+
+    After a Ctrl-C, Ray Tune's result grid can hold a trial twice: as it finished, and as a
+    stale entry with no epochs (seen with 2.41+, under load), which would be written as a
+    second row of the same trial in results.csv.
+    """
+    kept: dict[str, TrialResult] = {}
+    for trial in results:
+        other = kept.get(trial.trial_id)
+        if other is None or _progress(trial) > _progress(other):
+            kept[trial.trial_id] = trial
+    return list(kept.values())
+
+
+def _progress(trial: TrialResult) -> tuple[bool, int]:
+    return trial.status != UNFINISHED, trial.epochs
 
 
 def _fit(tuner: Any) -> Any:
