@@ -1,6 +1,6 @@
 """Issue "train on real MNIST": the accuracies `kobai train` reaches on the bundled sample.
 
-Runs the two commands the README records, each in a temporary folder, and prints their final
+Runs the commands docs/performance.md records, each in a temporary folder, and prints their final
 test accuracy next to the target. Not a test: a result to reproduce.
 
     python benchmarks/bench_accuracy.py            # all four runs (about five minutes)

@@ -170,6 +170,9 @@ def test_readme_own_layer_example_trains_checks_and_saves(tmp_path):
     assert "PASSED: 4 arrays" in done.stdout
     final = [line.split() for line in done.stdout.splitlines() if line.strip().startswith("5 ")]
     assert final and float(final[-1][4]) > 0.9  # test accuracy after epoch 5
+    # the figure the README prints beside it is the one the code gives (to rounding: BLAS)
+    claimed = float(re.search(r"# test acc (\d\.\d+)", code).group(1))
+    assert abs(float(final[-1][4]) - claimed) <= 0.002, (final[-1], claimed)
     assert (tmp_path / "square.npz").is_file()
 
 
