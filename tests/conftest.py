@@ -63,6 +63,9 @@ def needs_shared(*paths):
 
 
 def pytest_configure(config):
+    # the tests read kobai's English messages, whatever the machine's locale (kobai.i18n);
+    # tests/test_i18n.py sets KOBAI_LANG itself
+    os.environ["KOBAI_LANG"] = "en"
     config.addinivalue_line("markers", "shared(*paths): needs these files or folders in "
                             "../shared (skipped without them, failed with CI=true)")
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
 from .. import __version__
+from ..i18n import language, translate
 from . import book, evaluate, export, gradcheck, predict, simplenet, train, tune
 from ._common import CliError
 
@@ -21,10 +22,42 @@ COMMANDS = (train, evaluate, predict, export, simplenet, gradcheck, book, tune)
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line, naming the subcommand's --help."""
+    """An ArgumentParser whose errors are one line, naming the subcommand's --help, and whose
+    help is in the language of :func:`kobai.i18n.language`."""
 
     def error(self, message: str) -> NoReturn:
         raise CliError(f"{message} (see '{self.prog} --help')")
+
+    def format_usage(self) -> str:
+        return _usage_words(super().format_usage())
+
+    def format_help(self) -> str:
+        return _usage_words(super().format_help())
+
+
+def _usage_words(text: str) -> str:
+    """argparse's own heading ``usage:`` in the help's language."""
+    if language() == "ja" and text.startswith("usage: "):
+        return "使い方: " + text[len("usage: "):]
+    return text
+
+
+def translate_parser(parser: argparse.ArgumentParser) -> None:
+    """Put every description, group title and option help of ``parser`` and its subcommands
+    into the language of :func:`kobai.i18n.language` (the catalogue's words; a text it lacks
+    stays English)."""
+    parser.description = translate(parser.description) if parser.description else None
+    for group in parser._action_groups:
+        group.title = translate(group.title) if group.title else group.title
+        group.description = translate(group.description) if group.description else None
+    for action in parser._actions:
+        if action.help and action.help is not argparse.SUPPRESS:
+            action.help = translate(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = translate(choice.help) if choice.help else choice.help
+            for sub in action.choices.values():
+                translate_parser(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         command.add_parser(sub)
+    if language() != "en":
+        translate_parser(parser)
     return parser
 
 
@@ -51,10 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _library_messages():
             return int(args.run(args) or 0)
     except CliError as exc:
-        print(f"kobai: error: {exc}", file=sys.stderr)
+        print(f"kobai: {translate('error')}: {translate(str(exc))}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
-        print("kobai: interrupted", file=sys.stderr)
+        print(f"kobai: {translate('interrupted')}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. kobai evaluate ... | head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
