@@ -83,3 +83,17 @@ def test_a_message_the_catalogue_lacks_stays_english_and_the_parts_that_vary_are
     assert said == "runs/a b/model.npz を読み込めません: runs/a b/model.npz: is truncated"
     assert translate("give one model, not MODEL and --pretrained", "en") == \
         "give one model, not MODEL and --pretrained"
+
+
+def test_japanese_help_fits_the_terminal_by_display_width(capsys, monkeypatch):
+    import unicodedata
+
+    monkeypatch.setenv("KOBAI_LANG", "ja")
+    monkeypatch.setenv("COLUMNS", "80")
+    for command in ("train", "evaluate", "export", "gradcheck"):
+        with pytest.raises(SystemExit):
+            run(capsys, command, "--help")
+        for line in capsys.readouterr().out.splitlines():
+            width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+            assert width <= 80 or line.startswith("使い方"), (command, line)
+            assert not line.lstrip().startswith(("、", "。", "）")), (command, line)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from .. import __version__
 from ..i18n import language, translate
@@ -21,9 +22,53 @@ from ._common import CliError
 COMMANDS = (train, evaluate, predict, export, simplenet, gradcheck, book, tune)
 
 
+class _WideFormatter(argparse.HelpFormatter):
+    """Help wrapped by display width: a Japanese character takes two columns, and a line may
+    break between two of them (Japanese has no spaces between words)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrap(" ".join(text.split()), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for paragraph in text.split("\n")
+                         for line in (_wrap(paragraph, width - len(indent)) or [""]))
+
+
+#: what a Japanese line does not start with (kinsoku): it stays at the end of the line before
+_NO_LINE_START = frozenset("、。，．）」』】・：:;,.)")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import unicodedata
+
+    def cols(ch: str) -> int:
+        return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+    lines: list[str] = []
+    line, used = "", 0
+    # pieces: a run of ASCII without spaces stays whole; each wide character is a piece
+    for piece in re.findall(r"[^\s\u1100-\uffff]+|\s+|[\u1100-\uffff]", text):
+        size = sum(cols(ch) for ch in piece)
+        if used + size > width and line.strip() and piece not in _NO_LINE_START:
+            lines.append(line.rstrip())
+            line, used = "", 0
+            if piece.isspace():
+                continue
+        line += piece
+        used += size
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line, naming the subcommand's --help, and whose
     help is in the language of :func:`kobai.i18n.language`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if language() == "ja":
+            kwargs.setdefault("formatter_class", _WideFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise CliError(f"{message} (see '{self.prog} --help')")
