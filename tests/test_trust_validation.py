@@ -256,3 +256,55 @@ def test_bad_arguments_get_a_message_naming_the_argument(call, error, match):
 def test_sigmoid_of_a_number_is_a_number():
     assert sigmoid(0.0) == 0.5 and sigmoid(np.float64(3)) == pytest.approx(1 / (1 + np.exp(-3)))
     assert np.ndim(sigmoid(2.0)) == 0
+
+
+# -- issue 21's silently wrong inputs ------------------------------------------------------------
+
+@pytest.mark.parametrize("lr", [float("nan"), float("inf"), -0.1, 0.0])
+def test_gradient_descent_refuses_a_learning_rate_that_is_not_a_finite_positive_number(lr):
+    from kobai.gradient import gradient_descent
+
+    with pytest.raises(ValueError, match=r"lr must be a finite number > 0"):
+        gradient_descent(lambda x: float(np.sum(x ** 2)), np.array([1.0, 2.0]), lr=lr)
+
+
+@pytest.mark.parametrize("W, b, expected", [
+    (np.ones(5), np.zeros(5), r"W must be a float array of shape \(input_size, output_size\), "
+                              r"got an array of dtype float64 and shape \(5,\)"),
+    (np.array([["a", "b"]]), np.zeros(2), r"got an array of dtype <U1"),
+    ([[1.0, 2.0]], np.zeros(2), r"got list"),
+    (np.ones((4, 3)), np.zeros(4), r"b must be a float array of shape \(3,\), one bias per "
+                                   r"output \(W has shape \(4, 3\)\), got an array of dtype "
+                                   r"float64 and shape \(4,\)"),
+])
+def test_affine_refuses_weights_it_cannot_use_when_built(W, b, expected):
+    from kobai.layers import Affine
+
+    with pytest.raises(ValueError, match=expected):
+        Affine(W, b)
+
+
+def test_simple_net_refuses_weights_holding_nan():
+    from kobai.nets import SimpleNet
+
+    with pytest.raises(ValueError, match=r"W contains 1 NaN or infinite value"):
+        SimpleNet(W=[[0.1, np.nan, 0.3], [0.4, 0.5, 0.6]])
+
+
+@pytest.mark.parametrize("bad", ["a", None, 1 + 2j, object(), np.array([1 + 2j])])
+def test_identity_and_step_refuse_what_is_not_real_numbers(bad):
+    from kobai.functions import identity_function, step_function
+
+    for f in (identity_function, step_function):
+        with pytest.raises(TypeError, match=r"x must be a numeric array"):
+            f(bad)
+    x = np.array([-1.0, 2.0])
+    assert identity_function(x) is x
+
+
+def test_simplenet_command_refuses_empty_weights(capsys):
+    from conftest import one_line, run
+
+    status, _, err = run(capsys, "simplenet", "--weights", "")
+    assert status == 2
+    assert "--weights must be 6 numbers" in one_line(err)

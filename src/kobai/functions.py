@@ -24,7 +24,10 @@ __all__ = [
 
 
 def identity_function(x: np.ndarray) -> np.ndarray:
-    """Return ``x`` unchanged (the output activation for regression, §3.5)."""
+    """Return ``x`` unchanged (the output activation for regression, §3.5); refuses what is
+    not real numbers (a string, None, complex numbers), as the other functions do."""
+    if not (isinstance(x, np.ndarray) and x.dtype.kind in "biuf"):
+        as_float_array(x)  # raises TypeError naming what x is
     return x
 
 
@@ -33,7 +36,7 @@ def step_function(x: np.ndarray) -> np.ndarray:
 
     Float input keeps its dtype; other input gives int64 (the book returns ``np.int``).
     """
-    arr = as_float_array(x) if not isinstance(x, np.ndarray) else x
+    arr = x if isinstance(x, np.ndarray) and x.dtype.kind in "biuf" else as_float_array(x)
     dtype = arr.dtype if arr.dtype.kind == "f" else np.int64
     return np.asarray(arr > 0, dtype=dtype)
 

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._validate import check_step
+from .optimizers.base import check_lr
 
 __all__ = ["numerical_diff", "numerical_gradient", "gradient_descent", "perturb_each"]
 
@@ -210,6 +211,9 @@ def gradient_descent(f: Callable[[np.ndarray], float], init_x: np.ndarray, lr: f
                      step_num: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Minimise ``f`` by ``x ← x - lr·∇f(x)`` with numerical gradients (§4.4.1).
 
+    Raises ``ValueError`` for a learning rate that is not a finite number > 0 (NaN would run on
+    as NaN, a negative one climbs).
+
     Returns
     -------
     x : ndarray
@@ -219,6 +223,7 @@ def gradient_descent(f: Callable[[np.ndarray], float], init_x: np.ndarray, lr: f
     """
     if step_num < 0:
         raise ValueError(f"step_num must be >= 0, got {step_num}")
+    lr = check_lr(lr, "lr")  # a NaN or negative rate would run on, as the optimizers refuse
     x = np.array(init_x, dtype=np.float64 if np.asarray(init_x).dtype.kind != "f" else None)
     history = np.empty((step_num, *x.shape), dtype=x.dtype)
     for i in range(step_num):

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         net = SimpleNet(rng=args.seed)
     else:
-        net = SimpleNet(W=parse_weights(args.weights or SEED_WEIGHTS))
+        net = SimpleNet(W=parse_weights(SEED_WEIGHTS if args.weights is None else args.weights))
     x = np.array([0.6, 0.9])
     t = np.array([0, 0, 1])
     p = net.predict(x)

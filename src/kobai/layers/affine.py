@@ -34,6 +34,17 @@ class Affine(Layer):
 
     def __init__(self, W: np.ndarray, b: np.ndarray | None = None):
         super().__init__()
+        if not (isinstance(W, np.ndarray) and W.ndim == 2 and W.dtype.kind == "f"):
+            what = (f"an array of dtype {W.dtype} and shape {W.shape}"
+                    if isinstance(W, np.ndarray) else type(W).__name__)
+            raise ValueError(f"Affine: W must be a float array of shape (input_size, "
+                             f"output_size), got {what}; e.g. np.asarray(W, dtype=np.float64)")
+        if b is not None and not (isinstance(b, np.ndarray) and b.shape == (W.shape[1],)
+                                  and b.dtype.kind == "f"):
+            what = (f"an array of dtype {b.dtype} and shape {b.shape}"
+                    if isinstance(b, np.ndarray) else type(b).__name__)
+            raise ValueError(f"Affine: b must be a float array of shape ({W.shape[1]},), one "
+                             f"bias per output (W has shape {W.shape}), got {what}")
         self.params["W"] = W
         if b is not None:
             self.params["b"] = b

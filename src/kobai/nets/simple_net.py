@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_float_array, resolve_rng
+from .._validate import as_float_array, check_finite, resolve_rng
 from ..layers import Affine, SoftmaxWithLoss
 from .network import Network
 
@@ -36,6 +36,7 @@ class SimpleNet(Network):
             W_arr = as_float_array(W, "W")
             if W_arr.shape != (2, 3):
                 raise ValueError(f"W has shape {W_arr.shape}; simpleNet expects shape (2, 3)")
+            check_finite(W_arr, "W")
             W_arr = np.array(W_arr, dtype=np.float64)
         super().__init__({"Affine": Affine(W_arr)}, SoftmaxWithLoss(guard=1e-7))
 
