@@ -20,6 +20,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from ._files import atomic_write
 from ._validate import is_number
@@ -99,8 +100,9 @@ class History:
         return [r.train_acc for r in self.epochs]
 
     @property
-    def test_acc_list(self) -> list[float]:
-        """Test accuracy after each epoch (the book's name)."""
+    def test_acc_list(self) -> list[float | None]:
+        """Test accuracy after each epoch (the book's name; None in a run with a validation
+        set, which scores the test set once, :attr:`test`)."""
         return [r.test_acc for r in self.epochs]
 
     @property
@@ -115,9 +117,9 @@ class History:
 
     def to_dict(self) -> dict:
         """A JSON-able dict (``json.dumps(h.to_dict())`` works)."""
-        d = {"format_version": _HISTORY_FORMAT, "seed": self.seed,
-             "train_loss_list": [float(v) for v in self.train_loss_list],
-             "epochs": [asdict(r) for r in self.epochs]}
+        d: dict[str, Any] = {"format_version": _HISTORY_FORMAT, "seed": self.seed,
+                             "train_loss_list": [float(v) for v in self.train_loss_list],
+                             "epochs": [asdict(r) for r in self.epochs]}
         if self.test is not None:
             d["test"] = dict(self.test)
         return d

@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import warnings
@@ -138,6 +139,8 @@ class KeepBest:
         self.data, self.restore = data, bool(restore)
         self.epoch: int | None = None
         self._state: dict[str, np.ndarray] | None = None
+        self._optimizer: Any = None  # the optimizer after the best epoch, for its checkpoint
+        self._n_losses = 0
 
     def on_epoch_end(self, trainer: Any, record: Any) -> None:
         best = best_epoch(trainer.history, self.monitor, self.min_delta)
@@ -152,6 +155,24 @@ class KeepBest:
 
             save(net, self.path, optimizer=trainer.optimizer, history=trainer.history,
                  data=self.data)
+            self._optimizer = copy.deepcopy(trainer.optimizer)
+            self._n_losses = len(trainer.history.train_loss_list)
+
+    def on_test_end(self, trainer: Any) -> None:
+        """Record the test set's score (``history.test``) in the best checkpoint, when it was
+        scored on the best epoch's weights (which the network then holds)."""
+        test = trainer.history.test
+        if (self.path is None or self._optimizer is None or test is None
+                or test["epoch"] != self.epoch):
+            return
+        from .history import History
+        from .io import save
+
+        h = trainer.history
+        upto = History(train_loss_list=h.train_loss_list[:self._n_losses],
+                       epochs=h.epochs[:self.epoch], seed=h.seed, test=dict(test))
+        save(trainer.network, self.path, optimizer=self._optimizer, history=upto,
+             data=self.data)
 
     def on_train_end(self, trainer: Any) -> None:
         """Load the best epoch's weights into the network (when ``restore``)."""

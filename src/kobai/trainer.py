@@ -239,9 +239,12 @@ class Trainer:
                                  "and t_val): stopping on the test set would choose the epoch "
                                  "by the data it then reports")
             internal.append(EarlyStopping(patience, monitor, min_delta))
-        if validating:
-            self.keep_best = KeepBest(monitor, min_delta, restore=restore_best)
-            internal.append(self.keep_best)
+        if validating:  # a KeepBest among the callbacks (one writing best.npz) is the one
+            self.keep_best = next((cb for cb in self.callbacks if isinstance(cb, KeepBest)),
+                                  None)
+            if self.keep_best is None:
+                self.keep_best = KeepBest(monitor, min_delta, restore=restore_best)
+                internal.append(self.keep_best)
         self.callbacks = internal + self.callbacks
 
     # -- construction helpers -----------------------------------------------------------------
@@ -387,6 +390,8 @@ class Trainer:
                       and self.keep_best.restore and self.keep_best.epoch is not None
                       else self.history.epoch)
             self.history.test = {"epoch": tested, "loss": loss, "acc": acc}
+            if self.keep_best is not None:
+                self.keep_best.on_test_end(self)
         for cb in self.callbacks:
             hook = getattr(cb, "on_train_end", None)
             if callable(hook) and cb is not self.keep_best:

@@ -102,10 +102,10 @@ def settings(args: argparse.Namespace, lr: float, recorded: dict | None
         with user_errors():
             schedule = get_schedule(args.lr_schedule or "constant", lr=lr, epochs=args.epochs,
                                     **_schedule_settings(args))
-        fit = {"validation": args.validation, "test_each_epoch": args.test_each_epoch,
+        new = {"validation": args.validation, "test_each_epoch": args.test_each_epoch,
                "patience": args.patience, "min_delta": args.min_delta or 0.0,
                "lr_schedule": None if schedule.name == "constant" else schedule.get_config()}
-        return None if fit == _DEFAULT else fit
+        return None if new == _DEFAULT else new
     fit = recorded.get("fit")
     have = dict(fit or _DEFAULT)
     conflicts = [f"{_flag(dest)} {getattr(args, dest)} (the checkpoint has "
