@@ -359,6 +359,7 @@ class Trainer:
     def _train_epochs(self, start: int, bar: Any) -> None:
         # a resumed run: the same reference and streak as the uninterrupted one
         self._rule.resume(self.history.train_loss_list)
+        self.stop_training = False
         try:
             if self.verbose:
                 tqdm.write(_TABLE_HEADER if self.x_val is None else _VAL_HEADER)
