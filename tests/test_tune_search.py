@@ -242,6 +242,17 @@ def test_asha_stops_trailing_trials(tmp_path, cluster):
     assert best["status"] == COMPLETED and best["epochs_completed"] == 3
 
 
+@pytest.mark.slow
+def test_a_search_chooses_among_learning_rate_schedules(tmp_path, cluster):
+    run = kobai_tune("--trials", 4, "--epochs", 2, "--address", cluster,
+                     "--lr", "0.1", "--lr-schedule", "constant,step", *SMALL,
+                     "--out", "schedules", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    trials = read_results_csv(tmp_path / "schedules" / "results.csv")
+    assert {t.config["lr_schedule"] for t in trials} == {"constant", "step"}
+    assert all(t.status == COMPLETED for t in trials)
+
+
 # -- interrupted and resumed -----------------------------------------------------------------
 
 def test_an_interrupted_search_resumes(tmp_path, cluster):

@@ -20,6 +20,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from ._files import atomic_write
 from ._validate import is_number
@@ -27,6 +28,8 @@ from ._validate import is_number
 __all__ = ["EpochRecord", "History"]
 
 _HISTORY_FORMAT = 1
+#: the CSV columns written only when some epoch has them
+_SPARSE = ("test_loss", "test_acc", "val_loss", "val_acc")
 
 
 @dataclass(frozen=True)
@@ -41,21 +44,26 @@ class EpochRecord:
         Mini-batches trained so far, this epoch included.
     train_loss, train_acc, test_loss, test_acc : float
         In evaluation mode, on the (first ``evaluate_sample_num_per_epoch`` samples of the)
-        training and test sets.
+        training and test sets; ``test_loss`` and ``test_acc`` are None in a run with a
+        validation set, which scores the test set once at the end (:attr:`History.test`).
     seconds : float
         Wall time of the epoch: training and evaluation, not callbacks.
     lr : float or None
         The optimizer's learning rate (``optimizer.lr``), if it has one.
+    val_loss, val_acc : float or None
+        On the validation set, if the run has one.
     """
 
     epoch: int
     iteration: int
     train_loss: float
     train_acc: float
-    test_loss: float
-    test_acc: float
+    test_loss: float | None
+    test_acc: float | None
     seconds: float
     lr: float | None = None
+    val_loss: float | None = None
+    val_acc: float | None = None
 
 
 @dataclass
@@ -70,11 +78,16 @@ class History:
         One per completed epoch.
     seed : int or None
         The trainer's seed: give ``Trainer(..., history=h)`` this history to resume with it.
+    test : dict or None
+        A run with a validation set scores the test set once, at the end:
+        ``{"epoch": k, "loss": ..., "acc": ...}``, ``k`` the epoch whose weights were tested
+        (the best one when they were restored).
     """
 
     train_loss_list: list[float] = field(default_factory=list)
     epochs: list[EpochRecord] = field(default_factory=list)
     seed: int | None = None
+    test: dict | None = None
 
     @property
     def epoch(self) -> int:
@@ -87,15 +100,29 @@ class History:
         return [r.train_acc for r in self.epochs]
 
     @property
-    def test_acc_list(self) -> list[float]:
-        """Test accuracy after each epoch (the book's name)."""
+    def test_acc_list(self) -> list[float | None]:
+        """Test accuracy after each epoch (the book's name; None in a run with a validation
+        set, which scores the test set once, :attr:`test`)."""
         return [r.test_acc for r in self.epochs]
+
+    @property
+    def val_acc_list(self) -> list[float | None]:
+        """Validation accuracy after each epoch (None without a validation set)."""
+        return [r.val_acc for r in self.epochs]
+
+    @property
+    def val_loss_list(self) -> list[float | None]:
+        """Validation loss after each epoch (None without a validation set)."""
+        return [r.val_loss for r in self.epochs]
 
     def to_dict(self) -> dict:
         """A JSON-able dict (``json.dumps(h.to_dict())`` works)."""
-        return {"format_version": _HISTORY_FORMAT, "seed": self.seed,
-                "train_loss_list": [float(v) for v in self.train_loss_list],
-                "epochs": [asdict(r) for r in self.epochs]}
+        d: dict[str, Any] = {"format_version": _HISTORY_FORMAT, "seed": self.seed,
+                             "train_loss_list": [float(v) for v in self.train_loss_list],
+                             "epochs": [asdict(r) for r in self.epochs]}
+        if self.test is not None:
+            d["test"] = dict(self.test)
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping) -> History:
@@ -113,7 +140,8 @@ class History:
         if not isinstance(records, list):
             raise ValueError("history epochs must be a list of per-epoch records")
         names = {f.name for f in fields(EpochRecord)}
-        required = names - {"lr"}
+        optional = {"lr", "val_loss", "val_acc"}  # may be missing or None
+        required = names - optional
         parsed = []
         for i, rec in enumerate(records):
             if not isinstance(rec, Mapping) or not required <= set(rec) <= names:
@@ -123,11 +151,18 @@ class History:
             if rec["epoch"] != i + 1:
                 raise ValueError(f"history epochs[{i}] is epoch {rec['epoch']!r}; expected "
                                  f"{i + 1} (epochs are numbered from 1, in order)")
-            if not all(is_number(rec[k]) for k in required) or not (
-                    rec.get("lr") is None or is_number(rec["lr"])):
+            nullable = optional | {"test_loss", "test_acc"}
+            if not all(is_number(rec[k]) for k in required - nullable) or not all(
+                    rec.get(k) is None or is_number(rec[k]) for k in nullable):
                 raise ValueError(f"history epochs[{i}] holds a non-number: {dict(rec)}")
             parsed.append(EpochRecord(**rec))
-        return cls(train_loss_list=[float(v) for v in losses], epochs=parsed, seed=seed)
+        test = d.get("test")
+        if test is not None and not (isinstance(test, Mapping) and set(test) == {
+                "epoch", "loss", "acc"} and all(is_number(v) for v in test.values())):
+            raise ValueError(f"history test must be null or {{'epoch', 'loss', 'acc'}} "
+                             f"numbers, got {test!r}")
+        return cls(train_loss_list=[float(v) for v in losses], epochs=parsed, seed=seed,
+                   test=None if test is None else dict(test))
 
     def to_json(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dict` as JSON to ``path``, atomically."""
@@ -135,11 +170,16 @@ class History:
             fh.write(json.dumps(self.to_dict(), indent=1).encode("utf-8"))
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write one row per epoch (the :class:`EpochRecord` fields) to ``path``, atomically."""
+        """Write one row per epoch (the :class:`EpochRecord` fields) to ``path``, atomically.
+
+        The test and validation columns are left out when no epoch has them."""
+        rows = [asdict(r) for r in self.epochs]
+        names = [f.name for f in fields(EpochRecord)
+                 if f.name not in _SPARSE or any(row[f.name] is not None for row in rows)]
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([f.name for f in fields(EpochRecord)])
-        for r in self.epochs:
-            writer.writerow(["" if v is None else v for v in asdict(r).values()])
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow(["" if row[k] is None else row[k] for k in names])
         with atomic_write(path) as fh:
             fh.write(buf.getvalue().encode("utf-8"))

@@ -71,15 +71,24 @@ def _epoch_columns(history: Any) -> tuple[dict[str, np.ndarray], list[float]]:
         raise ValueError("history has no completed epoch; nothing to plot")
     keys = ("epoch", "iteration", "train_loss", "test_loss", "train_acc", "test_acc")
     try:
-        cols = {k: np.array([r[k] for r in records], dtype=np.float64) for k in keys}
+        # None (a run with a validation set tests once, at the end) becomes NaN: not drawn
+        cols = {k: np.array([np.nan if r[k] is None else r[k] for r in records],
+                            dtype=np.float64) for k in keys}
+        for k in ("val_loss", "val_acc"):
+            cols[k] = np.array([np.nan if r.get(k) is None else r[k] for r in records],
+                               dtype=np.float64)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"history epochs must be records with {list(keys)} ({exc})") from None
     return cols, [float(v) for v in history.get("train_loss_list") or []]
 
 
+_LABELS = {"test": "test", "val": "validation"}
+
+
 def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
                         title: str | None = None, dpi: int = 100) -> Path:
-    """Draw loss and accuracy against epoch, train and test, side by side, into a PNG.
+    """Draw loss and accuracy against epoch, train and test (and validation, when the run
+    had a validation set), side by side, into a PNG.
 
     The loss panel also shows every mini-batch loss (faint), as the book's Figure 4-11; the
     accuracy panel (axis spanning the data) is Figure 4-12.
@@ -110,12 +119,23 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
         x = np.interp(np.arange(1, len(batch_losses) + 1), ends, marks)
         ax_loss.plot(x, batch_losses, color="0.75", linewidth=0.7, label="mini-batch")
     style = {"markevery": _marked(len(epochs)), "markersize": 6 if len(epochs) <= 20 else 4}
+    drawn = [(name, marker) for name, marker in (("test", "s--"), ("val", "^-."))
+             if not np.isnan(cols[f"{name}_acc"]).all()]
     ax_loss.plot(epochs, cols["train_loss"], "o-", label="train", **style)
-    ax_loss.plot(epochs, cols["test_loss"], "s--", label="test", **style)
+    for name, marker in drawn:
+        ax_loss.plot(epochs, cols[f"{name}_loss"], marker, label=_LABELS[name], **style)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_acc.plot(epochs, cols["train_acc"], "o-", label="train", **style)
-    ax_acc.plot(epochs, cols["test_acc"], "s--", label="test", **style)
-    accuracies = np.concatenate([cols["train_acc"], cols["test_acc"]])
+    for name, marker in drawn:
+        ax_acc.plot(epochs, cols[f"{name}_acc"], marker, label=_LABELS[name], **style)
+    accuracies = np.concatenate([cols["train_acc"], *(cols[f"{name}_acc"] for name, _ in drawn)])
+    accuracies = accuracies[~np.isnan(accuracies)]
+    final = history.get("test") if isinstance(history, Mapping) else getattr(history, "test",
+                                                                             None)
+    if final:  # the test set scored once, at the end, on the weights of epoch final["epoch"]
+        ax_loss.plot([final["epoch"]], [final["loss"]], "*", markersize=12, label="test (once)")
+        ax_acc.plot([final["epoch"]], [final["acc"]], "*", markersize=12, label="test (once)")
+        accuracies = np.append(accuracies, final["acc"])
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy",
                ylim=_accuracy_limits(accuracies))
     from matplotlib.ticker import MaxNLocator

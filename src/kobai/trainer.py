@@ -68,11 +68,38 @@ class Trainer:
         Seeds the batch order and every layer's ``rng``; None: ``history``'s seed or a new one.
     callbacks : iterable
         ``cb.on_epoch_end(trainer, record)`` or ``cb(trainer, record)`` after each epoch,
-        e.g. :class:`kobai.io.SaveCheckpoint`.
+        e.g. :class:`kobai.io.SaveCheckpoint`; optionally ``cb.on_epoch_begin(trainer,
+        epoch)`` and ``cb.on_train_end(trainer)``. Setting ``trainer.stop_training = True``
+        ends training after the epoch.
     history : History, optional
         To resume: training starts at epoch ``history.epoch + 1`` and appends to it.
     blas_threads : "auto", int or None
         "auto": one thread for small matrix products; None: the BLAS default.
+    validation : float, optional
+        Hold out this fraction of the training data as a validation set, stratified by class
+        and seeded by ``rng`` (:func:`kobai.datasets.split.validation_split` with
+        ``SeedSequence(seed, spawn_key=(0, 0))``, so a resumed run holds out the same rows).
+    x_val, t_val : array_like, optional
+        A validation set of your own instead. With a validation set each epoch is evaluated
+        on it (``val_loss``, ``val_acc``), the best epoch's weights (lowest ``monitor``) are
+        put back at the end (``restore_best``), and the test set is scored once, at the end,
+        on them (:attr:`History.test`).
+    test_each_epoch : bool, optional
+        Also evaluate the test set after every epoch, as the book does (default: only
+        without a validation set).
+    patience, min_delta : int, float, optional
+        Early stopping (:class:`kobai.stopping.EarlyStopping`): stop once ``monitor`` has
+        not improved by more than ``min_delta`` for ``patience`` epochs; needs a validation
+        set.
+    monitor : {"val_loss", "val_acc"}
+        What early stopping and the best epoch are judged by.
+    restore_best : bool
+        With a validation set, end with the best epoch's weights (Keras's
+        ``restore_best_weights``).
+    lr_schedule : str or schedule, optional
+        A :data:`kobai.schedules.SCHEDULES` name (with its defaults, from the optimizer's
+        ``lr`` over ``epochs``) or an object with ``lr_at(epoch, history)``; sets
+        ``optimizer.lr`` before each epoch.
 
     Attributes
     ----------
@@ -93,6 +120,14 @@ class Trainer:
     ...                   rng=0, verbose=False).train()
     >>> history.epoch, len(history.test_acc_list)
     (2, 2)
+
+    Hold out 10% for validation, stop early, decay the learning rate:
+
+    >>> net = TwoLayerNet(784, 50, 10, rng=0)
+    >>> h = Trainer(net, x, t, xt, tt, epochs=3, optimizer_param={"lr": 0.1}, rng=0,
+    ...             verbose=False, validation=0.1, patience=2, lr_schedule="cosine").train()
+    >>> len(h.val_acc_list), sorted(h.test)
+    (3, ['acc', 'epoch', 'loss'])
     """
 
     def __init__(self, network: Any, x_train: Any, t_train: Any, x_test: Any, t_test: Any,
@@ -101,7 +136,11 @@ class Trainer:
                  evaluate_sample_num_per_epoch: int | None = None, verbose: bool = True,
                  rng: np.random.Generator | int | None = None,
                  callbacks: Iterable[Any] = (), *, history: History | None = None,
-                 progress: bool | None = None, blas_threads: int | str | None = "auto"):
+                 progress: bool | None = None, blas_threads: int | str | None = "auto",
+                 validation: float | None = None, x_val: Any = None, t_val: Any = None,
+                 test_each_epoch: bool | None = None, patience: int | None = None,
+                 min_delta: float = 0.0, monitor: str = "val_loss", restore_best: bool = True,
+                 lr_schedule: Any = None):
         self.network = network
         self._kobai = isinstance(network, Network)
         if not self._kobai:
@@ -136,9 +175,6 @@ class Trainer:
                                                            "t_train")
         self.x_test, self.t_test, _ = self._data(x_test, t_test, "x_test", "t_test",
                                                  n_features=self.x_train[0].size)
-        n = self.x_train.shape[0]
-        self.iter_per_epoch = -(-n // self.batch_size)
-        self._check_last_batch(n)
         _warn_if_unnormalized(self.x_train)
         self._rule = DivergenceRule(n_classes)
 
@@ -152,6 +188,64 @@ class Trainer:
                              f"give more than {self.history.epoch} to continue")
         self.seed = self._resolve_seed(rng)
         self.history.seed = self.seed
+        self._fit_options(validation, x_val, t_val, test_each_epoch, patience, min_delta,
+                          monitor, restore_best, lr_schedule)
+        n = self.x_train.shape[0]
+        self.iter_per_epoch = -(-n // self.batch_size)
+        self._check_last_batch(n)
+
+    def _fit_options(self, validation: Any, x_val: Any, t_val: Any, test_each_epoch: Any,
+                     patience: Any, min_delta: Any, monitor: str, restore_best: bool,
+                     lr_schedule: Any) -> None:
+        """The validation set, and the callbacks of early stopping, the best epoch and the
+        learning-rate schedule (:mod:`kobai.stopping`, :mod:`kobai.schedules`)."""
+        from .schedules import ScheduleCallback, get_schedule
+        from .stopping import EarlyStopping, KeepBest
+
+        self.stop_training = False
+        self.x_val: np.ndarray | None = None
+        self.t_val: np.ndarray | None = None
+        if validation is not None and (x_val is not None or t_val is not None):
+            raise TypeError("give either validation (a fraction of the training data) or "
+                            "x_val and t_val, not both")
+        if (x_val is None) != (t_val is None):
+            raise TypeError("x_val and t_val go together (the validation inputs and labels)")
+        if validation is not None:
+            from .datasets.split import validation_split
+
+            keep, held = validation_split(self.t_train, validation, rng=self._epoch_rng(0, 0))
+            self.x_val, self.t_val = self.x_train[held], self.t_train[held]
+            self.x_train, self.t_train = self.x_train[keep], self.t_train[keep]
+        elif x_val is not None:
+            self.x_val, self.t_val, _ = self._data(x_val, t_val, "x_val", "t_val",
+                                                   n_features=self.x_train[0].size)
+        validating = self.x_val is not None
+        self.test_each_epoch = not validating if test_each_epoch is None else bool(
+            test_each_epoch)
+        internal: list[Any] = []
+        if lr_schedule is not None:
+            if isinstance(lr_schedule, str):
+                lr = getattr(self.optimizer, "lr", None)
+                if not is_number(lr):
+                    raise TypeError(f"lr_schedule={lr_schedule!r} needs an optimizer with an "
+                                    f"lr, got {self.optimizer!r}")
+                lr_schedule = get_schedule(lr_schedule, lr=float(lr), epochs=self.epochs)
+            internal.append(ScheduleCallback(lr_schedule))
+        self.lr_schedule = lr_schedule
+        self.keep_best: Any = None
+        if patience is not None:
+            if not validating:
+                raise ValueError("patience needs a validation set (validation=0.1, or x_val "
+                                 "and t_val): stopping on the test set would choose the epoch "
+                                 "by the data it then reports")
+            internal.append(EarlyStopping(patience, monitor, min_delta))
+        if validating:  # a KeepBest among the callbacks (one writing best.npz) is the one
+            self.keep_best = next((cb for cb in self.callbacks if isinstance(cb, KeepBest)),
+                                  None)
+            if self.keep_best is None:
+                self.keep_best = KeepBest(monitor, min_delta, restore=restore_best)
+                internal.append(self.keep_best)
+        self.callbacks = internal + self.callbacks
 
     # -- construction helpers -----------------------------------------------------------------
     @staticmethod
@@ -265,9 +359,10 @@ class Trainer:
     def _train_epochs(self, start: int, bar: Any) -> None:
         # a resumed run: the same reference and streak as the uninterrupted one
         self._rule.resume(self.history.train_loss_list)
+        self.stop_training = False
         try:
             if self.verbose:
-                tqdm.write(_TABLE_HEADER)
+                tqdm.write(_TABLE_HEADER if self.x_val is None else _VAL_HEADER)
             for epoch in range(start + 1, self.epochs + 1):
                 bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
                 record = self._train_epoch(epoch, bar)
@@ -277,14 +372,41 @@ class Trainer:
                 for cb in self.callbacks:
                     hook = getattr(cb, "on_epoch_end", None)
                     (hook if callable(hook) else cb)(self, record)
+                if self.stop_training:
+                    if self.verbose:
+                        tqdm.write(f"stopped early after epoch {epoch}")
+                    break
         finally:
             bar.close()
+        self._end()
+
+    def _end(self) -> None:
+        """With a validation set: the best weights back, the test set scored once."""
+        if self.keep_best is not None:
+            self.keep_best.on_train_end(self)
+        if self.x_val is not None:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                loss, acc = self._evaluate(self.x_test, self.t_test)
+            tested = (self.keep_best.epoch if self.keep_best is not None
+                      and self.keep_best.restore and self.keep_best.epoch is not None
+                      else self.history.epoch)
+            self.history.test = {"epoch": tested, "loss": loss, "acc": acc}
+            if self.keep_best is not None:
+                self.keep_best.on_test_end(self)
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_train_end", None)
+            if callable(hook) and cb is not self.keep_best:
+                hook(self)
 
     def _train_epoch(self, epoch: int, bar: Any) -> EpochRecord:
         snapshot = EpochSnapshot(self.network, self.optimizer, self.history.train_loss_list,
                                  kobai=self._kobai)
         try:
             # overflow is caught by the divergence checks, which say what happened
+            for cb in self.callbacks:
+                begin = getattr(cb, "on_epoch_begin", None)
+                if callable(begin):
+                    begin(self, epoch)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 return self._train_epoch_body(epoch, bar)
         except BaseException:
@@ -313,15 +435,21 @@ class Trainer:
         self._check_params(epoch)
         n_tr = n_te = self.evaluate_sample_num
         train_loss, train_acc = self._evaluate(self.x_train[:n_tr], self.t_train[:n_tr])
-        test_loss, test_acc = self._evaluate(self.x_test[:n_te], self.t_test[:n_te])
-        for name, value in (("training", train_loss), ("test", test_loss)):
-            if not math.isfinite(value):
+        test_loss = test_acc = val_loss = val_acc = None
+        if self.test_each_epoch:
+            test_loss, test_acc = self._evaluate(self.x_test[:n_te], self.t_test[:n_te])
+        if self.x_val is not None and self.t_val is not None:
+            val_loss, val_acc = self._evaluate(self.x_val[:n_te], self.t_val[:n_te])
+        for name, value in (("training", train_loss), ("test", test_loss),
+                            ("validation", val_loss)):
+            if value is not None and not math.isfinite(value):
                 raise self._diverged(epoch, None, value, f"the {name} loss after the epoch")
         lr = getattr(self.optimizer, "lr", None)
         return EpochRecord(epoch=epoch, iteration=len(losses), train_loss=train_loss,
                            train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
                            seconds=time.perf_counter() - t0,
-                           lr=float(lr) if is_number(lr) else None)
+                           lr=float(lr) if is_number(lr) else None, val_loss=val_loss,
+                           val_acc=val_acc)
 
     def _reseed_dropout(self, epoch: int) -> None:
         if not self._kobai:
@@ -433,5 +561,15 @@ _TABLE_HEADER = (f"{'epoch':>5}  {'train loss':>10}  {'test loss':>10}  {'train 
 
 
 def _table_row(r: EpochRecord) -> str:
-    return (f"{r.epoch:>5}  {r.train_loss:>10.4f}  {r.test_loss:>10.4f}  {r.train_acc:>9.4f}  "
-            f"{r.test_acc:>8.4f}  {r.seconds:>7.2f}")
+    loss, acc = ((r.test_loss, r.test_acc) if r.val_loss is None or r.val_acc is None
+                 else (r.val_loss, r.val_acc))
+    return (f"{r.epoch:>5}  {r.train_loss:>10.4f}  {_cell(loss, 10)}  {r.train_acc:>9.4f}  "
+            f"{_cell(acc, 8)}  {r.seconds:>7.2f}")
+
+
+def _cell(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.4f}"
+
+
+_VAL_HEADER = (f"{'epoch':>5}  {'train loss':>10}  {'val loss':>10}  {'train acc':>9}  "
+               f"{'val acc':>8}  {'seconds':>7}")

@@ -16,6 +16,7 @@ from ..datasets.mnist import SOURCES
 from ..nets.options import NETWORK_OPTIONS, OPTIONS, net_options, takes_images
 from ..optimizers import OPTIMIZERS
 from ..runs import RUNS_ROOT, check_out, run_folder
+from . import _fit
 from ._common import (
     CliError,
     add_net_arguments,
@@ -102,6 +103,7 @@ def add_parser(sub) -> None:
                    help="replace the run already in --out (its model.npz, history and plots)")
     d.add_argument("--no-progress", action="store_true",
                    help="no progress bar (the per-epoch table is still printed)")
+    _fit.add_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -163,7 +165,7 @@ def _resume_conflicts(args: argparse.Namespace, checkpoint: Any, history: Any) -
     have["dtype"] = net.dtype.name
     have["optimizer"] = next((name for name, cls in OPTIMIZERS.items()
                               if type(optimizer) is cls), type(optimizer).__name__)
-    have["lr"] = getattr(optimizer, "lr", None)
+    have["lr"] = _fit.base_lr(checkpoint.data) or getattr(optimizer, "lr", None)
     have["seed"] = history.seed if history else None
     recorded = checkpoint.data or {}
     if "batch_size" in recorded:
@@ -247,6 +249,9 @@ def run(args: argparse.Namespace) -> int:
                        f"{recorded['fingerprint']}, {recorded.get('n_train', '?')} images): "
                        "are other files in --data-dir? Resume on the same data, or start a new "
                        "run")
+    fit = _fit.settings(args, optimizer.lr, recorded)
+    if fit is not None:
+        data["fit"] = fit  # what --resume continues with
     start = history.epoch if history else 0
     optimizer_text = f"{type(optimizer).__name__}(lr={optimizer.lr:g})"
     filters = first_filters(net)
@@ -259,17 +264,21 @@ def run(args: argparse.Namespace) -> int:
         def remember(trainer: Any, record: Any) -> None:  # runs after SaveCheckpoint succeeded
             saved.append(record.epoch)
 
+        fitting = _fit.trainer_arguments(fit, out, data, args.resume)
         with user_errors():
             trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs,
                               mini_batch_size=args.batch_size, optimizer=optimizer,
                               verbose=True, progress=not args.no_progress,
                               rng=args.seed if args.seed is not None or history else 0,
-                              callbacks=[io.SaveCheckpoint(model_path, data=data), remember],
-                              history=history)
+                              callbacks=[*fitting.pop("callbacks"),
+                                         io.SaveCheckpoint(model_path, data=data), remember],
+                              history=history, **fitting)
         if replace:
             print(f"replaced the earlier run in {out}/ (--force)")
+        held = ("" if trainer.x_val is None else
+                f" ({len(trainer.x_val)} of them held out for validation)")
         print(f"training {net!r} with {optimizer_text} on {args.dataset}: {len(x_train)} "
-              f"training and {len(x_test)} test images, batch {args.batch_size}, "
+              f"training{held} and {len(x_test)} test images, batch {args.batch_size}, "
               f"{args.epochs} epochs -> {out}/")
         try:
             history = trainer.train()
@@ -303,8 +312,13 @@ def run(args: argparse.Namespace) -> int:
                 written += _draw_filters(net, filters_before, out, start,
                                           history.epoch, in_place)
     last = history.epochs[-1]
-    print(f"test accuracy {last.test_acc:.4f} (train {last.train_acc:.4f}) after epoch "
-          f"{last.epoch}")
+    if history.test is not None:
+        print(_fit.summary(history, out))
+    else:
+        print(f"test accuracy {last.test_acc:.4f} (train {last.train_acc:.4f}) after epoch "
+              f"{last.epoch}")
+    if (out / "best.npz").is_file() and history.test is not None:
+        written.insert(1, out / "best.npz")
     print(f"wrote {', '.join(map(str, written))}")
     return 0
 

@@ -156,6 +156,12 @@ def _optimizers() -> list[str]:
     return list(OPTIMIZERS)
 
 
+def _schedules() -> list[str]:
+    from ..schedules import SCHEDULES
+
+    return list(SCHEDULES)
+
+
 #: the options, in the order searches, results.csv and their messages keep them
 OPTIONS: dict[str, Option] = {option.dest: option for option in (
     Option("net", "name", "NET", "", names=_net_names, network=True),
@@ -182,6 +188,11 @@ OPTIONS: dict[str, Option] = {option.dest: option for option in (
                          "a positive number"), log=True),
     Option("batch_size", "int", "N", "default: 100 (with --resume, the checkpoint's)",
            number=WIDTH, short="batch"),
+    Option("lr_schedule", "name", "NAME",
+           "learning-rate schedule (kobai.schedules): constant (the default), step (times "
+           "--lr-gamma every --lr-step epochs), cosine (to --lr-floor over the run), plateau "
+           "(times --lr-factor after --lr-patience epochs without a lower validation loss, "
+           "else training loss)", names=_schedules, short="schedule"),
 )}
 #: the options that describe the network, by argparse name
 NETWORK_OPTIONS: tuple[str, ...] = tuple(dest for dest, o in OPTIONS.items() if o.network)

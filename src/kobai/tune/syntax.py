@@ -3,7 +3,7 @@ or a choice.
 
 The options are those of ``kobai train`` in :data:`kobai.nets.options.OPTIONS`: ``--net``,
 ``--hidden``, ``--activation``, ``--weight-decay``, ``--dropout``, ``--batchnorm``,
-``--optimizer``, ``--lr`` and ``--batch-size``. Each takes
+``--optimizer``, ``--lr``, ``--batch-size`` and ``--lr-schedule``. Each takes
 
 - a fixed value, as in ``kobai train``: ``--lr 0.01``, ``--optimizer adam``, ``--hidden 100 100``
   (several tokens make one list), ``--batchnorm`` (no value: on; ``--batchnorm off``);
@@ -13,7 +13,7 @@ The options are those of ``kobai train`` in :data:`kobai.nets.options.OPTIONS`: 
   ``[LOW, HIGH]``, HIGH included (``--batch-size 32:256:log``);
 - a choice, comma-separated: ``--optimizer sgd,adam``, ``--net mlp,cnn``,
   ``--batch-size 50,100,200``, ``--batchnorm on,off``, ``--dropout none,0.2,0.5`` (``none``: no
-  dropout).
+  dropout), ``--lr-schedule constant,step,cosine``.
 
 Hidden layer sizes are written ``100x6`` (six layers of 100), ``100-50`` (100 then 50), or
 ``100x2-50``; choices of them ``--hidden 100x6,50x2,200``; and a range of widths with a fixed

@@ -63,7 +63,8 @@ def run_trial(config: Mapping[str, Any], data: TrialData, *, epochs: int,
     """Train ``config`` for ``epochs`` epochs on ``data``, calling ``report`` after each.
 
     ``config`` holds kobai train's options by dest name (``net``, ``hidden``, ...,
-    ``optimizer``, ``lr``, ``batch_size``) and the trial's ``seed`` (weights, batch order
+    ``optimizer``, ``lr``, ``batch_size``, ``lr_schedule`` with its defaults over ``epochs``:
+    :func:`kobai.schedules.get_schedule`) and the trial's ``seed`` (weights, batch order
     and dropout). A run whose loss diverges (kobai's
     :class:`~kobai.trainer.TrainingDivergedError`) is not an error of the search: its last
     report repeats the last good epoch's figures (zeros when none) with ``diverged`` set.
@@ -83,11 +84,15 @@ def run_trial(config: Mapping[str, Any], data: TrialData, *, epochs: int,
                            float(record.train_loss))
         report(last)
 
+    # the trial's scoring set is the Trainer's test set: a plateau schedule watches the
+    # training loss, as in a kobai train run without --validation
+    schedule = config.get("lr_schedule")
     trainer = Trainer(net, data.x_train, data.t_train, data.x_val, data.t_val, epochs=epochs,
                       mini_batch_size=int(config.get("batch_size", 100)),
                       optimizer=optimizer, verbose=False, rng=int(config.get("seed", 0)),
                       callbacks=[on_epoch_end], blas_threads=blas_threads,
-                      evaluate_sample_num_per_epoch=evaluate_sample_num_per_epoch)
+                      evaluate_sample_num_per_epoch=evaluate_sample_num_per_epoch,
+                      lr_schedule=None if schedule in (None, "constant") else str(schedule))
     try:
         trainer.train()
     except TrainingDivergedError as exc:
