@@ -209,6 +209,28 @@ TEXTS: dict[str, str] = {
         'DIR の中断した探索を、その設定のまま続けます',
     'no progress bar':
         '進捗バーを出しません',
+    '--lr-schedule cosine and plateau: the lowest learning rate (default 0)':
+        '--lr-schedule cosine と plateau: 学習率の下限（既定 0）',
+    '--lr-schedule plateau: epochs without improvement before a reduction (default 10)':
+        '--lr-schedule plateau: 下げるまでの改善のないエポック数（既定 10）',
+    '--lr-schedule plateau: the factor of each reduction (default 0.1)':
+        '--lr-schedule plateau: 1回ごとに掛ける係数（既定 0.1）',
+    '--lr-schedule step: epochs between reductions (default: a third of --epochs, rounded up)':
+        '--lr-schedule step: 下げる間隔のエポック数（既定: --epochs の3分の1、切り上げ）',
+    '--lr-schedule step: the factor of each reduction (default 0.1)':
+        '--lr-schedule step: 1回ごとに掛ける係数（既定 0.1）',
+    'a smaller decrease of the loss is no improvement, for --patience and --lr-schedule plateau (default 0)':
+        '損失の減少がこれより小さければ改善とみなしません。--patience と --lr-schedule plateau 用（既定 0）',
+    'hold out this fraction of the training images for validation (stratified by class, seeded by --seed), e.g. 0.1':
+        '訓練画像のこの割合を検証用に取り分けます（クラスで層化、--seed でシード）。例: 0.1',
+    'learning-rate schedule (kobai.schedules): constant (the default), step (times --lr-gamma every --lr-step epochs), cosine (to --lr-floor over the run), plateau (times --lr-factor after --lr-patience epochs without a lower validation loss, else training loss)':
+        '学習率のスケジュール（kobai.schedules）: constant（既定）、step（--lr-step エポックごとに --lr-gamma 倍）、cosine（学習全体で --lr-floor まで）、plateau（検証損失、なければ訓練損失が --lr-patience エポック下がらなければ --lr-factor 倍）',
+    'stop when the validation loss has not improved for N epochs (needs --validation)':
+        '検証損失が N エポック改善しなければ止めます（--validation が必要）',
+    'validation, early stopping and learning-rate schedules':
+        '検証・早期終了・学習率のスケジュール',
+    "with --validation, also evaluate the test set after every epoch, as without it (the book's curves)":
+        '--validation があっても、ないときと同じくエポックごとにテストデータを評価します（本の曲線）',
     # the words of error messages
     'expected one argument':
         '値を1つ指定してください',
