@@ -17,7 +17,7 @@ def test_the_readme_starts_with_the_two_commands_and_says_what_the_tests_cost():
 
 
 def test_measurements_live_in_docs_performance_not_in_the_guide():
-    assert len(README.splitlines()) <= 750
+    assert len(README.splitlines()) <= 900  # a guide (999 lines when it held the benchmarks)
     assert "not met" not in README
     performance = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
     assert "not met" in performance  # honest about the targets, there
