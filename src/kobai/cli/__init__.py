@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
 from .. import __version__
-from . import book, evaluate, export, gradcheck, predict, simplenet, train, tune
+from . import book, evaluate, export, gradcheck, plot, predict, simplenet, train, tune
 from ._common import CliError
 
-COMMANDS = (train, evaluate, predict, export, simplenet, gradcheck, book, tune)
+COMMANDS = (train, evaluate, plot, predict, export, simplenet, gradcheck, book, tune)
 
 
 class _Parser(argparse.ArgumentParser):

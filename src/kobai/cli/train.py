@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -61,11 +62,14 @@ def add_parser(sub) -> None:
                     "ships with kobai (5,000 training images, MNIST's 10,000 test images). "
                     "--net cnn and --net deepcnn train the book's SimpleConvNet (ch. 7) and "
                     "DeepConvNet (ch. 8) with the settings of the book's train_convnet.py: "
-                    "Adam, lr 0.001, batch 100, 20 epochs. Writes model.npz (after every epoch), "
-                    "history.csv, history.json and learning_curve.png into --out, and for the "
+                    "Adam, lr 0.001, batch 100, 20 epochs. Writes model.npz, history.csv and "
+                    "history.json (after every epoch) and learning_curve.png (at the end, or "
+                    "when stopped by Ctrl-C) into --out, and for the "
                     "convolutional nets the first layer's filters before and after training, "
                     "filters-before.png and filters-after.png; a new folder for each run unless "
-                    "told otherwise: an earlier run is never overwritten without --force.")
+                    "told otherwise: an earlier run is never overwritten without --force. A run "
+                    "that ends at chance accuracy (it learned nothing) gets a warning naming "
+                    "the likely cause.")
     add_net_arguments(p)
     g = p.add_argument_group("training")
     for option in OPTIONS.values():  # the searchable options that are not the network's
@@ -117,11 +121,10 @@ def _net_and_optimizer(args: argparse.Namespace):
 
         return net, get_optimizer(name, lr=lr), None, None
     from ..io import load
-    from ..trainer import History
 
     with user_errors(f"cannot resume from {args.resume}"):
         checkpoint = load(args.resume)
-        history = History.from_dict(checkpoint.history) if checkpoint.history else None
+        history = checkpoint.history
     if checkpoint.optimizer is None:
         raise CliError(f"{args.resume} holds no optimizer state, so training cannot resume "
                        "exactly; start a new run instead")
@@ -214,9 +217,16 @@ def _run_folder(out: Path | None, *, replace: bool) -> Iterator[Path]:
         yield folder
 
 
+def curve_title(net: Any, optimizer: Any, dataset: str | None) -> str:
+    """The title of a run's learning curve: the network, the optimizer and the data set."""
+    parts = [repr(net), f"{type(optimizer).__name__}(lr={optimizer.lr:g})", dataset]
+    return ", ".join(part for part in parts if part)
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import io, plot
     from ..datasets import describe, load_mnist
+    from ..run_history import SaveHistory
     from ..trainer import Trainer, TrainingDivergedError
 
     if args.resume is not None:
@@ -264,22 +274,32 @@ def run(args: argparse.Namespace) -> int:
                               mini_batch_size=args.batch_size, optimizer=optimizer,
                               verbose=True, progress=not args.no_progress,
                               rng=args.seed if args.seed is not None or history else 0,
-                              callbacks=[io.SaveCheckpoint(model_path, data=data), remember],
+                              callbacks=[io.SaveCheckpoint(model_path, data=data), remember,
+                                         SaveHistory(out)],
                               history=history)
         if replace:
             print(f"replaced the earlier run in {out}/ (--force)")
         print(f"training {net!r} with {optimizer_text} on {args.dataset}: {len(x_train)} "
               f"training and {len(x_test)} test images, batch {args.batch_size}, "
               f"{args.epochs} epochs -> {out}/")
+        title = curve_title(net, optimizer, args.dataset)
+        n_classes = getattr(net, "output_size", None)
         try:
             history = trainer.train()
         except TrainingDivergedError as exc:
             kept = f"; {model_path} holds the last good epoch ({saved[-1]})" if saved else ""
-            raise CliError(f"{exc}{kept}", status=1) from None
+            note = _write_stopped(trainer.history, saved, out, title, n_classes)
+            raise CliError(f"{exc}{kept}{note}", status=1) from None
         except KeyboardInterrupt:
             stopped_in = (saved[-1] if saved else start) + 1
-            print(f"kobai: interrupted in epoch {stopped_in} of {args.epochs}; "
-                  f"{_kept(args, model_path, saved, start)}", file=sys.stderr)
+            saving = trainer.history.epoch >= stopped_in  # Ctrl-C in a callback
+            where = f"while saving epoch {stopped_in}" if saving else f"in epoch {stopped_in}"
+            kept = _kept(args, model_path, saved, start)
+            if saving and not saved and args.resume is None:
+                kept = "nothing was saved"
+            note = _write_stopped(trainer.history, saved, out, title, n_classes)
+            print(f"kobai: interrupted {where} of {args.epochs}; {kept}{note}",
+                  file=sys.stderr)
             return 130
         except BrokenPipeError:
             raise
@@ -295,8 +315,8 @@ def run(args: argparse.Namespace) -> int:
         with user_errors(f"cannot write into {out}"):
             history.to_csv(out / "history.csv")
             history.to_json(out / "history.json")
-            plot.plot_learning_curve(history, out / "learning_curve.png",
-                                     title=f"{net!r}, {optimizer_text}, {args.dataset}")
+            plot.plot_learning_curve(history, out / "learning_curve.png", title=title,
+                                     n_classes=n_classes)
             written = [model_path, out / "history.csv", out / "history.json",
                        out / "learning_curve.png"]
             if filters_before is not None:
@@ -306,7 +326,60 @@ def run(args: argparse.Namespace) -> int:
     print(f"test accuracy {last.test_acc:.4f} (train {last.train_acc:.4f}) after epoch "
           f"{last.epoch}")
     print(f"wrote {', '.join(map(str, written))}")
+    warning = chance_warning(history, n_classes, optimizer)
+    if warning:
+        print(f"kobai: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _write_stopped(history: Any, saved: list[int], out: Path, title: str,
+                   n_classes: int | None) -> str:
+    """For a run stopped early (Ctrl-C, divergence): history.csv, history.json and
+    learning_curve.png of the epochs model.npz holds, with a line on stdout naming them;
+    nothing when it holds none. What to add to the stop message: "" or why they could not be
+    written."""
+    from ..plot import plot_learning_curve
+    from ..run_history import write_history
+
+    if not saved:
+        return ""
+    kept = history.until(saved[-1])  # not an epoch whose save Ctrl-C cut short
+    try:
+        written = write_history(kept, out)
+        written.append(plot_learning_curve(kept, out / "learning_curve.png", title=title,
+                                           n_classes=n_classes))
+    except (OSError, ValueError) as exc:
+        return f"; its history could not be written into {out}: {exc}"
+    print(f"wrote {', '.join(map(str, written))} (epochs 1-{kept.epoch})")
+    return ""
+
+
+def chance_warning(history: Any, n_classes: int | None, optimizer: Any) -> str | None:
+    """A one-line warning when the run ends at chance accuracy (it learned nothing), naming
+    the likely cause and an --lr to try; None otherwise."""
+    from ..metrics import CHANCE_FACTOR, at_chance
+
+    last = history.epochs[-1]
+    if not n_classes or not at_chance(last.test_acc, n_classes):
+        return None
+    guess = math.log(n_classes)  # the cross-entropy of a uniform guess
+    lr = getattr(optimizer, "lr", None)
+    name = next((name for name, cls in OPTIMIZERS.items() if type(optimizer) is cls), None)
+    default = default_lr(name) if name else None
+    head = (f"test accuracy {last.test_acc:.4f} after epoch {last.epoch} is at chance (a guess "
+            f"scores 1/{n_classes} = {1 / n_classes:.2g}; below {CHANCE_FACTOR / n_classes:.2g} "
+            "counts as chance): the network learned nothing")
+    if not isinstance(lr, numbers.Real):
+        return f"{head}; check the learning rate"
+    if last.train_loss > 1.5 * guess:
+        to_try = default if default is not None and default < lr else lr / 10
+        return (f"{head}; its training loss {last.train_loss:.3g} is far above the "
+                f"{guess:.2f} of guessing, so the learning rate {lr:g} is likely too high: "
+                f"try --lr {to_try:g}")
+    to_try = default if default is not None and default > lr else lr * 10
+    return (f"{head}; its training loss {last.train_loss:.3g} stays near the {guess:.2f} of "
+            f"guessing, so the learning rate {lr:g} may be too low (try --lr {to_try:g}) or "
+            "the run too short (more --epochs)")
 
 
 def _first(x: np.ndarray, t: np.ndarray, n: int | None, flag: str, what: str,
