@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
             checkpoint = load(folder / "model.npz")
     with user_errors():
         found = read_history(folder)
-    histories = [h for h in (found, checkpoint and checkpoint.history) if h is not None]
+    saved = checkpoint.history if checkpoint is not None else None
+    histories = [h for h in (found, saved) if h is not None]
     # the longest: a history.json an older kobai left behind a resumed model.npz is shorter
     history = max(histories, key=lambda h: h.epoch, default=None)
     if history is None or history.epoch == 0:

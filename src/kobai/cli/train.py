@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import numbers
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,6 +28,8 @@ from ._common import (
     use_recorded_data_dir,
     user_errors,
 )
+from ._signals import sigint_held
+from ._train_end import chance_warning, curve_title, write_stopped
 
 # Default learning rate per optimizer: SGD as in the book's train_neuralnet.py, the others
 # their usual defaults (the book's ch. 6 optimizer_compare_mnist.py).
@@ -217,12 +218,6 @@ def _run_folder(out: Path | None, *, replace: bool) -> Iterator[Path]:
         yield folder
 
 
-def curve_title(net: Any, optimizer: Any, dataset: str | None) -> str:
-    """The title of a run's learning curve: the network, the optimizer and the data set."""
-    parts = [repr(net), f"{type(optimizer).__name__}(lr={optimizer.lr:g})", dataset]
-    return ", ".join(part for part in parts if part)
-
-
 def run(args: argparse.Namespace) -> int:
     from .. import io, plot
     from ..datasets import describe, load_mnist
@@ -266,17 +261,20 @@ def run(args: argparse.Namespace) -> int:
         in_place = args.resume is not None and args.resume.resolve() == model_path.resolve()
         saved = [start] if in_place else []  # the epochs model.npz holds, last one last
 
-        def remember(trainer: Any, record: Any) -> None:  # runs after SaveCheckpoint succeeded
-            saved.append(record.epoch)
+        checkpoint, history_files = io.SaveCheckpoint(model_path, data=data), SaveHistory(out)
+
+        def save_epoch(trainer: Any, record: Any) -> None:  # Ctrl-C waits until all are written
+            with sigint_held():
+                checkpoint.on_epoch_end(trainer, record)
+                saved.append(record.epoch)
+                history_files.on_epoch_end(trainer, record)
 
         with user_errors():
             trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs,
                               mini_batch_size=args.batch_size, optimizer=optimizer,
                               verbose=True, progress=not args.no_progress,
                               rng=args.seed if args.seed is not None or history else 0,
-                              callbacks=[io.SaveCheckpoint(model_path, data=data), remember,
-                                         SaveHistory(out)],
-                              history=history)
+                              callbacks=[save_epoch], history=history)
         if replace:
             print(f"replaced the earlier run in {out}/ (--force)")
         print(f"training {net!r} with {optimizer_text} on {args.dataset}: {len(x_train)} "
@@ -288,16 +286,17 @@ def run(args: argparse.Namespace) -> int:
             history = trainer.train()
         except TrainingDivergedError as exc:
             kept = f"; {model_path} holds the last good epoch ({saved[-1]})" if saved else ""
-            note = _write_stopped(trainer.history, saved, out, title, n_classes)
+            note = write_stopped(trainer.history, saved, out, title, n_classes)
             raise CliError(f"{exc}{kept}{note}", status=1) from None
         except KeyboardInterrupt:
             stopped_in = (saved[-1] if saved else start) + 1
-            saving = trainer.history.epoch >= stopped_in  # Ctrl-C in a callback
-            where = f"while saving epoch {stopped_in}" if saving else f"in epoch {stopped_in}"
+            before_save = trainer.history.epoch >= stopped_in  # Ctrl-C before save_epoch
+            where = (f"after epoch {stopped_in}, before it was saved" if before_save
+                     else f"in epoch {stopped_in}")
             kept = _kept(args, model_path, saved, start)
-            if saving and not saved and args.resume is None:
+            if before_save and not saved and args.resume is None:
                 kept = "nothing was saved"
-            note = _write_stopped(trainer.history, saved, out, title, n_classes)
+            note = write_stopped(trainer.history, saved, out, title, n_classes)
             print(f"kobai: interrupted {where} of {args.epochs}; {kept}{note}",
                   file=sys.stderr)
             return 130
@@ -326,60 +325,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"test accuracy {last.test_acc:.4f} (train {last.train_acc:.4f}) after epoch "
           f"{last.epoch}")
     print(f"wrote {', '.join(map(str, written))}")
-    warning = chance_warning(history, n_classes, optimizer)
+    name = next((name for name, cls in OPTIMIZERS.items() if type(optimizer) is cls), None)
+    warning = chance_warning(history, n_classes, getattr(optimizer, "lr", None),
+                             default_lr(name) if name else None)
     if warning:
         print(f"kobai: warning: {warning}", file=sys.stderr)
     return 0
-
-
-def _write_stopped(history: Any, saved: list[int], out: Path, title: str,
-                   n_classes: int | None) -> str:
-    """For a run stopped early (Ctrl-C, divergence): history.csv, history.json and
-    learning_curve.png of the epochs model.npz holds, with a line on stdout naming them;
-    nothing when it holds none. What to add to the stop message: "" or why they could not be
-    written."""
-    from ..plot import plot_learning_curve
-    from ..run_history import write_history
-
-    if not saved:
-        return ""
-    kept = history.until(saved[-1])  # not an epoch whose save Ctrl-C cut short
-    try:
-        written = write_history(kept, out)
-        written.append(plot_learning_curve(kept, out / "learning_curve.png", title=title,
-                                           n_classes=n_classes))
-    except (OSError, ValueError) as exc:
-        return f"; its history could not be written into {out}: {exc}"
-    print(f"wrote {', '.join(map(str, written))} (epochs 1-{kept.epoch})")
-    return ""
-
-
-def chance_warning(history: Any, n_classes: int | None, optimizer: Any) -> str | None:
-    """A one-line warning when the run ends at chance accuracy (it learned nothing), naming
-    the likely cause and an --lr to try; None otherwise."""
-    from ..metrics import CHANCE_FACTOR, at_chance
-
-    last = history.epochs[-1]
-    if not n_classes or not at_chance(last.test_acc, n_classes):
-        return None
-    guess = math.log(n_classes)  # the cross-entropy of a uniform guess
-    lr = getattr(optimizer, "lr", None)
-    name = next((name for name, cls in OPTIMIZERS.items() if type(optimizer) is cls), None)
-    default = default_lr(name) if name else None
-    head = (f"test accuracy {last.test_acc:.4f} after epoch {last.epoch} is at chance (a guess "
-            f"scores 1/{n_classes} = {1 / n_classes:.2g}; below {CHANCE_FACTOR / n_classes:.2g} "
-            "counts as chance): the network learned nothing")
-    if not isinstance(lr, numbers.Real):
-        return f"{head}; check the learning rate"
-    if last.train_loss > 1.5 * guess:
-        to_try = default if default is not None and default < lr else lr / 10
-        return (f"{head}; its training loss {last.train_loss:.3g} is far above the "
-                f"{guess:.2f} of guessing, so the learning rate {lr:g} is likely too high: "
-                f"try --lr {to_try:g}")
-    to_try = default if default is not None and default > lr else lr * 10
-    return (f"{head}; its training loss {last.train_loss:.3g} stays near the {guess:.2f} of "
-            f"guessing, so the learning rate {lr:g} may be too low (try --lr {to_try:g}) or "
-            "the run too short (more --epochs)")
 
 
 def _first(x: np.ndarray, t: np.ndarray, n: int | None, flag: str, what: str,
