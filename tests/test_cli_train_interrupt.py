@@ -88,6 +88,8 @@ def test_ctrl_c_leaves_the_history_and_learning_curve_of_the_epochs_model_npz_ho
         not in err
     run_dir = tmp_path / "run"
     assert "kobai train --resume run --out run --epochs 200" in lines[0]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "history.csv", "history.json", "learning_curve.png", "model.npz"]  # no temporary file
     kept = load(run_dir / "model.npz").history
     assert kept.epoch >= 1 and f"run/model.npz holds epoch {kept.epoch}," in lines[0]
     assert History.from_json(run_dir / "history.json") == kept
@@ -95,5 +97,3 @@ def test_ctrl_c_leaves_the_history_and_learning_curve_of_the_epochs_model_npz_ho
     assert (run_dir / "learning_curve.png").read_bytes()[:8] == PNG_SIGNATURE
     assert f"wrote run/history.csv, run/history.json, run/learning_curve.png (epochs " \
            f"1-{kept.epoch})" in out
-    assert sorted(p.name for p in run_dir.iterdir()) == [
-        "history.csv", "history.json", "learning_curve.png", "model.npz"]  # no temporary file
