@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import mnist_digit, run
+from conftest import mnist_digit, one_line, run
 
 from kobai import __version__
 
@@ -80,6 +80,43 @@ def test_train_prints_the_epoch_table(tmp_path, capsys):
     assert status == 0
     assert "epoch" in out and "test acc" in out
     assert "MultiLayerNet(784-20-10, relu, float64, batchnorm" in out
+
+
+def test_a_run_that_learns_nothing_warns_in_one_line_naming_the_learning_rate(tmp_path, capsys,
+                                                                             monkeypatch):
+    """The user's --lr 100: losses of 32-48, test accuracy 0.0974. A warning, and status 0 (a
+    hard problem is not an error), with the chance level on the learning curve."""
+    import kobai.plot
+
+    real_plot, drawn = kobai.plot.plot_learning_curve, []
+
+    def plot_learning_curve(history, path, **kwargs):
+        drawn.append(kwargs.get("n_classes"))
+        return real_plot(history, path, **kwargs)
+
+    monkeypatch.setattr(kobai.plot, "plot_learning_curve", plot_learning_curve)
+    status, out, err = run(capsys, "train", "--lr", "100", "--epochs", "2", "--no-progress",
+                           "--out", tmp_path)
+    assert status == 0
+    line = one_line(err)
+    assert line.startswith("kobai: warning: test accuracy 0.") and "at chance" in line
+    assert "learning rate 100 is likely too high: try --lr 0.1" in line
+    assert "test accuracy" in out  # the usual summary on stdout too
+    assert drawn == [10]  # the curve shows chance (test_plot.py: how)
+
+
+def test_a_run_that_learns_too_slowly_is_told_to_raise_the_learning_rate(tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--lr", "1e-5", "--epochs", "1", "--no-progress",
+                         "--out", tmp_path)
+    assert status == 0
+    line = one_line(err)
+    assert "at chance" in line and "may be too low (try --lr 0.1)" in line
+
+
+def test_a_run_that_learns_gets_no_warning(relu_run, tmp_path, capsys):
+    status, _, err = run(capsys, "train", "--resume", relu_run, "--epochs", "3",
+                         "--no-progress", "--out", tmp_path)
+    assert status == 0 and err == ""
 
 
 def test_train_resume_continues_to_the_total_epochs(relu_run, tmp_path, capsys):
@@ -165,7 +202,7 @@ def test_divergence_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, capsys,
     from kobai.io import load
 
     checkpoint = load(tmp_path / "model.npz")
-    assert [r["epoch"] for r in checkpoint.history["epochs"]] == [1]
+    assert [r.epoch for r in checkpoint.history.epochs] == [1]
 
 
 def test_gradcheck_prints_the_books_lines_and_the_report(capsys):

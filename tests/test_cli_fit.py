@@ -37,7 +37,7 @@ def test_a_run_with_validation_early_stopping_and_cosine(fit_run):
     best = int(np.argmin([r["val_loss"] for r in epochs])) + 1
     assert history["test"]["epoch"] == best
     saved = load(fit_run / "best.npz")
-    assert len(saved.history["epochs"]) == best and saved.history["test"] == history["test"]
+    assert saved.history.epoch == best and saved.history.test == history["test"]
     fit = load(fit_run / "model.npz").data["fit"]
     assert fit["validation"] == 0.1 and fit["patience"] == 2
     assert fit["lr_schedule"] == {"name": "cosine", "lr": 0.1, "epochs": 5, "floor": 0.0}
@@ -71,10 +71,10 @@ def test_a_resumed_run_continues_its_schedule_exactly(tmp_path, capsys):
                            "--no-progress", "--out", tmp_path / "part")
     assert status == 0, err
     whole, part = (load(tmp_path / name / "model.npz") for name in ("whole", "part"))
-    assert [r["lr"] for r in part.history["epochs"]] == [0.1, 0.05, 0.025]
-    assert part.history["epochs"] == [dict(r, seconds=p["seconds"]) for r, p in
-                                      zip(whole.history["epochs"], part.history["epochs"],
-                                          strict=True)]
+    assert [r.lr for r in part.history.epochs] == [0.1, 0.05, 0.025]
+    whole_epochs, part_epochs = whole.history.to_dict()["epochs"], part.history.to_dict()["epochs"]
+    assert part_epochs == [dict(r, seconds=p["seconds"])
+                           for r, p in zip(whole_epochs, part_epochs, strict=True)]
     for key, value in whole.net.state_dict().items():
         np.testing.assert_array_equal(part.net.state_dict()[key], value)
     status, _, err = run(capsys, "train", "--resume", tmp_path / "part", "--epochs", "4",

@@ -69,10 +69,23 @@ def test_round_trip_predicts_bit_identically(tmp_path, kind, dtype):
         assert restored["slots"][slot].keys() == per_param.keys()
         for key, arr in per_param.items():
             np.testing.assert_array_equal(restored["slots"][slot][key], arr)
-    assert ckpt.history == history
+    assert ckpt.history == History.from_dict(history)
     assert ckpt.meta["class"] == type(net).__name__ and ckpt.meta["dtype"] == net.dtype.name
     assert ckpt.meta["format_version"] == kio.FORMAT_VERSION
     assert files_in(tmp_path) == ["model.npz"]
+
+
+def test_the_history_comes_back_as_a_history_and_from_dict_still_takes_it(tmp_path):
+    x, t = blobs(60)
+    net = TwoLayerNet(6, 4, 3, rng=0)
+    trainer = Trainer(net, x, t, x, t, epochs=2, mini_batch_size=20, rng=1, verbose=False,
+                      callbacks=[SaveCheckpoint(tmp_path / "model.npz")])
+    history = trainer.train()
+    ckpt = load(tmp_path / "model.npz")
+    assert isinstance(ckpt.history, History) and ckpt.history == history
+    assert ckpt.history.test_acc_list == history.test_acc_list and ckpt.history.seed == 1
+    again = History.from_dict(ckpt.history)  # what callers of the dict it was did
+    assert again == ckpt.history and again is not ckpt.history
 
 
 def test_net_alone_round_trips_and_load_net(tmp_path):
@@ -114,7 +127,7 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path, kind, optimize
     ckpt = load(tmp_path / "model.npz")
     resumed = Trainer(ckpt.net, x[:100], t[:100], x[100:], t[100:], epochs=4,
                       optimizer=ckpt.optimizer, mini_batch_size=25, verbose=False,
-                      history=History.from_dict(ckpt.history)).train()
+                      history=ckpt.history).train()
 
     assert resumed.train_loss_list == straight.train_loss_list
     strip = [{**vars(r), "seconds": 0} for r in straight.epochs]
@@ -213,6 +226,9 @@ TAMPERING = {
     "missing slot": (lambda a, m: a.pop("optimizer/m/W1"), r"missing \['optimizer/m/W1'\]"),
     "non-finite": (lambda a, m: a["param/W1"].__setitem__((0, 0), np.nan),
                    r"parameters cannot be loaded: state\['W1'\] must hold finite floats"),
+    "history edited": (edit_meta(lambda m: m.update(history={
+        "seed": 0, "train_loss_list": [], "epochs": [{"epoch": 2}]})),
+        r"its training history is invalid: history epochs\[0\] has \['epoch'\]"),
     "no meta": (lambda a, m: a.pop("meta"), "no 'meta' entry"),
     "object meta": (lambda a, m: a.__setitem__("meta", np.array("{}")),
                     "does not identify a kobai checkpoint"),
@@ -296,6 +312,8 @@ def test_save_refuses_what_it_cannot_reload(tmp_path):
         save(TwoLayerNet(6, 5, 3), tmp_path / "a.npz", optimizer=other_opt)
     with pytest.raises(TypeError, match="JSON"):
         save(TwoLayerNet(6, 5, 3), tmp_path / "a.npz", history={"loss": [float("nan")]})
+    with pytest.raises(TypeError, match="history must be a kobai History or its to_dict"):
+        save(TwoLayerNet(6, 5, 3), tmp_path / "a.npz", history={"loss": [1.0]})
     assert files_in(tmp_path) == []
 
 
@@ -312,7 +330,7 @@ def test_checkpoints_written_by_kobai_0_1_0_still_load_and_resume():
     np.testing.assert_allclose(mlp.net.predict(x), expected["mlp_predict"], rtol=1e-12)
     assert mlp.net.loss(x, t, train=False) == pytest.approx(float(expected["mlp_loss"]),
                                                            rel=1e-12)
-    history = History.from_dict(mlp.history)
+    history = mlp.history
     Trainer(mlp.net, x, t, x, t, epochs=3, mini_batch_size=10, optimizer=mlp.optimizer,
             history=history, verbose=False).train()
     assert history.epoch == 3 and mlp.optimizer.iter == 12

@@ -81,7 +81,7 @@ def test_kobai_train_trains_the_toy_and_resumes_it(toy, capsys, tmp_path):
     status, stdout, err = run(capsys, "train", "--resume", out, "--out", out, "--net", "toy",
                               "--epochs", 2, "--no-progress")
     assert status == 0, err
-    assert load(out / "model.npz").history["epochs"][-1]["epoch"] == 2
+    assert load(out / "model.npz").history.epoch == 2
 
 
 def test_kobai_train_refuses_options_the_toy_does_not_take(toy, capsys, tmp_path):

@@ -206,6 +206,40 @@ def test_learning_curve_markers_stay_readable_at_many_epochs(tmp_path, drawn_fig
             assert line.get_markersize() <= 4
 
 
+def chance_lines(fig):
+    """The horizontal lines labelled as chance on the accuracy panel, as (label, y)."""
+    return [(line.get_label(), line.get_ydata()[0]) for line in fig.axes[1].get_lines()
+            if line.get_label().startswith("chance")]
+
+
+def test_a_run_at_chance_is_a_flat_line_on_the_chance_level_of_the_whole_axis(tmp_path,
+                                                                            drawn_figures):
+    """`kobai train --lr 100`'s accuracies: 0.0974-0.1028 must not fill the panel."""
+    history = history_with_accuracies([0.1, 0.1, 0.1], [0.1028, 0.1009, 0.0974])
+    plot_learning_curve(history, tmp_path / "curve.png", n_classes=10)
+    accuracy = drawn_figures[-1].axes[1]
+    assert accuracy.get_ylim() == (0.0, 1.0)
+    assert chance_lines(drawn_figures[-1]) == [("chance (1/10)", 0.1)]
+    assert accuracy.get_lines()[-1].get_linestyle() not in ("-", "None")  # dashed
+    assert "chance (1/10)" in [t.get_text() for t in accuracy.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("low, high, shown", [(0.10, 0.55, True), (0.96, 0.99, False)])
+def test_a_learning_run_keeps_its_zoom_and_shows_chance_where_it_falls(tmp_path, drawn_figures,
+                                                                       low, high, shown):
+    history = history_with_accuracies(np.linspace(low + 0.01, high, 8), np.linspace(low, high, 8))
+    plot_learning_curve(history, tmp_path / "curve.png", n_classes=10)
+    bottom, top = drawn_figures[-1].axes[1].get_ylim()
+    assert (high - low) / (top - bottom) > 0.5  # zoomed on the data, as without n_classes
+    assert chance_lines(drawn_figures[-1]) == ([("chance (1/10)", 0.1)] if shown else [])
+
+
+def test_learning_curve_refuses_a_bad_class_count(tmp_path):
+    with pytest.raises(ValueError, match="n_classes must be a positive integer"):
+        plot_learning_curve(small_history(), tmp_path / "curve.png", n_classes=0)
+    assert not (tmp_path / "curve.png").exists()
+
+
 def test_kobai_train_titles_the_learning_curve_with_net_optimizer_and_data(tmp_path,
                                                                           drawn_figures):
     from kobai.cli import main

@@ -141,7 +141,7 @@ def test_best_npz_holds_the_best_epochs_checkpoint_bit_for_bit(tmp_path):
     best = int(np.argmin(h.val_loss_list)) + 1
     assert keep.epoch == best == h.test["epoch"] == 4  # lr 5 overshoots after epoch 4
     saved = load(tmp_path / "best.npz")
-    assert len(saved.history["epochs"]) == best
+    assert saved.history.epoch == best
     for key, value in snapshots[best].items():
         np.testing.assert_array_equal(saved.net.state_dict()[key], value)
         np.testing.assert_array_equal(trainer.network.state_dict()[key], value)

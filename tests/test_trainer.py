@@ -167,7 +167,7 @@ def test_nan_loss_stops_training_and_puts_back_the_last_checkpoint(tmp_path, mon
         np.testing.assert_array_equal(arr, checkpoint.net.params[key])  # = the checkpoint
     assert checkpoint.optimizer.iter == 5
     assert len(saved_bytes) == 1 and path.read_bytes() == saved_bytes[0]
-    assert checkpoint.history["epochs"][-1]["epoch"] == 1
+    assert checkpoint.history.epoch == 1
     assert trainer.history.epoch == 1 and len(trainer.history.train_loss_list) == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
 
@@ -230,6 +230,37 @@ def test_history_files_are_written(tmp_path):
     assert rows[0] == "epoch,iteration,train_loss,train_acc,test_loss,test_acc,seconds,lr"
     assert [row.split(",")[0] for row in rows[1:]] == ["1", "2"]
     assert History.from_dict(json.loads((tmp_path / "history.json").read_text())) == history
+
+
+def test_history_files_read_back_and_csv_keeps_the_epochs_only(tmp_path):
+    x, t = blobs(100)
+    history = Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=3, rng=3,
+                      verbose=False).train()
+    history.to_csv(tmp_path / "history.csv")
+    history.to_json(tmp_path / "history.json")
+    assert History.from_json(tmp_path / "history.json") == history
+    from_csv = History.from_csv(tmp_path / "history.csv")
+    assert from_csv.epochs == history.epochs  # every field, lr included, to the last digit
+    assert from_csv.train_loss_list == [] and from_csv.seed is None
+    (tmp_path / "bad.csv").write_text((tmp_path / "history.csv").read_text()
+                                      .replace("\n2,", "\nx,", 1))
+    with pytest.raises(ValueError, match=r"bad.csv, line 3: .* holds a non-number"):
+        History.from_csv(tmp_path / "bad.csv")
+
+
+def test_history_until_is_what_a_checkpoint_after_that_epoch_holds():
+    x, t = blobs(100)
+
+    def train(epochs):
+        return Trainer(TwoLayerNet(6, 4, 3, rng=0), x, t, x, t, epochs=epochs, rng=3,
+                       mini_batch_size=30, verbose=False).train()
+
+    three, two = train(3), train(2)
+    assert three.until(2).to_dict() == {**two.to_dict(), "epochs": three.to_dict()["epochs"][:2]}
+    assert three.until(2).train_loss_list == two.train_loss_list and three.until(3) is three
+    assert three.until(0).epoch == 0 and three.until(0).train_loss_list == []
+    with pytest.raises(ValueError, match=r"epoch must be in \[0, 3\]"):
+        three.until(4)
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -16,12 +16,13 @@ from conftest import mnist_digit, one_line, run
 
 from kobai import __version__
 from kobai.cli import main
+from kobai.history import History
 from kobai.io import load, save
 from kobai.nets import MultiLayerNet, TwoLayerNet
 
 
 def saved_epochs(model):
-    return [r["epoch"] for r in load(model).history["epochs"]]
+    return [r.epoch for r in load(model).history.epochs]
 
 
 def stop_at_step(monkeypatch, n, exc=None):
@@ -90,8 +91,10 @@ def test_a_failed_run_leaves_no_empty_folder_but_keeps_what_it_saved(tmp_path, c
 
     stop_at_step(monkeypatch, 55)  # in epoch 2
     assert run(capsys, "train", "--epochs", "2", "--no-progress", "--out", "run")[0] == 1
-    assert sorted(os.listdir(tmp_path / "run")) == ["model.npz"]
+    assert sorted(os.listdir(tmp_path / "run")) == ["history.csv", "history.json",
+                                                    "learning_curve.png", "model.npz"]
     assert saved_epochs(tmp_path / "run" / "model.npz") == [1]
+    assert History.from_csv(tmp_path / "run" / "history.csv").epoch == 1
 
 
 @pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
@@ -114,8 +117,10 @@ def test_oserror_while_saving_is_one_line_naming_the_path_and_keeps_the_checkpoi
     line = one_line(err)
     assert f"cannot save {out / 'model.npz'}: {error.strerror}" in line
     assert f"{out / 'model.npz'} holds epoch 1" in line
-    assert sorted(os.listdir(out)) == ["model.npz"]  # no temporary file left either
+    # no temporary file left either; the history of epoch 1 was written after it
+    assert sorted(os.listdir(out)) == ["history.csv", "history.json", "model.npz"]
     assert saved_epochs(out / "model.npz") == [1]
+    assert History.from_json(out / "history.json").epoch == 1
 
 
 def test_model_npz_that_is_a_folder_is_refused_before_training(tmp_path, capsys):

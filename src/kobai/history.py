@@ -20,6 +20,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from ._files import atomic_write
@@ -115,6 +116,18 @@ class History:
         """Validation loss after each epoch (None without a validation set)."""
         return [r.val_loss for r in self.epochs]
 
+    def until(self, epoch: int) -> History:
+        """The history of epochs ``1 .. epoch`` only (this one if it has no more), e.g. what a
+        checkpoint saved after that epoch holds."""
+        if not 0 <= epoch <= self.epoch:
+            raise ValueError(f"epoch must be in [0, {self.epoch}] (the completed epochs), got "
+                             f"{epoch!r}")
+        if epoch == self.epoch:
+            return self
+        iterations = self.epochs[epoch - 1].iteration if epoch else 0
+        return History(train_loss_list=self.train_loss_list[:iterations],
+                       epochs=self.epochs[:epoch], seed=self.seed)
+
     def to_dict(self) -> dict:
         """A JSON-able dict (``json.dumps(h.to_dict())`` works)."""
         d: dict[str, Any] = {"format_version": _HISTORY_FORMAT, "seed": self.seed,
@@ -125,8 +138,14 @@ class History:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> History:
-        """Rebuild a History from :meth:`to_dict` output, checking its contents."""
+    def from_dict(cls, d: Mapping | History) -> History:
+        """Rebuild a History from :meth:`to_dict` output, checking its contents.
+
+        A History is taken too (and copied), so ``History.from_dict(checkpoint.history)``
+        works on the History that :func:`kobai.io.load` gives as on the dict it gave before.
+        """
+        if isinstance(d, History):
+            d = d.to_dict()
         if not isinstance(d, Mapping):
             raise ValueError(f"history must be a dict, got {type(d).__name__}")
         seed = d.get("seed")
@@ -183,3 +202,76 @@ class History:
             writer.writerow(["" if row[k] is None else row[k] for k in names])
         with atomic_write(path) as fh:
             fh.write(buf.getvalue().encode("utf-8"))
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> History:
+        """Read a History written by :meth:`to_json`.
+
+        Raises
+        ------
+        OSError
+            The file cannot be read.
+        ValueError
+            It is not JSON, or not a history; the message names the file.
+        """
+        try:
+            d = json.loads(Path(path).read_bytes())
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{os.fspath(path)} is not a history written by kobai ({exc})") \
+                from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{os.fspath(path)} is not JSON ({exc}); expected a history "
+                             "written by kobai") from None
+        try:
+            return cls.from_dict(d)
+        except ValueError as exc:
+            raise ValueError(f"{os.fspath(path)}: {exc}") from None
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike[str]) -> History:
+        """Read the epochs of a CSV written by :meth:`to_csv`.
+
+        The CSV holds one row per epoch only, so the History has no mini-batch losses
+        (``train_loss_list`` is empty) and no seed.
+
+        Raises
+        ------
+        OSError
+            The file cannot be read.
+        ValueError
+            Its header is not :class:`EpochRecord`'s fields, or a row holds a non-number; the
+            message names the file and the line.
+        """
+        where = os.fspath(path)
+        every = [f.name for f in fields(EpochRecord)]
+        try:
+            text = Path(path).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{where} is not a history written by kobai ({exc})") from None
+        rows = list(csv.reader(io.StringIO(text)))
+        # to_csv leaves out the test and validation columns no epoch has
+        names = [name for name in every if name not in _SPARSE or (rows and name in rows[0])]
+        if not rows or rows[0] != names:
+            got = ",".join(rows[0]) if rows else "an empty file"
+            raise ValueError(f"{where} starts with {got!r}; expected the header "
+                             f"{','.join(every)!r} (without the columns of "
+                             f"{', '.join(_SPARSE)} no epoch has) of a history.csv written by "
+                             "kobai")
+        records = []
+        for line, row in enumerate(rows[1:], start=2):
+            if len(row) != len(names):
+                raise ValueError(f"{where}, line {line}: {len(row)} values; expected "
+                                 f"{len(names)} ({','.join(names)})")
+            try:
+                rec: dict[str, float | int | None] = {
+                    name: (None if value == "" and (name == "lr" or name in _SPARSE) else
+                           int(value) if name in ("epoch", "iteration") else float(value))
+                    for name, value in zip(names, row, strict=True)}
+            except ValueError:
+                raise ValueError(f"{where}, line {line}: {','.join(row)!r} holds a "
+                                 "non-number") from None
+            records.append(rec)
+        try:
+            return cls.from_dict({"seed": None, "train_loss_list": [], "epochs": records})
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None

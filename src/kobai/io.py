@@ -39,6 +39,7 @@ from ._checkpoint_readers import CheckpointReader, NpzCheckpoint, SafetensorsChe
 from ._files import atomic_write
 from ._validate import positive_int, resolve_dtype
 from .arrays_file.safetensors import is_safetensors
+from .history import History
 from .nets import NETWORKS, Network
 from .npz import ZIP_MAGIC
 from .optimizers import get_optimizer
@@ -71,15 +72,16 @@ class Checkpoint:
     optimizer : kobai.optimizers.Optimizer or None
         Rebuilt with ``get_optimizer(name, **hyper)`` and ``load_state_dict``, so training can
         resume where it stopped; None when none was saved.
-    history : dict or None
-        The saved history (``History.to_dict()``; ``History.from_dict`` turns it back).
+    history : kobai.history.History or None
+        The saved training history (checked when loading), e.g. to continue with
+        ``Trainer(..., history=checkpoint.history)``; None when none was saved.
     meta : dict
         The whole JSON metadata (``kobai_version``, ``class``, ``config``, ``dtype``, ...).
     """
 
     net: Network
     optimizer: Any
-    history: dict | None
+    history: History | None
     meta: dict
 
     @property
@@ -103,7 +105,8 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
     optimizer : kobai.optimizers.Optimizer, optional
         Its ``state_dict()`` is saved, so training can resume bit for bit.
     history : kobai.trainer.History or dict, optional
-        Saved as JSON (``History.to_dict()`` when given a History).
+        Saved as JSON (``History.to_dict()`` when given a History; a dict must be one, as
+        :func:`load` gives it back as a History).
     data : dict, optional
         What the network was trained on, as JSON (``kobai.datasets.describe(...)``), for
         ``kobai evaluate`` and ``kobai train --resume``.
@@ -116,7 +119,8 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
     Raises
     ------
     TypeError
-        ``net`` is not one of :data:`NET_CLASSES`, or the history is not JSON-able.
+        ``net`` is not one of :data:`NET_CLASSES`, or the history is not JSON-able or not
+        a history.
     ValueError
         The optimizer state does not fit the network.
     """
@@ -132,6 +136,12 @@ def save(net: Network, path: str | os.PathLike[str], *, optimizer: Any = None,
     if data is not None:
         meta["data"] = dict(data)
     arrays[_META] = np.frombuffer(meta_json(meta).encode("utf-8"), dtype=np.uint8)
+    if history is not None and not isinstance(history, History):
+        try:  # refuse now what load() could not give back
+            History.from_dict(history)
+        except ValueError as exc:
+            raise TypeError(f"history must be a kobai History or its to_dict(): {exc}") \
+                from None
     path = Path(path)
     with atomic_write(path) as fh:
         # numpy's stubs type savez(**kwds) alongside allow_pickle: bool, so mypy matches the
@@ -284,7 +294,11 @@ def _load(rd: CheckpointReader) -> Checkpoint:
     if history is not None and not isinstance(history, dict):
         raise rd.error(f"metadata 'history' must be a dict or null, got "
                        f"{type(history).__name__}")
-    return Checkpoint(net=net, optimizer=optimizer, history=history, meta=meta)
+    try:
+        restored = None if history is None else History.from_dict(history)
+    except ValueError as exc:
+        raise rd.error(f"its training history is invalid: {exc}") from None
+    return Checkpoint(net=net, optimizer=optimizer, history=restored, meta=meta)
 
 
 def _mismatch(rd: CheckpointReader, meta: dict, expected: set[str], names: set[str]) -> Exception:

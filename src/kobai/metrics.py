@@ -13,8 +13,12 @@ import numpy as np
 
 from ._validate import positive_int
 
-__all__ = ["ClassMetrics", "check_confusion_matrix", "confusion_matrix", "per_class_metrics",
-           "format_confusion_matrix", "classification_report"]
+__all__ = ["CHANCE_FACTOR", "ClassMetrics", "at_chance", "check_confusion_matrix",
+           "confusion_matrix", "per_class_metrics", "format_confusion_matrix",
+           "classification_report"]
+
+#: an accuracy below this many times chance (1 / n_classes) is "at chance": nothing learned
+CHANCE_FACTOR = 1.5
 
 _CORNER = "true\\pred"
 
@@ -130,3 +134,19 @@ def classification_report(cm: np.ndarray, labels: Sequence[str] | None = None) -
     correct, total = int(np.trace(cm)), int(support.sum())
     lines.append(f"accuracy: {correct / max(total, 1):.4f} ({correct} of {total} samples)")
     return "\n".join(lines)
+
+
+def at_chance(accuracy: float, n_classes: int) -> bool:
+    """Whether ``accuracy`` is within reach of guessing: below ``CHANCE_FACTOR / n_classes``.
+
+    A network that learned nothing scores about ``1 / n_classes`` (0.1 on MNIST, 0.1135 if it
+    always answers MNIST's most frequent class), so below 0.15 on ten classes it learned
+    nothing worth the name.
+
+    Examples
+    --------
+    >>> at_chance(0.0974, 10), at_chance(0.5, 10)
+    (True, False)
+    """
+    n = positive_int(n_classes, "n_classes")
+    return bool(accuracy < CHANCE_FACTOR / n)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_write
-from .metrics import check_confusion_matrix
+from .metrics import at_chance, check_confusion_matrix
 
 __all__ = ["plot_learning_curve", "plot_confusion", "plot_filters", "plot_activations",
            "plot_digits", "plot_eps_sweep", "new_figure", "save_png"]
@@ -51,10 +51,14 @@ def _marked(n_points: int) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, n_points - 1, count)})
 
 
-def _accuracy_limits(values: np.ndarray) -> tuple[float, float]:
+def _accuracy_limits(values: np.ndarray, n_classes: int | None = None) -> tuple[float, float]:
     """The accuracy axis around the data (0.96-0.99 fills the panel, not its top 3 %), with a
-    margin of a tenth of the range (at least 0.01) and never below 0."""
+    margin of a tenth of the range (at least 0.01) and never below 0; all of [0, 1] when no
+    accuracy rose above chance (:func:`kobai.metrics.at_chance`), so noise at chance is not
+    zoomed into what looks like progress."""
     lo, hi = float(values.min()), float(values.max())
+    if n_classes is not None and at_chance(hi, n_classes):
+        return 0.0, 1.0
     pad = max(0.01, 0.1 * (hi - lo))
     return max(0.0, lo - pad), min(1.0 + pad / 2, hi + pad)
 
@@ -86,12 +90,16 @@ _LABELS = {"test": "test", "val": "validation"}
 
 
 def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
-                        title: str | None = None, dpi: int = 100) -> Path:
+                        title: str | None = None, dpi: int = 100,
+                        n_classes: int | None = None) -> Path:
     """Draw loss and accuracy against epoch, train and test (and validation, when the run
     had a validation set), side by side, into a PNG.
 
     The loss panel also shows every mini-batch loss (faint), as the book's Figure 4-11; the
-    accuracy panel (axis spanning the data) is Figure 4-12.
+    accuracy panel (axis spanning the data) is Figure 4-12. With ``n_classes``, the accuracy
+    panel also shows chance, ``1 / n_classes`` (dashed, "chance"), where it falls in the
+    axis, and spans all of [0, 1] when no accuracy rose above it
+    (:func:`kobai.metrics.at_chance`): a run that learned nothing is a flat line on chance.
 
     Parameters
     ----------
@@ -103,6 +111,8 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
         Figure title, e.g. the network, optimizer and data set.
     dpi : int
         Resolution of the PNG.
+    n_classes : int, optional
+        The number of classes (``net.output_size``), for the chance level.
 
     Returns
     -------
@@ -136,8 +146,11 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
         ax_loss.plot([final["epoch"]], [final["loss"]], "*", markersize=12, label="test (once)")
         ax_acc.plot([final["epoch"]], [final["acc"]], "*", markersize=12, label="test (once)")
         accuracies = np.append(accuracies, final["acc"])
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy",
-               ylim=_accuracy_limits(accuracies))
+    bottom, top = _accuracy_limits(accuracies, n_classes)
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(bottom, top))
+    if n_classes is not None and bottom <= 1 / n_classes <= top:
+        ax_acc.axhline(1 / n_classes, color="0.45", linestyle=(0, (6, 3)), linewidth=1.2,
+                       label=f"chance (1/{n_classes})")
     from matplotlib.ticker import MaxNLocator
 
     for ax in (ax_loss, ax_acc):

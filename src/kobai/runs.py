@@ -25,7 +25,7 @@ __all__ = ["DERIVED_FILES", "RUNS_ROOT", "RUN_FILES", "check_out", "claim_folder
 
 #: the files that make a folder a run: writing there would replace an earlier run's results
 RUN_FILES = ("model.npz", "history.csv", "history.json")
-#: drawn from the run files (by kobai train and kobai evaluate); removed with them by --force
+#: drawn from the run files (by kobai train, plot and evaluate); removed with them by --force
 DERIVED_FILES = ("learning_curve.png", "confusion.png", "filters-before.png",
                  "filters-after.png")
 RUNS_ROOT = Path("runs")

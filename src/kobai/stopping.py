@@ -200,7 +200,7 @@ class KeepBest:
             if file is None or not file.is_file():
                 continue
             checkpoint = load(file)
-            if len((checkpoint.history or {}).get("epochs") or []) == epoch:
+            if (checkpoint.history.epoch if checkpoint.history else 0) == epoch:
                 if self.path is not None and file != self.path:
                     from .io import save
 

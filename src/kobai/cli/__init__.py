@@ -16,10 +16,10 @@ from typing import Any, NoReturn, TextIO
 
 from .. import __version__
 from ..i18n import language, translate
-from . import book, evaluate, export, gradcheck, predict, simplenet, train, tune
+from . import book, evaluate, export, gradcheck, plot, predict, simplenet, train, tune
 from ._common import CliError
 
-COMMANDS = (train, evaluate, predict, export, simplenet, gradcheck, book, tune)
+COMMANDS = (train, evaluate, plot, predict, export, simplenet, gradcheck, book, tune)
 
 
 class _WideFormatter(argparse.HelpFormatter):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..datasets.mnist import SOURCES
+from ..i18n import translate
 from ..nets.options import NETWORK_OPTIONS, OPTIONS, net_options, takes_images
 from ..optimizers import OPTIMIZERS
 from ..runs import RUNS_ROOT, check_out, run_folder
@@ -29,6 +30,8 @@ from ._common import (
     use_recorded_data_dir,
     user_errors,
 )
+from ._signals import sigint_held
+from ._train_end import chance_warning, curve_title, write_stopped
 
 # Default learning rate per optimizer: SGD as in the book's train_neuralnet.py, the others
 # their usual defaults (the book's ch. 6 optimizer_compare_mnist.py).
@@ -62,11 +65,14 @@ def add_parser(sub) -> None:
                     "ships with kobai (5,000 training images, MNIST's 10,000 test images). "
                     "--net cnn and --net deepcnn train the book's SimpleConvNet (ch. 7) and "
                     "DeepConvNet (ch. 8) with the settings of the book's train_convnet.py: "
-                    "Adam, lr 0.001, batch 100, 20 epochs. Writes model.npz (after every epoch), "
-                    "history.csv, history.json and learning_curve.png into --out, and for the "
+                    "Adam, lr 0.001, batch 100, 20 epochs. Writes model.npz, history.csv and "
+                    "history.json (after every epoch) and learning_curve.png (at the end, or "
+                    "when stopped by Ctrl-C) into --out, and for the "
                     "convolutional nets the first layer's filters before and after training, "
                     "filters-before.png and filters-after.png; a new folder for each run unless "
-                    "told otherwise: an earlier run is never overwritten without --force.")
+                    "told otherwise: an earlier run is never overwritten without --force. A run "
+                    "that ends at chance accuracy (it learned nothing) gets a warning naming "
+                    "the likely cause.")
     add_net_arguments(p)
     g = p.add_argument_group("training")
     for option in OPTIONS.values():  # the searchable options that are not the network's
@@ -119,11 +125,10 @@ def _net_and_optimizer(args: argparse.Namespace):
 
         return net, get_optimizer(name, lr=lr), None, None
     from ..io import load
-    from ..trainer import History
 
     with user_errors(f"cannot resume from {args.resume}"):
         checkpoint = load(args.resume)
-        history = History.from_dict(checkpoint.history) if checkpoint.history else None
+        history = checkpoint.history
     if checkpoint.optimizer is None:
         raise CliError(f"{args.resume} holds no optimizer state, so training cannot resume "
                        "exactly; start a new run instead")
@@ -219,6 +224,7 @@ def _run_folder(out: Path | None, *, replace: bool) -> Iterator[Path]:
 def run(args: argparse.Namespace) -> int:
     from .. import io, plot
     from ..datasets import describe, load_mnist
+    from ..run_history import SaveHistory
     from ..trainer import Trainer, TrainingDivergedError
 
     if args.resume is not None:
@@ -261,8 +267,13 @@ def run(args: argparse.Namespace) -> int:
         in_place = args.resume is not None and args.resume.resolve() == model_path.resolve()
         saved = [start] if in_place else []  # the epochs model.npz holds, last one last
 
-        def remember(trainer: Any, record: Any) -> None:  # runs after SaveCheckpoint succeeded
-            saved.append(record.epoch)
+        checkpoint, history_files = io.SaveCheckpoint(model_path, data=data), SaveHistory(out)
+
+        def save_epoch(trainer: Any, record: Any) -> None:  # Ctrl-C waits until all are written
+            with sigint_held():
+                checkpoint.on_epoch_end(trainer, record)
+                saved.append(record.epoch)
+                history_files.on_epoch_end(trainer, record)
 
         fitting = _fit.trainer_arguments(fit, out, data, args.resume)
         with user_errors():
@@ -270,8 +281,7 @@ def run(args: argparse.Namespace) -> int:
                               mini_batch_size=args.batch_size, optimizer=optimizer,
                               verbose=True, progress=not args.no_progress,
                               rng=args.seed if args.seed is not None or history else 0,
-                              callbacks=[*fitting.pop("callbacks"),
-                                         io.SaveCheckpoint(model_path, data=data), remember],
+                              callbacks=[*fitting.pop("callbacks"), save_epoch],
                               history=history, **fitting)
         if replace:
             print(f"replaced the earlier run in {out}/ (--force)")
@@ -280,15 +290,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"training {net!r} with {optimizer_text} on {args.dataset}: {len(x_train)} "
               f"training{held} and {len(x_test)} test images, batch {args.batch_size}, "
               f"{args.epochs} epochs -> {out}/")
+        title = curve_title(net, optimizer, args.dataset)
+        n_classes = getattr(net, "output_size", None)
         try:
             history = trainer.train()
         except TrainingDivergedError as exc:
             kept = f"; {model_path} holds the last good epoch ({saved[-1]})" if saved else ""
-            raise CliError(f"{exc}{kept}", status=1) from None
+            note = write_stopped(trainer.history, saved, out, title, n_classes)
+            raise CliError(f"{exc}{kept}{note}", status=1) from None
         except KeyboardInterrupt:
             stopped_in = (saved[-1] if saved else start) + 1
-            print(f"kobai: interrupted in epoch {stopped_in} of {args.epochs}; "
-                  f"{_kept(args, model_path, saved, start)}", file=sys.stderr)
+            before_save = trainer.history.epoch >= stopped_in  # Ctrl-C before save_epoch
+            where = (f"after epoch {stopped_in}, before it was saved" if before_save
+                     else f"in epoch {stopped_in}")
+            kept = _kept(args, model_path, saved, start)
+            if before_save and not saved and args.resume is None:
+                kept = "nothing was saved"
+            note = write_stopped(trainer.history, saved, out, title, n_classes)
+            print(f"kobai: {translate(f'interrupted {where} of {args.epochs}; {kept}{note}')}",
+                  file=sys.stderr)
             return 130
         except BrokenPipeError:
             raise
@@ -304,8 +324,8 @@ def run(args: argparse.Namespace) -> int:
         with user_errors(f"cannot write into {out}"):
             history.to_csv(out / "history.csv")
             history.to_json(out / "history.json")
-            plot.plot_learning_curve(history, out / "learning_curve.png",
-                                     title=f"{net!r}, {optimizer_text}, {args.dataset}")
+            plot.plot_learning_curve(history, out / "learning_curve.png", title=title,
+                                     n_classes=n_classes)
             written = [model_path, out / "history.csv", out / "history.json",
                        out / "learning_curve.png"]
             if filters_before is not None:
@@ -320,6 +340,11 @@ def run(args: argparse.Namespace) -> int:
     if (out / "best.npz").is_file() and history.test is not None:
         written.insert(1, out / "best.npz")
     print(f"wrote {', '.join(map(str, written))}")
+    name = next((name for name, cls in OPTIMIZERS.items() if type(optimizer) is cls), None)
+    warning = chance_warning(history, n_classes, getattr(optimizer, "lr", None),
+                             default_lr(name) if name else None)
+    if warning:
+        print(f"kobai: {translate('warning')}: {warning}", file=sys.stderr)
     return 0
 
 

@@ -35,8 +35,6 @@ TEXTS: dict[str, str] = {
         '本のスクリプトを変更せずに kobai の上で実行します',
     'hyperparameter search on Ray Tune (local cores or a cluster)':
         'Ray Tune でハイパーパラメータを探索します（手元のコアまたはクラスタ）',
-    "Train a network on MNIST. With no options: the book's TwoLayerNet(784, 50, 10), sigmoid, SGD lr 0.1, batch 100, 50 epochs, on the MNIST sample that ships with kobai (5,000 training images, MNIST's 10,000 test images). --net cnn and --net deepcnn train the book's SimpleConvNet (ch. 7) and DeepConvNet (ch. 8) with the settings of the book's train_convnet.py: Adam, lr 0.001, batch 100, 20 epochs. Writes model.npz (after every epoch), history.csv, history.json and learning_curve.png into --out, and for the convolutional nets the first layer's filters before and after training, filters-before.png and filters-after.png; a new folder for each run unless told otherwise: an earlier run is never overwritten without --force.":
-        'MNIST でネットワークを学習します。オプションなしでは、本の TwoLayerNet(784, 50, 10)、sigmoid、SGD 学習率 0.1、バッチ 100、50 エポックで、kobai 同梱の MNIST サンプル（訓練画像 5,000 枚、MNIST のテスト画像 10,000 枚）を使います。--net cnn と --net deepcnn は本の SimpleConvNet（7章）と DeepConvNet（8章）を、本の train_convnet.py の設定（Adam、学習率 0.001、バッチ 100、20 エポック）で学習します。--out に model.npz（エポックごと）、history.csv、history.json、learning_curve.png を書き、畳み込みネットでは学習前後の第1層のフィルタ filters-before.png と filters-after.png も書きます。指定がなければ実行ごとに新しいフォルダを作り、以前の実行は --force なしには上書きしません。',
     'network':
         'ネットワーク',
     'training':
@@ -231,6 +229,16 @@ TEXTS: dict[str, str] = {
         '検証・早期終了・学習率のスケジュール',
     "with --validation, also evaluate the test set after every epoch, as without it (the book's curves)":
         '--validation があっても、ないときと同じくエポックごとにテストデータを評価します（本の曲線）',
+    'warning':
+        '警告',
+    "Draw learning_curve.png of a run folder of kobai train again, from its history: history.json (else history.csv, which has no mini-batch losses), or model.npz's when that holds more epochs — e.g. for a run an older kobai left with only model.npz. Only learning_curve.png is written; the run's other files are left as they are (kobai evaluate draws confusion.png).":
+        'kobai train の実行フォルダの learning_curve.png を、その履歴から描き直します: history.json（なければミニバッチごとの損失を持たない history.csv）、または model.npz の履歴のほうがエポックが多ければそれを使います（例えば、以前の kobai が model.npz だけを残した実行）。書くのは learning_curve.png だけで、実行のほかのファイルはそのままです（confusion.png は kobai evaluate が描きます）。',
+    "Train a network on MNIST. With no options: the book's TwoLayerNet(784, 50, 10), sigmoid, SGD lr 0.1, batch 100, 50 epochs, on the MNIST sample that ships with kobai (5,000 training images, MNIST's 10,000 test images). --net cnn and --net deepcnn train the book's SimpleConvNet (ch. 7) and DeepConvNet (ch. 8) with the settings of the book's train_convnet.py: Adam, lr 0.001, batch 100, 20 epochs. Writes model.npz, history.csv and history.json (after every epoch) and learning_curve.png (at the end, or when stopped by Ctrl-C) into --out, and for the convolutional nets the first layer's filters before and after training, filters-before.png and filters-after.png; a new folder for each run unless told otherwise: an earlier run is never overwritten without --force. A run that ends at chance accuracy (it learned nothing) gets a warning naming the likely cause.":
+        'MNIST でネットワークを学習します。オプションなしでは、本の TwoLayerNet(784, 50, 10)、sigmoid、SGD 学習率 0.1、バッチ 100、50 エポックで、kobai 同梱の MNIST サンプル（訓練画像 5,000 枚、MNIST のテスト画像 10,000 枚）を使います。--net cnn と --net deepcnn は本の SimpleConvNet（7章）と DeepConvNet（8章）を、本の train_convnet.py の設定（Adam、学習率 0.001、バッチ 100、20 エポック）で学習します。--out に model.npz、history.csv、history.json（エポックごと）と learning_curve.png（最後に、または Ctrl-C で止めたとき）を書き、畳み込みネットでは学習前後の第1層のフィルタ filters-before.png と filters-after.png も書きます。指定がなければ実行ごとに新しいフォルダを作り、以前の実行は --force なしには上書きしません。偶然と同じ正解率で終わった実行（何も学習しなかった実行）には、考えられる原因を添えて警告を出します。',
+    'a run folder of kobai train (its --out)':
+        'kobai train の実行フォルダ（その --out）',
+    "draw a run's learning curve again from its files":
+        '実行の学習曲線をそのファイルから描き直します',
     # the words of error messages
     'expected one argument':
         '値を1つ指定してください',
