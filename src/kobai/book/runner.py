@@ -31,7 +31,8 @@ def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: st
 
     As ``cd <its folder> && python script args`` in a new process (the book's instructions:
     its scripts open ``sample_weight.pkl`` and ``sys.path.append(os.pardir)`` from their
-    chapter folder; one line on stderr says so when that is not the current directory), with ``common`` and ``dataset`` resolved to ``kobai.book.common`` and ``kobai.book.dataset``.
+    chapter folder; one line on stderr says so when that is not the current directory), with
+    ``common`` and ``dataset`` resolved to ``kobai.book.common`` and ``kobai.book.dataset``.
     ``pickle.load``/``pickle.dump`` read and write only dicts of arrays (kobai's ``.npz``,
     :func:`kobai.arrays_file.read_arrays_from`), refusing anything else.
 
@@ -106,12 +107,12 @@ def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: st
         command += ["--save-figures", os.path.abspath(folder)]
     if book_common:
         command.append("--book-common")
-    folder = os.path.dirname(os.path.abspath(script))
+    home = os.path.dirname(os.path.abspath(script))
     name, cwd = os.fspath(script), None
-    if not os.path.samefile(folder, os.curdir):
-        print(f"kobai book run: running {name} in its folder {folder}, as the book's scripts "
+    if not os.path.samefile(home, os.curdir):
+        print(f"kobai book run: running {name} in its folder {home}, as the book's scripts "
               f"expect", file=sys.stderr, flush=True)
-        name, cwd = os.path.basename(name), folder
+        name, cwd = os.path.basename(name), home
     command += ["--", name, *map(str, args)]
     with subprocess.Popen(command, env=env, cwd=cwd) as process:
         while True:

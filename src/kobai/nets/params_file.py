@@ -1,12 +1,13 @@
 """``load_params`` / ``save_params``: a network's parameters in a file, the book's method names
-(§7.5, ``SimpleConvNet.save_params``), without the book's pickle.
+(§7.5, ``SimpleConvNet.save_params``); the book's pickles written, never unpickled.
 
 ``save_params`` writes what the name says, under exactly that name: a ``.pkl`` (or ``.pickle``)
 name gets the book's format, a pickle of a dict of NumPy arrays that the book's own
-``load_params`` reads (:func:`kobai.arrays_file.write_pickled_arrays`); any other name kobai's
-``.npz`` (:func:`kobai.arrays_file.write_arrays`). ``load_params`` reads those, a safetensors file of a
-``state_dict`` (``kobai.export.to_safetensors``, or the ``safetensors`` library's ``save_file``)
-or one of the book's pickles, told apart by content and read by
+``load_params`` reads (:func:`kobai.arrays_file.write_pickled_arrays`); any other name
+kobai's ``.npz`` (:func:`kobai.arrays_file.write_arrays`). ``load_params`` reads those, a
+safetensors file of a ``state_dict`` (``kobai.export.to_safetensors``, or the
+``safetensors`` library's ``save_file``) or one of the book's pickles, told apart by content
+and read by
 :func:`kobai.arrays_file.read_arrays`, which never unpickles.
 
 The book's dropout scales by ``1 - ratio`` in evaluation, kobai's is inverted; since ReLU and
@@ -24,8 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays_file import (PICKLE_SUFFIXES, file_format, read_arrays, write_arrays,
-                           write_pickled_arrays)
+from ..arrays_file import (
+    PICKLE_SUFFIXES,
+    file_format,
+    read_arrays,
+    write_arrays,
+    write_pickled_arrays,
+)
 from ..layers import Affine, Convolution, Dropout, Flatten, Pooling, Relu
 
 __all__ = ["load_params", "save_params"]
