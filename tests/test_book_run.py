@@ -53,16 +53,42 @@ print(json.dumps({"name": __name__, "argv": sys.argv, "path0": sys.path[0], "fil
 """
 
 
-def test_script_runs_as_main_with_its_argv_folder_and_the_working_directory(
+def test_script_runs_as_main_with_its_argv_in_its_own_folder(
         tmp_path, capfd, monkeypatch):
     write(tmp_path / "ch05" / "show.py", SHOW_RUN)
     status, out, _ = book_run(capfd, monkeypatch, tmp_path, "ch05/show.py", "--epochs", "3",
                               "a b")
     assert status == 0
     assert out.strip() == (
-        f'{{"name": "__main__", "argv": ["ch05/show.py", "--epochs", "3", "a b"], '
+        f'{{"name": "__main__", "argv": ["show.py", "--epochs", "3", "a b"], '
         f'"path0": "{tmp_path / "ch05"}", "file": "{tmp_path / "ch05" / "show.py"}", '
-        f'"cwd": "{tmp_path}"}}')
+        f'"cwd": "{tmp_path / "ch05"}"}}')
+
+
+def test_a_script_run_from_another_folder_runs_in_its_own_saying_so_in_one_line(
+        tmp_path, capfd, monkeypatch):
+    """The book's scripts open their files and ``os.pardir`` from their chapter folder."""
+    write(tmp_path / "ch03" / "weights.txt", "0.5\n")
+    write(tmp_path / "mine.py", "WHERE = 'the book root'\n")
+    write(tmp_path / "ch03" / "reads.py", "import os, sys\nsys.path.append(os.pardir)\n"
+                                          "import mine\n"
+                                          "print(open('weights.txt').read().strip(), mine.WHERE)\n")
+    status, out, err = book_run(capfd, monkeypatch, tmp_path, "ch03/reads.py")
+    assert (status, out) == (0, "0.5 the book root\n"), err
+    assert err == (f"kobai book run: running ch03/reads.py in its folder {tmp_path / 'ch03'}, "
+                   f"as the book's scripts expect\n")
+    assert os.getcwd() == str(tmp_path)  # this process stays where it was
+    status, out, err = book_run(capfd, monkeypatch, tmp_path / "ch03", "reads.py")
+    assert (status, out, err) == (0, "0.5 the book root\n", "")  # already there: no note
+
+
+@needs_dlfs
+def test_the_books_chapter_script_runs_from_the_books_root(capfd, monkeypatch):
+    status, out, err = book_run(capfd, monkeypatch, DLFS, "ch03/neuralnet_mnist.py")
+    assert status == 0, err
+    assert out.startswith("Accuracy:") and "FileNotFoundError" not in err
+    assert err.splitlines()[0].startswith("kobai book run: running ch03/neuralnet_mnist.py "
+                                          "in its folder ")
 
 
 IMPORTS = """\
@@ -229,8 +255,8 @@ def test_a_script_that_raises_gets_pythons_own_traceback_and_status_1(
     write(tmp_path / "ch04" / "fails.py", "import numpy as np\n\n\ndef f(x):\n"
                                           "    return np.dot(x, np.ones((3, 2)))\n\n\n"
                                           "f(np.ones((2, 2)))\n")
-    status, out, err = book_run(capfd, monkeypatch, tmp_path, "ch04/fails.py")
-    python = subprocess.run([sys.executable, "ch04/fails.py"], capture_output=True, text=True)
+    status, out, err = book_run(capfd, monkeypatch, tmp_path / "ch04", "fails.py")
+    python = subprocess.run([sys.executable, "fails.py"], capture_output=True, text=True)
     assert (status, out) == (python.returncode, python.stdout) == (1, "")
     assert err == python.stderr
     assert err.startswith('Traceback (most recent call last):\n  File "')

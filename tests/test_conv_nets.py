@@ -225,9 +225,9 @@ def test_book_dropout_is_converted_to_the_same_function():
 
 def test_save_params_writes_exactly_the_name_given_in_a_safe_format(tmp_path):
     net = SimpleConvNet(**BOOK_CHECK_NET, rng=0)
-    target = tmp_path / "params.pkl"
+    target = tmp_path / "params.bin"  # not a .pkl name: kobai's .npz (tests/test_params_pickle)
     net.save_params(target)
-    assert sorted(os.listdir(tmp_path)) == ["params.pkl"]
+    assert sorted(os.listdir(tmp_path)) == ["params.bin"]
     assert zipfile.is_zipfile(target)
     other = SimpleConvNet(**BOOK_CHECK_NET, rng=1)
     other.load_params(target)

@@ -246,12 +246,13 @@ def test_an_interrupted_epoch_is_discarded_and_train_again_matches_an_uninterrup
         np.testing.assert_array_equal(interrupted.network.params[key], arr)
 
 
-def test_the_trainers_progress_bar_is_tqdm_auto():
-    import tqdm.auto
-
-    import kobai.trainer
-
-    assert kobai.trainer.tqdm is tqdm.auto.tqdm
+def test_the_trainers_progress_bar_is_tqdms_own_outside_jupyter(capsys):
+    """In a terminal, tqdm's bar on stderr (in Jupyter: tests/test_notebook.py)."""
+    x, t = blobs(60)
+    Trainer(MultiLayerNet(6, [4], 3, rng=0), x, t, x, t, epochs=2, mini_batch_size=20, rng=0,
+            verbose=False, progress=True).train()
+    err = capsys.readouterr().err
+    assert "epoch 2/2: 100%|" in err and "6/6" in err
 
 
 def test_after_divergence_train_can_be_called_again_with_a_smaller_learning_rate():

@@ -39,6 +39,11 @@ def scatter_axes(fig):
     return found[0] if found else None
 
 
+def dimension_axes(fig):
+    """The panels of final accuracy over one search dimension, by their titles' names."""
+    return {ax.get_title()[3:]: ax for ax in fig.axes if ax.get_title().startswith("by ")}
+
+
 def read_png(path):
     from matplotlib.image import imread
 
@@ -70,10 +75,9 @@ def test_grid_panels_follow_the_ranking_as_the_book_draws_them():
     best = sorted(trials, key=lambda t: -t.final_acc)[:20]
     for i, (ax, t) in enumerate(zip(panels(fig), best, strict=True)):
         assert ax.get_title() == f"Best-{i + 1}: {t.final_acc:.3f}"
-        assert ax.get_xlabel() == (f"lr {t.config['lr']:.1e}\n"
+        assert ax.get_xlabel() == (f"epoch\nlr {t.config['lr']:.1e}\n"
                                    f"wd {t.config['weight_decay']:.1e}")
         assert ax.get_ylim() == (0.0, 1.0)
-        assert list(ax.get_xticks()) == []
         validation, _, training = ax.get_lines()  # the final point is marked
         np.testing.assert_array_equal(validation.get_ydata(), t.val_acc)
         np.testing.assert_array_equal(training.get_ydata(), t.train_acc)
@@ -143,7 +147,9 @@ def test_one_searched_dimension_plots_accuracy_over_it():
     assert [lb.get_text() for lb in ax.get_xticklabels()] == ["off", "on"]
     np.testing.assert_allclose(sorted(ax.collections[0].get_offsets()[:, 1]),
                                sorted(t.final_acc for t in trials))
-    assert [lb.get_xlabel() for lb in panels(fig)][0] in ("batchnorm on", "batchnorm off")
+    assert [lb.get_xlabel() for lb in panels(fig)][0] in ("epoch\nbatchnorm on",
+                                                          "epoch\nbatchnorm off")
+    assert dimension_axes(fig) == {}  # one dimension: the scatter is its panel
 
 
 def test_no_searched_dimension_draws_the_grid_alone():
@@ -191,3 +197,56 @@ def test_a_failed_drawing_leaves_the_previous_file(tmp_path):
         plot_tune(search(5), path, searched=["lr"], dpi=0)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["tune.png"]
+
+
+MIXED = ["lr", "weight_decay", "optimizer", "hidden"]
+
+
+def test_every_searched_dimension_names_each_grid_panel_and_gets_a_panel():
+    trials = search(8, optimizer=["sgd", "adam"], hidden=[[100] * 6, [50, 50]])
+    fig = tune_figure(trials, searched=MIXED)
+    by_title = {f"Best-{i + 1}: {t.final_acc:.3f}": t
+                for i, t in enumerate(sorted(trials, key=lambda t: -t.final_acc))}
+    for ax in panels(fig):  # Adam and SGD trials told apart in the grid
+        t = by_title[ax.get_title()]
+        hidden = "x".join(map(str, (t.config["hidden"][0], len(t.config["hidden"]))))
+        assert ax.get_xlabel().splitlines()[-2:] == [f"optimizer {t.config['optimizer']}",
+                                                     f"hidden {hidden}"]
+    dims = dimension_axes(fig)
+    assert list(dims) == ["lr", "weight decay", "optimizer", "hidden"]
+    optimizer = dims["optimizer"]
+    assert optimizer.get_xlabel() == "optimizer"
+    assert optimizer.get_ylabel() == "final val. accuracy"
+    assert [lb.get_text() for lb in optimizer.get_xticklabels()] == ["adam", "sgd"]
+    x = optimizer.collections[0].get_offsets()[:, 0]
+    colours = optimizer.collections[0].get_facecolors()
+    adam, sgd = colours[np.round(x) == 0], colours[np.round(x) == 1]
+    assert len(adam) == len(sgd) == 4
+    assert len(np.unique(adam, axis=0)) == len(np.unique(sgd, axis=0)) == 1
+    assert not np.array_equal(adam[0], sgd[0])  # a colour per category
+    assert dims["lr"].get_xscale() == "log" and dims["lr"].get_xlabel() == "lr (log scale)"
+
+
+def test_grid_panels_have_axis_labels():
+    fig = tune_figure(search(10), searched=["lr", "weight_decay"])
+    grid = panels(fig)
+    assert all(ax.get_xlabel().startswith("epoch\n") for ax in grid)
+    assert [ax.get_ylabel() for ax in grid] == (["val. accuracy"] + [""] * 4) * 2
+    assert all(len(ax.get_xticks()) > 1 and np.all(np.asarray(ax.get_xticks()) % 1 == 0)
+               for ax in grid)
+
+
+@pytest.mark.parametrize("n, shape", [(4, (2, 2)), (3, (2, 2)), (2, (2, 1)), (1, (1, 1)),
+                                      (7, (2, 5)), (20, (4, 5))])
+def test_the_grid_has_two_rows_for_a_few_trials_and_the_books_five_columns_else(n, shape):
+    fig = tune_figure(search(n), searched=["lr", "weight_decay"])
+    assert {ax.get_subplotspec().get_gridspec().get_geometry()[1] for ax in panels(fig)} == {
+        shape[1]}
+    assert max(ax.get_subplotspec().rowspan.stop for ax in panels(fig)) == shape[0]
+
+
+def test_a_few_trials_fill_the_height_beside_the_scatter():
+    fig = tune_figure(search(4, optimizer=["sgd", "adam"]), searched=MIXED[:3])
+    fig.canvas.draw()  # the constrained layout places the axes
+    boxes = [ax.get_position() for ax in panels(fig)]
+    assert max(b.y1 for b in boxes) - min(b.y0 for b in boxes) > 0.6

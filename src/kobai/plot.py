@@ -19,8 +19,8 @@ import numpy as np
 from ._files import atomic_write
 from .metrics import at_chance, check_confusion_matrix
 
-__all__ = ["plot_learning_curve", "plot_confusion", "plot_filters", "plot_activations",
-           "plot_digits", "plot_eps_sweep", "new_figure", "save_png"]
+__all__ = ["plot_learning_curve", "learning_curve_figure", "plot_confusion", "plot_filters",
+           "plot_activations", "plot_digits", "plot_eps_sweep", "new_figure", "save_png"]
 
 #: at most this many markers per curve: at 50+ epochs, one per epoch would merge into a band
 MAX_MARKERS = 20
@@ -118,6 +118,13 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
     -------
     pathlib.Path
     """
+    return save_png(learning_curve_figure(history, title=title, n_classes=n_classes), path, dpi)
+
+
+def learning_curve_figure(history: Any, *, title: str | None = None,
+                          n_classes: int | None = None) -> Any:
+    """The figure of :func:`plot_learning_curve` (a matplotlib ``Figure``), without saving:
+    what :class:`kobai.notebook.LivePlot` shows in a notebook."""
     cols, batch_losses = _epoch_columns(history)
     fig = new_figure((10.0, 4.0))
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -159,7 +166,7 @@ def plot_learning_curve(history: Any, path: str | os.PathLike[str], *,
         ax.legend(loc="best")
     if title:
         fig.suptitle(title)
-    return save_png(fig, path, dpi)
+    return fig
 
 
 def plot_confusion(confusion_matrix: np.ndarray, path: str | os.PathLike[str],

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, cast
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ._progress import progress_bar
 from ._threads import auto_blas_threads, blas_threads
 from ._validate import check_t, check_x, is_number, positive_int
 from .divergence import (
@@ -343,8 +343,9 @@ class Trainer:
         start = self.history.epoch
         if start >= self.epochs:
             return self.history
-        bar = tqdm(total=(self.epochs - start) * self.iter_per_epoch, disable=not self.progress,
-                   unit="batch", dynamic_ncols=True, desc=f"epoch {start + 1}/{self.epochs}")
+        bar = progress_bar(total=(self.epochs - start) * self.iter_per_epoch,
+                           disable=not self.progress, unit="batch", dynamic_ncols=True,
+                           desc=f"epoch {start + 1}/{self.epochs}")
         with blas_threads(self._blas_threads()):
             self._train_epochs(start, bar)
         return self.history
@@ -362,19 +363,19 @@ class Trainer:
         self.stop_training = False
         try:
             if self.verbose:
-                tqdm.write(_TABLE_HEADER if self.x_val is None else _VAL_HEADER)
+                bar.write(_TABLE_HEADER if self.x_val is None else _VAL_HEADER)
             for epoch in range(start + 1, self.epochs + 1):
                 bar.set_description(f"epoch {epoch}/{self.epochs}", refresh=False)
                 record = self._train_epoch(epoch, bar)
                 self.history.epochs.append(record)
                 if self.verbose:
-                    tqdm.write(_table_row(record))
+                    bar.write(_table_row(record))
                 for cb in self.callbacks:
                     hook = getattr(cb, "on_epoch_end", None)
                     (hook if callable(hook) else cb)(self, record)
                 if self.stop_training:
                     if self.verbose:
-                        tqdm.write(f"stopped early after epoch {epoch}")
+                        bar.write(f"stopped early after epoch {epoch}")
                     break
         finally:
             bar.close()

@@ -2,7 +2,8 @@
 (chapters 3.6.2 and 7.5), told apart by their first bytes, never by the file's name.
 
 kobai writes a plain ``.npz`` archive (:func:`write_arrays`), read back through the checked
-reader of :mod:`kobai.npz`; safetensors (:func:`write_safetensors`, what
+reader of :mod:`kobai.npz`, or, for the book's code, a pickle of a dict of arrays
+(:func:`write_pickled_arrays`); safetensors (:func:`write_safetensors`, what
 ``kobai.export.to_safetensors`` and the ``safetensors`` library write) is read by the checked
 reader of :mod:`kobai.arrays_file.safetensors`; a pickle is read by :func:`read_pickled_arrays`
 (:mod:`kobai.arrays_file.pickled`), which never unpickles: nothing a hostile file asks for runs.
@@ -20,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import os
+import pickle
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -33,9 +35,10 @@ from .errors import EXPECTED, ArraysFileError, UnsafePickleError
 from .pickled import ALLOWED_GLOBALS, ALLOWED_OPCODES, describe, read_pickled_arrays
 from .safetensors import SafetensorsReader, is_safetensors, write_safetensors
 
-__all__ = ["ALLOWED_GLOBALS", "ALLOWED_OPCODES", "ArraysFileError", "UnsafePickleError",
-           "file_format", "read_arrays", "read_arrays_from", "read_pickled_arrays",
-           "write_arrays", "write_arrays_to", "write_safetensors"]
+__all__ = ["ALLOWED_GLOBALS", "ALLOWED_OPCODES", "PICKLE_PROTOCOL", "PICKLE_SUFFIXES",
+           "ArraysFileError", "UnsafePickleError", "file_format", "read_arrays", "read_arrays_from",
+           "read_pickled_arrays", "write_arrays", "write_arrays_to", "write_pickled_arrays",
+           "write_safetensors"]
 
 
 def file_format(head: bytes) -> str | None:
@@ -198,6 +201,39 @@ def write_arrays_to(file: IO[bytes], arrays: Mapping[str, np.ndarray]) -> None:
         for key, value in arrays.items():
             with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, value, allow_pickle=False)
+
+
+#: the protocol of the book's trained-weight pickles (``ch07/params.pkl``, ...)
+PICKLE_PROTOCOL = 4
+#: names that say "a pickle": ``save_params`` writes one under them, kobai's ``.npz`` otherwise
+PICKLE_SUFFIXES = (".pkl", ".pickle")
+
+
+def write_pickled_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]
+                         ) -> None:
+    """Write named arrays to ``path`` as a pickle of a plain ``dict``, atomically (§7.5).
+
+    What the book's ``pickle.dump(params, f)`` writes, at the protocol of the book's files
+    (4): the book's ``load_params`` (``pickle.load``) gets a dict of ``ndarray``, and
+    :func:`read_arrays` reads it back without unpickling. Writing a pickle of arrays runs
+    nothing; reading one can, which kobai never does.
+
+    Parameters
+    ----------
+    path : str or path-like
+    arrays : mapping of str to ndarray
+        As :func:`write_arrays`; subclasses are written as plain arrays.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`write_arrays`; nothing is written then.
+    """
+    _check_arrays(arrays)
+    plain = {key: np.ascontiguousarray(np.asarray(value)) for key, value in arrays.items()}
+    with atomic_write(path) as fh:
+        # a Pickler, not pickle.dump, which ``kobai book run`` replaces in its process
+        pickle.Pickler(fh, protocol=PICKLE_PROTOCOL).dump(plain)
 
 
 def _check_arrays(arrays: Mapping[str, np.ndarray]) -> None:

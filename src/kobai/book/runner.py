@@ -29,17 +29,21 @@ def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: st
         book_common: bool = False) -> int:
     """Run one of the book's scripts, unmodified, on :mod:`kobai.book`; its exit status.
 
-    As ``python script args`` in a new process and the current directory (``cd ch05`` first),
-    with ``common`` and ``dataset`` resolved to ``kobai.book.common`` and ``kobai.book.dataset``.
+    As ``cd <its folder> && python script args`` in a new process (the book's instructions:
+    its scripts open ``sample_weight.pkl`` and ``sys.path.append(os.pardir)`` from their
+    chapter folder; one line on stderr says so when that is not the current directory), with
+    ``common`` and ``dataset`` resolved to ``kobai.book.common`` and ``kobai.book.dataset``.
     ``pickle.load``/``pickle.dump`` read and write only dicts of arrays (kobai's ``.npz``,
     :func:`kobai.arrays_file.read_arrays_from`), refusing anything else.
 
     Parameters
     ----------
     script : str or path-like
-        The script, e.g. ``"train_neuralnet.py"``; it need not be inside a clone of the book.
+        The script, e.g. ``"train_neuralnet.py"`` or ``"ch03/neuralnet_mnist.py"``; it need
+        not be inside a clone of the book.
     args : sequence of str
-        The script's own arguments (its ``sys.argv[1:]``).
+        The script's own arguments (its ``sys.argv[1:]``), passed unchanged (a relative path
+        among them is relative to the script's folder).
     dataset : {"sample", "mnist"}
         What ``load_mnist`` serves: the bundled sample, or the full MNIST (``data_dir`` or
         kobai's cache, downloaded when missing).
@@ -103,8 +107,14 @@ def run(script: str | os.PathLike[str], args: Sequence[str] = (), *, dataset: st
         command += ["--save-figures", os.path.abspath(folder)]
     if book_common:
         command.append("--book-common")
-    command += ["--", os.fspath(script), *map(str, args)]
-    with subprocess.Popen(command, env=env) as process:
+    home = os.path.dirname(os.path.abspath(script))
+    name, cwd = os.fspath(script), None
+    if not os.path.samefile(home, os.curdir):
+        print(f"kobai book run: running {name} in its folder {home}, as the book's scripts "
+              f"expect", file=sys.stderr, flush=True)
+        name, cwd = os.path.basename(name), home
+    command += ["--", name, *map(str, args)]
+    with subprocess.Popen(command, env=env, cwd=cwd) as process:
         while True:
             try:
                 status = process.wait()

@@ -20,13 +20,14 @@ def add_parser(sub) -> None:
     commands = p.add_subparsers(dest="book_command", metavar="{run,list}")
     r = commands.add_parser(
         "run", help="run one of the book's scripts on kobai.book",
-        description="Run SCRIPT as 'python SCRIPT ...' would, in the current folder (the "
-                    "book's scripts expect their chapter folder), with the book's 'common' "
-                    "and 'dataset' resolved to kobai.book for this run only, kobai's data, "
-                    "pickles read and written without unpickling (a dict of arrays only; "
-                    "written as kobai's .npz under the script's file name) and figures that "
-                    "never block. kobai's options come before SCRIPT; everything after it "
-                    "goes to the script.",
+        description="Run SCRIPT as 'python SCRIPT ...' would, in SCRIPT's own folder (the "
+                    "book's scripts expect their chapter folder: 'kobai book run "
+                    "ch03/neuralnet_mnist.py' from the book's root runs it in ch03), with "
+                    "the book's 'common' and 'dataset' resolved to kobai.book for this run "
+                    "only, kobai's data, pickles read and written without unpickling (a dict "
+                    "of arrays only; written as kobai's .npz under the script's file name) "
+                    "and figures that never block. kobai's options come before SCRIPT; "
+                    "everything after it goes to the script.",
         epilog="example: cd dlfs/ch05 && kobai book run --seed 0 --save-figures figures "
                "train_neuralnet.py")
     r.add_argument("--dataset", choices=DATASETS, default="sample",

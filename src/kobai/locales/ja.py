@@ -149,8 +149,6 @@ TEXTS: dict[str, str] = {
         '本のスクリプトを1つ kobai.book で実行します',
     "the book's scripts kobai book run was tested with":
         'kobai book run で試験済みの本のスクリプト',
-    "Run SCRIPT as 'python SCRIPT ...' would, in the current folder (the book's scripts expect their chapter folder), with the book's 'common' and 'dataset' resolved to kobai.book for this run only, kobai's data, pickles read and written without unpickling (a dict of arrays only; written as kobai's .npz under the script's file name) and figures that never block. kobai's options come before SCRIPT; everything after it goes to the script.":
-        "SCRIPT を 'python SCRIPT ...' と同じように現在のフォルダで実行します（本のスクリプトは自分の章のフォルダで動く前提です）。この実行の間だけ本の 'common' と 'dataset' を kobai.book に置き換え、データは kobai のもの、pickle は実行せずに読み書きし（配列の dict のみ。スクリプトのファイル名で kobai の .npz として書きます）、図で止まることはありません。kobai のオプションは SCRIPT の前に、その後ろはすべてスクリプトに渡します。",
     "what load_mnist serves: sample, the 5,000 training and 10,000 test images bundled with kobai (default), or mnist, the full set from --data-dir or kobai's cache (downloaded when missing)":
         'load_mnist が返すデータ: sample（kobai 同梱の訓練画像 5,000 枚とテスト画像 10,000 枚。既定）、または mnist（--data-dir か kobai のキャッシュにある全データ。なければダウンロード）',
     "folder of the full MNIST's four IDX files, for --dataset mnist (default: $KOBAI_HOME/datasets/mnist)":
@@ -239,6 +237,8 @@ TEXTS: dict[str, str] = {
         'kobai train の実行フォルダ（その --out）',
     "draw a run's learning curve again from its files":
         '実行の学習曲線をそのファイルから描き直します',
+    "Run SCRIPT as 'python SCRIPT ...' would, in SCRIPT's own folder (the book's scripts expect their chapter folder: 'kobai book run ch03/neuralnet_mnist.py' from the book's root runs it in ch03), with the book's 'common' and 'dataset' resolved to kobai.book for this run only, kobai's data, pickles read and written without unpickling (a dict of arrays only; written as kobai's .npz under the script's file name) and figures that never block. kobai's options come before SCRIPT; everything after it goes to the script.":
+        "SCRIPT を 'python SCRIPT ...' と同じように、SCRIPT 自身のフォルダで実行します（本のスクリプトは自分の章のフォルダで動く前提です: 本のルートから 'kobai book run ch03/neuralnet_mnist.py' とすると ch03 で実行します）。この実行の間だけ本の 'common' と 'dataset' を kobai.book に置き換え、データは kobai のもの、pickle は実行せずに読み書きし（配列の dict のみ。スクリプトのファイル名で kobai の .npz として書きます）、図で止まることはありません。kobai のオプションは SCRIPT の前に、その後ろはすべてスクリプトに渡します。",
     # the words of error messages
     'expected one argument':
         '値を1つ指定してください',

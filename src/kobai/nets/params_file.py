@@ -1,15 +1,21 @@
 """``load_params`` / ``save_params``: a network's parameters in a file, the book's method names
-(§7.5, ``SimpleConvNet.save_params``), without the book's pickle.
+(§7.5, ``SimpleConvNet.save_params``); the book's pickles written, never unpickled.
 
-``save_params`` writes kobai's ``.npz`` (:func:`kobai.arrays_file.write_arrays`) under exactly
-the name given, ``params.pkl`` included. ``load_params`` reads that, a safetensors file of a
-``state_dict`` (``kobai.export.to_safetensors``, or the ``safetensors`` library's ``save_file``)
-or one of the book's pickles, told apart by content and read by
+``save_params`` writes what the name says, under exactly that name: a ``.pkl`` (or ``.pickle``)
+name gets the book's format, a pickle of a dict of NumPy arrays that the book's own
+``load_params`` reads (:func:`kobai.arrays_file.write_pickled_arrays`); any other name
+kobai's ``.npz`` (:func:`kobai.arrays_file.write_arrays`). ``load_params`` reads those, a
+safetensors file of a ``state_dict`` (``kobai.export.to_safetensors``, or the
+``safetensors`` library's ``save_file``) or one of the book's pickles, told apart by content
+and read by
 :func:`kobai.arrays_file.read_arrays`, which never unpickles.
 
 The book's dropout scales by ``1 - ratio`` in evaluation, kobai's is inverted; since ReLU and
-max pooling commute with a positive scale, loading a pickle multiplies the weights and bias of
-the affine or convolution layer before each ``Dropout`` by ``1 - ratio`` (exact for 0.5).
+max pooling commute with a positive scale, loading a pickle multiplies the weights of the
+affine or convolution layer after each ``Dropout`` by ``1 - ratio``, and writing one divides
+them by it, so the book's code gets its own convention. Both are exact when ``1 - ratio`` is a
+power of two (the book's 0.5); otherwise a pickle written and read back can differ from the
+net by one rounding (``.npz`` round-trips exactly).
 """
 
 from __future__ import annotations
@@ -19,7 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays_file import file_format, read_arrays, write_arrays
+from ..arrays_file import (
+    PICKLE_SUFFIXES,
+    file_format,
+    read_arrays,
+    write_arrays,
+    write_pickled_arrays,
+)
 from ..layers import Affine, Convolution, Dropout, Flatten, Pooling, Relu
 
 __all__ = ["load_params", "save_params"]
@@ -29,9 +41,22 @@ _POSITIVELY_HOMOGENEOUS = (Relu, Pooling, Flatten)
 
 
 def save_params(net: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``net.state_dict()`` (parameters and running statistics) to ``path`` as kobai's
-    ``.npz``, whatever the name says; atomically, so a failure leaves an earlier file whole."""
-    write_arrays(path, net.state_dict())
+    """Write ``net.state_dict()`` (parameters and running statistics) to ``path``: the book's
+    pickle for a ``.pkl``/``.pickle`` name, else kobai's ``.npz``; atomically, so a failure
+    leaves an earlier file whole.
+
+    Raises
+    ------
+    ValueError
+        For a pickle of a net with an inverted ``Dropout`` whose scale has no Affine or
+        Convolution layer to go into (nothing is written then).
+    """
+    state = net.state_dict()
+    if os.fspath(path).lower().endswith(PICKLE_SUFFIXES):
+        _scale_for_inverted_dropout(net, state, to_book=True)
+        write_pickled_arrays(path, state)
+    else:
+        write_arrays(path, state)
 
 
 def load_params(net: Any, path: str | os.PathLike[str]) -> None:
@@ -78,8 +103,10 @@ def load_params(net: Any, path: str | os.PathLike[str]) -> None:
     net.load_state_dict(own)
 
 
-def _scale_for_inverted_dropout(net: Any, state: dict[str, np.ndarray]) -> None:
-    """Weights of the book's (non-inverted) dropout → kobai's inverted dropout, in ``state``.
+def _scale_for_inverted_dropout(net: Any, state: dict[str, np.ndarray], *,
+                                to_book: bool = False) -> None:
+    """Weights of the book's (non-inverted) dropout → kobai's inverted dropout, in ``state``
+    (with ``to_book``, the other way: divided by the scale instead of multiplied).
 
     The book's dropout hands ``(1 - r)·h`` to what follows in evaluation (and ``h·mask`` in
     training), kobai's ``h`` (and ``h·mask / (1 - r)``). Scaling ``W`` (not ``b``) of the next
@@ -96,6 +123,13 @@ def _scale_for_inverted_dropout(net: Any, state: dict[str, np.ndarray]) -> None:
         scale = 1.0 - layer.ratio
         after = _next_linear(layers, i, +1)
         before = None if after is not None else _next_linear(layers, i, -1)
+        if after is None and before is None and to_book:
+            raise ValueError(
+                f"cannot write the book's pickle of this {type(net).__name__}: the book's "
+                f"dropout scales by 1 - ratio in evaluation, kobai's {name} is inverted, and "
+                f"there is no Affine or Convolution layer after it or before it (with only "
+                f"ReLU, pooling or Flatten in between) to carry the scale; save to an .npz "
+                f"name instead")
         if after is None and before is None:
             raise ValueError(
                 f"these weights come from the book's network, whose dropout scales by "
@@ -109,7 +143,8 @@ def _scale_for_inverted_dropout(net: Any, state: dict[str, np.ndarray]) -> None:
         pkeys = ("W",) if after is not None else tuple(target.params)
         for pkey in pkeys:
             key = keys[id(target), pkey]
-            state[key] = state[key] * state[key].dtype.type(scale)
+            factor = state[key].dtype.type(scale)
+            state[key] = state[key] / factor if to_book else state[key] * factor
 
 
 def _next_linear(layers: list[tuple[str, Any]], i: int, step: int) -> Any:

@@ -79,8 +79,10 @@ class NetworkState:
         return clone
 
     def save_params(self, file_name: str | os.PathLike[str] = "params.pkl") -> None:
-        """Write the parameters (and running statistics) to ``file_name`` in kobai's safe
-        ``.npz`` format, whatever the name (the book's method; the book wrote a pickle)."""
+        """Write the parameters (and running statistics) to ``file_name``: for a ``.pkl`` name
+        the book's pickle of a dict of arrays, which the book's own ``load_params`` reads (the
+        book's method and default name); for any other name kobai's ``.npz``. See
+        :mod:`kobai.nets.params_file`."""
         from .params_file import save_params
 
         save_params(self, file_name)

@@ -1,6 +1,8 @@
 """The picture of a search: the book's Figure 6-24 (the validation curves of the best 20
-trials in a grid, ``ch06/hyperparameter_optimization.py``) beside a scatter of every trial's
-final validation accuracy over the two main search dimensions.
+trials in a grid, ``ch06/hyperparameter_optimization.py``, each named by every searched value)
+beside a scatter of every trial's final validation accuracy over the two main search
+dimensions and, when more than one was searched, one small panel of it over each dimension
+(names and choices as named slots in colours).
 
 Drawn as :mod:`kobai.plot` draws: matplotlib's Agg backend on a figure of our own (no
 ``pyplot``), imported inside the functions, and the PNG written atomically. No Ray.
@@ -35,6 +37,13 @@ LOG_DECADES = 2.0
 MAX_CHOICES = 8
 #: categories are spread over +-this much of their slot, so equal values do not hide each other
 _JITTER = 0.28
+#: a grid of at most this many panels has two rows (2x2 for 4), not one
+_SQUARE_UP_TO = 4
+#: grid panels grow up to this factor to fill the height beside the scatter
+_MAX_GROWTH = 1.7
+#: one panel per searched dimension (beside the scatter), in inches, and per row at most
+_DIMENSION = (2.4, 2.3)
+_DIMENSIONS_PER_ROW = 3
 
 
 def _label(key: str) -> str:
@@ -106,6 +115,25 @@ class _Axis:
             lim(-0.5, n - 0.5)
 
 
+def _dimension_panel(ax: Any, trials: Sequence[TrialResult], key: str) -> None:
+    """Final validation accuracy over one search dimension; categories as coloured slots."""
+    axis = _Axis(key, trials, np.random.default_rng(0))
+    acc = np.array([t.final_acc for t in trials])
+    keep = axis.placed
+    if axis.categories is not None:
+        slots = np.round(axis.coords[keep]).astype(int)
+        colours = [f"C{i % 10}" for i in slots]
+    else:
+        colours = ["C0"] * int(np.count_nonzero(keep))
+    ax.scatter(axis.coords[keep], acc[keep], c=colours, s=18, linewidths=0, zorder=2)
+    axis.apply(ax, "x")
+    ax.xaxis.label.set_fontsize(8)
+    ax.tick_params(labelsize=7)
+    ax.set_ylabel("final val. accuracy", fontsize=8)
+    ax.set_title(f"by {_label(key)}", fontsize=9)
+    ax.grid(True, alpha=0.3)
+
+
 def _scatter(ax: Any, trials: Sequence[TrialResult], searched: Sequence[str],
              n_best: int, total: int) -> Any:
     """Final validation accuracy over searched[0] (x) and searched[1] (y), or over searched[0]
@@ -154,11 +182,22 @@ def _scatter(ax: Any, trials: Sequence[TrialResult], searched: Sequence[str],
     return points if y is not None else None
 
 
+def grid_columns(n: int) -> int:
+    """Columns of the grid of ``n`` panels: the book's 5, or two rows for a few (a 2x2 block
+    for 3 or 4), which fill the height beside the scatter."""
+    if n <= _SQUARE_UP_TO:
+        return -(-n // 2)
+    return min(GRID_COLUMNS, n)
+
+
 def _grid(fig: Any, trials: Sequence[TrialResult], main: Sequence[str], n_rows_room: float,
           total: int) -> None:
-    """The book's Figure 6-24: one panel per trial, best first, y from 0 to 1."""
+    """The book's Figure 6-24: one panel per trial, best first, y from 0 to 1, each named by
+    its values of every searched dimension (``main``)."""
+    from matplotlib.ticker import MaxNLocator
+
     n = len(trials)
-    ncols = min(GRID_COLUMNS, n)
+    ncols = grid_columns(n)
     nrows = -(-n // ncols)
     filler = max(n_rows_room - nrows, 0.0)
     gs = fig.add_gridspec(nrows + (1 if filler > 0.05 else 0), ncols,
@@ -176,14 +215,15 @@ def _grid(fig: Any, trials: Sequence[TrialResult], main: Sequence[str], n_rows_r
         ax.set_title(f"Best-{i + 1}: {trial.final_acc:.3f}", fontsize=9, pad=3)
         ax.set_ylim(0.0, 1.0)
         ax.set_xlim(0.8, max(longest, 2) + 0.2)
-        ax.set_xticks([])
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         ax.set_yticks([0.0, 0.5, 1.0])
+        ax.tick_params(labelsize=6.5, pad=1.5)
         if i % ncols:
             ax.set_yticklabels([])
         else:
-            ax.tick_params(axis="y", labelsize=7)
+            ax.set_ylabel("val. accuracy", fontsize=7.5, labelpad=2)
         ax.grid(True, axis="y", alpha=0.3)
-        ax.set_xlabel(_annotation(trial, main), fontsize=7.5, labelpad=2)
+        ax.set_xlabel("epoch\n" + _annotation(trial, main), fontsize=7.5, labelpad=1)
     what = f"best {n} of {total} trials: validation accuracy per epoch"
     fig.suptitle(what + (" (dashed: training)" if with_train else ""), fontsize=10)
 
@@ -212,27 +252,38 @@ def tune_figure(trials: Iterable[TrialResult], *, searched: Sequence[str], n_bes
         if title:
             fig.suptitle(title)
         return fig
-    main = list(searched[:2])
-    ncols = min(GRID_COLUMNS, len(best))
+    main = list(searched)  # every searched value names a panel
+    ncols = grid_columns(len(best))
     nrows = -(-len(best) // ncols)
-    grid_size = (ncols * _CELL[0] + 0.4, nrows * _CELL[1] + 0.5 + 0.12 * len(main))
+    cell = (_CELL[0], _CELL[1] + 0.12 * (len(main) + 1))  # + the lines under each panel
     has_scatter = bool(searched)
-    height = max(grid_size[1], _SCATTER[1]) if has_scatter else grid_size[1]
-    width = grid_size[0] + (max(_SCATTER[0], 4.2 if len(searched) == 1 else 0)
-                            if has_scatter else 0.0)
+    dimensions = list(searched) if len(searched) > 1 else []  # one: the scatter is that
+    per_row = min(len(dimensions), _DIMENSIONS_PER_ROW)
+    dim_rows = -(-len(dimensions) // per_row) if dimensions else 0
+    right_size = (max(_SCATTER[0], per_row * _DIMENSION[0], 4.2 if len(searched) == 1 else 0),
+                  _SCATTER[1] + dim_rows * _DIMENSION[1])
+    height = max(nrows * cell[1] + 0.5, right_size[1] if has_scatter else 0.0)
+    # a few trials get bigger panels, filling the height beside the scatter
+    grow = min(max((height - 0.5) / (nrows * cell[1]), 1.0), _MAX_GROWTH)
+    cell = (cell[0] * grow, cell[1] * grow)
+    grid_width = ncols * cell[0] + 0.4
+    width = grid_width + (right_size[0] if has_scatter else 0.0)
     fig = new_figure((width, height + (0.4 if title else 0.0)))
     if title:
         fig.suptitle(title, fontsize=12)
     if not has_scatter:
         _grid(fig, best, main, nrows, len(order))
         return fig
-    left, right = fig.subfigures(1, 2, width_ratios=[grid_size[0], width - grid_size[0]])
-    rows_room = (height - 0.5 - 0.12 * len(main)) / _CELL[1]
-    _grid(left, best, main, rows_room, len(order))
-    ax = right.subplots()
+    left, right = fig.subfigures(1, 2, width_ratios=[grid_width, width - grid_width])
+    _grid(left, best, main, (height - 0.5) / cell[1], len(order))
+    gs = right.add_gridspec(1 + dim_rows, max(per_row, 1),
+                            height_ratios=[_SCATTER[1]] + [_DIMENSION[1]] * dim_rows)
+    ax = right.add_subplot(gs[0, :])
     points = _scatter(ax, with_epochs, searched, n_best, len(order))
     if points is not None:
         right.colorbar(points, ax=ax, label="final validation accuracy")
+    for i, key in enumerate(dimensions):
+        _dimension_panel(right.add_subplot(gs[1 + i // per_row, i % per_row]), with_epochs, key)
     return fig
 
 
