@@ -81,7 +81,7 @@ def download(filename: str, data_dir: str | os.PathLike[str], mirrors: Iterable[
         For a download whose SHA-256 is not ``sha256``: None accepts the temporary file, a
         string says what is wrong with it.
     progress : bool
-        Show a progress bar (``tqdm.auto``) while a mirror sends the file.
+        Show a progress bar (:func:`kobai._progress.progress_bar`) while a mirror sends the file.
 
     Returns
     -------
@@ -221,13 +221,14 @@ def _content_length(response: Any) -> int | None:
 
 @contextlib.contextmanager
 def _progress_bar(enabled: bool, total: int | None, name: str) -> Iterator[Callable[[int], Any]]:
-    """``advance(n)`` for a tqdm.auto bar (a notebook widget in Jupyter), or a no-op."""
+    """``advance(n)`` for a progress bar (:func:`kobai._progress.progress_bar`: a clean one in
+    Jupyter too), or a no-op."""
     if not enabled:
         yield lambda n: None
         return
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-    with tqdm(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024) as bar:
+    with progress_bar(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024) as bar:
         yield bar.update
 
 

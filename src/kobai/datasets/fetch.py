@@ -60,7 +60,7 @@ def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None =
     deadline : float, optional
         Seconds one mirror may take for one whole file; default 60 s + 1 s per 100 kB.
     progress : bool
-        Show a progress bar (``tqdm.auto``) for each file that is downloaded.
+        Show a progress bar (:func:`kobai._progress.progress_bar`) for each file that is downloaded.
 
     Returns
     -------

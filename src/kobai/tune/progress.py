@@ -7,8 +7,8 @@ import math
 from typing import Any
 
 from ray import tune
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from .engine import METRIC
 
 __all__ = ["Progress"]
@@ -50,7 +50,8 @@ class Progress(tune.Callback):
         if (done, best) == self._shown:
             return
         if self._bar is None:
-            self._bar = tqdm(total=self.total, unit="trial", desc="trials", dynamic_ncols=True)
+            self._bar = progress_bar(total=self.total, unit="trial", desc="trials",
+                                     dynamic_ncols=True)
         self._bar.n = done
         if not math.isnan(best):
             self._bar.set_postfix_str(f"best val acc {best:.4f}", refresh=False)
