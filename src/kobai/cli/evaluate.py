@@ -54,7 +54,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..datasets import load_mnist
+    from ..datasets import load_mnist_test
     from ..metrics import classification_report, confusion_matrix, format_confusion_matrix
     from ..plot import plot_confusion
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
               f"{args.dataset} test set, as asked")
     use_recorded_data_dir(args, recorded)
     with user_errors("cannot load the data"):
-        _, (x_test, t_test) = load_mnist(source=args.dataset, data_dir=args.data_dir,
+        x_test, t_test = load_mnist_test(source=args.dataset, data_dir=args.data_dir,
                                          dtype=net.dtype)
     if args.test_size is not None:
         x_test, t_test = x_test[:args.test_size], t_test[:args.test_size]
