@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from ..datasets.mnist import SOURCES
 from ._common import (
     CliError,
+    activation_note,
     add_params_arguments,
     open_model,
     positive_int,
@@ -19,6 +21,8 @@ from ._common import (
 
 #: test images per forward pass: bounds the memory of a convolutional net's im2col
 EVAL_BATCH = 500
+#: the first test images a --params network is scored on under each activation
+ACTIVATION_CHECK = 500
 
 
 def add_parser(sub) -> None:
@@ -88,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{name} scores {net.output_size} classes, but the {args.dataset} test "
                        f"set has {n_classes} (labels 0-{n_classes - 1}); evaluate it on a data "
                        "set of its own classes")
+    if args.params is not None:
+        note = activation_note(args, net, x_test[:ACTIVATION_CHECK], t_test[:ACTIVATION_CHECK])
+        if note:
+            print(note, file=sys.stderr)
     with user_errors():
         scores = np.concatenate([net.predict(x_test[i:i + EVAL_BATCH])
                                  for i in range(0, len(x_test), EVAL_BATCH)])

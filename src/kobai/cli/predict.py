@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CliError, add_params_arguments, open_model, user_errors
+from ._common import CliError, activation_note, add_params_arguments, open_model, user_errors
 
 #: what kobai.images.load_digit makes of every image: 28×28 pixels, MNIST's layout
 INPUT_SIZE = 28 * 28
+#: the bundled test images a --params network is scored on under each activation
+CHECK_IMAGES = 500
 
 
 def add_parser(sub) -> None:
@@ -84,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{found.name} takes {net.input_size} inputs per sample, but kobai "
                        f"predict gives it 28x28 = {INPUT_SIZE} pixels: use a model trained on "
                        "MNIST-like images")
+    if args.params is not None:
+        _check_activation(args, net)
     if args.save_input is not None:
         with user_errors(f"cannot create {args.save_input}"):
             args.save_input.mkdir(parents=True, exist_ok=True)
@@ -114,6 +118,18 @@ def run(args: argparse.Namespace) -> int:
                 print(f"kobai: error: cannot write {target}: {exc}", file=sys.stderr)
                 failed += 1
     return 2 if failed else 0
+
+
+def _check_activation(args: argparse.Namespace, net) -> None:
+    """For --params: note on stderr when another activation scores clearly better on the
+    first bundled test images (:func:`kobai.cli._common.activation_note`)."""
+    from ..datasets import load_mnist_test
+
+    x, t = load_mnist_test(dtype=net.dtype)
+    note = activation_note(args, net, x[:CHECK_IMAGES], t[:CHECK_IMAGES],
+                           images="MNIST test images")
+    if note:
+        print(note, file=sys.stderr)
 
 
 def _input_name(folder: Path, image: Path, taken: set[Path]) -> Path:
