@@ -1,7 +1,6 @@
 """--params FILE: which --net/--hidden fit the file's shapes, and which --activation its
 weights score best with (kobai.nets.fitting, kobai evaluate and kobai predict)."""
 
-import numpy as np
 import pytest
 from conftest import DLFS, mnist_digit, needs_shared, one_line, require, run
 
