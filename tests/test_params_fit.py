@@ -5,7 +5,6 @@ import pytest
 from conftest import DLFS, mnist_digit, needs_shared, one_line, require, run
 
 from kobai.nets import MultiLayerNet, TwoLayerNet
-from kobai.nets.fitting import activation_scores, options_that_fit
 from kobai.nets.options import NETWORK_OPTIONS
 
 SAMPLE_WEIGHT = DLFS / "ch03" / "sample_weight.pkl"
@@ -24,6 +23,8 @@ def shapes(net):
     (MultiLayerNet(100, [30, 20], 10, rng=0), []),  # not 28x28 images
 ])
 def test_options_that_fit_read_the_network_from_the_shapes(net, fits):
+    from kobai.nets.fitting import options_that_fit
+
     assert options_that_fit(shapes(net)) == fits
 
 
@@ -31,6 +32,7 @@ def test_activation_scores_tell_a_sigmoid_network_from_a_relu_one():
     from argparse import Namespace
 
     from kobai.datasets import load_mnist
+    from kobai.nets.fitting import activation_scores
 
     (x, t), (x_test, t_test) = load_mnist()
     net = MultiLayerNet(784, [50], 10, activation="sigmoid", rng=0)

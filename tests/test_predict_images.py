@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from conftest import mnist_digit, require, run
 
-from kobai.images_background import flatten_shading
-
 
 def pil():
     require("PIL")
@@ -56,6 +54,8 @@ def test_ink_on_a_shaded_page_is_found(capsys, tmp_path, how):
 
 
 def test_an_evenly_lit_image_is_left_as_it_is():
+    from kobai.images_background import flatten_shading
+
     digit = mnist_digit(3).astype(np.float64)
     np.testing.assert_array_equal(flatten_shading(digit), digit)
     page = np.full((300, 400), 200.0)
