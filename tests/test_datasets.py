@@ -743,11 +743,12 @@ def test_load_mnist_test_downloads_the_two_test_files_only(monkeypatch, data_dir
 def test_load_mnist_test_of_the_sample_is_load_mnists_test_set():
     from kobai.datasets import load_mnist_test
 
-    x, t = load_mnist_test(flatten=False, one_hot_label=True, dtype=np.float64)
-    _, (x_both, t_both) = load_mnist(flatten=False, one_hot_label=True, dtype=np.float64)
+    x, t = load_mnist_test(normalize=False, flatten=False, one_hot_label=True)
+    _, (x_both, t_both) = load_mnist(normalize=False, flatten=False, one_hot_label=True)
     np.testing.assert_array_equal(x, x_both)
     np.testing.assert_array_equal(t, t_both)
-    assert x.dtype == t.dtype == np.float64
+    assert (x.dtype, x.shape, t.dtype, t.shape) == (np.uint8, (10000, 1, 28, 28), np.float32,
+                                                    (10000, 10))
 
 
 @pytest.mark.usefixtures("tiny_mnist_checksums")

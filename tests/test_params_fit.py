@@ -28,25 +28,21 @@ def test_options_that_fit_read_the_network_from_the_shapes(net, fits):
     assert options_that_fit(shapes(net)) == fits
 
 
+@needs_shared(SAMPLE_WEIGHT)
 def test_activation_scores_tell_a_sigmoid_network_from_a_relu_one():
     from argparse import Namespace
 
-    from kobai.datasets import load_mnist
+    from kobai.datasets import load_mnist_test
     from kobai.nets.fitting import activation_scores
 
-    (x, t), (x_test, t_test) = load_mnist()
-    net = MultiLayerNet(784, [50], 10, activation="sigmoid", rng=0)
-    for _ in range(300):  # a few epochs of plain SGD on 1,000 images
-        for i in range(0, 1000, 100):
-            grads = net.gradient(x[i:i + 100], t[i:i + 100])
-            for key in net.params:
-                net.params[key] -= 0.5 * grads[key]
-        if net.accuracy(x_test[:500], t_test[:500]) > 0.8:
-            break
-    options = Namespace(**{**dict.fromkeys(NETWORK_OPTIONS), "net": "mlp", "hidden": [50]})
-    scores = activation_scores(options, net.state_dict(), x_test[:500], t_test[:500])
+    x, t = load_mnist_test()
+    x, t = x[:500], t[:500]
+    net = MultiLayerNet(784, [50, 100], 10, activation="sigmoid", rng=0)
+    net.load_params(SAMPLE_WEIGHT)
+    options = Namespace(**{**dict.fromkeys(NETWORK_OPTIONS), "net": "mlp", "hidden": [50, 100]})
+    scores = activation_scores(options, net.state_dict(), x, t)
     assert sorted(scores) == ["relu", "sigmoid", "tanh"]
-    assert scores["sigmoid"] == net.accuracy(x_test[:500], t_test[:500])
+    assert scores["sigmoid"] == net.accuracy(x, t)
     assert scores["sigmoid"] > max(scores["relu"], scores["tanh"]) + 0.05
 
 
@@ -88,8 +84,8 @@ def test_evaluate_names_the_activation_the_books_sample_weight_needs(capsys, tmp
     status, out, err = run(capsys, "evaluate", "--params", SAMPLE_WEIGHT, "--net", "mlp",
                            "--hidden", "50", "100", "--activation", "sigmoid", "--test-size",
                            "500", "--out", tmp_path)
-    assert status == 0 and err == ""
-    assert "accuracy: 0.94" in out
+    assert status == 0 and err == ""  # no note for the right activation
+    assert "MultiLayerNet(784-50-100-10, sigmoid, float32)" in out
 
 
 @needs_shared(SAMPLE_WEIGHT)
