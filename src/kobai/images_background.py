@@ -48,14 +48,17 @@ def flatten_shading(gray: np.ndarray) -> np.ndarray:
     """
     img = np.asarray(gray, dtype=np.float64)
     h, w = img.shape
-    block = max(1, -(-max(h, w) // _GRID))
-    gh, gw = h // block, w // block
+    # the statistics are taken on every step-th pixel: at most 8 per block side
+    step = max(1, max(h, w) // (8 * _GRID))
+    sub = img[::step, ::step]
+    block = max(1, -(-max(sub.shape) // _GRID))
+    gh, gw = sub.shape[0] // block, sub.shape[1] // block
     if gh < 4 or gw < 4:
         return img
-    cells = img[:gh * block, :gw * block].reshape(gh, block, gw, block)
+    cells = sub[:gh * block, :gw * block].reshape(gh, block, gw, block)
     medians = np.median(cells.transpose(0, 2, 1, 3).reshape(gh, gw, -1), axis=2).ravel()
-    cy = ((np.arange(gh) + 0.5) * block / h) * 2 - 1
-    cx = ((np.arange(gw) + 0.5) * block / w) * 2 - 1
+    cy = ((np.arange(gh) + 0.5) * block * step / h) * 2 - 1
+    cx = ((np.arange(gw) + 0.5) * block * step / w) * 2 - 1
     design = _design(*(a.ravel() for a in np.meshgrid(cy, cx, indexing="ij")))
     keep = np.ones(medians.size, dtype=bool)
     coef = np.zeros(design.shape[1])
@@ -68,15 +71,20 @@ def flatten_shading(gray: np.ndarray) -> np.ndarray:
         keep = np.abs(residual) <= 3.0 * max(_mad_sigma(residual[keep]), 1.0)
     if np.ptp(design @ coef) < _MIN_DRIFT:
         return img
-    # the surface at every pixel: sum of c_ij y^i x^j = Y C X^T, Y = [y^i], X = [x^j]
+    surface = _surface(coef, h, w)
+    level = float(np.median(surface[::step, ::step]))
+    if _mad_sigma(sub - surface[::step, ::step]) > 0.5 * _mad_sigma(sub):
+        return img
+    return img - surface + level
+
+
+def _surface(coef: np.ndarray, h: int, w: int) -> np.ndarray:
+    """The polynomial of ``_design``'s coefficients at every pixel's centre, (H, W):
+    sum of c_ij y^i x^j = Y C X^T with Y = [y^i], X = [x^j]."""
     powers = np.arange(_DEGREE + 1)
     y_pow = (((np.arange(h) + 0.5) / h * 2 - 1)[:, None]) ** powers
     x_pow = (((np.arange(w) + 0.5) / w * 2 - 1)[:, None]) ** powers
     table = np.zeros((_DEGREE + 1, _DEGREE + 1))
     terms = [(i, j) for i in range(_DEGREE + 1) for j in range(_DEGREE + 1 - i)]
     table[tuple(np.array(terms).T)] = coef  # _design's order
-    surface = y_pow @ table @ x_pow.T
-    flat = img - surface + float(np.median(surface))
-    if _mad_sigma(flat) > 0.5 * _mad_sigma(img):
-        return img
-    return flat
+    return y_pow @ table @ x_pow.T
