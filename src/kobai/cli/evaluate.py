@@ -35,7 +35,11 @@ def add_parser(sub) -> None:
                                    "train (or its run folder), the pretrained DeepConvNet that "
                                    "ships with kobai (--pretrained: the book's, 99.35% on "
                                    "MNIST's test set), or a parameters file such as the book's "
-                                   "trained-weight pickles (--params FILE --net NET).")
+                                   "trained-weight pickles (--params FILE --net NET: a file "
+                                   "that does not fit NET is refused, naming the --net and "
+                                   "--hidden it fits; weights that score clearly better under "
+                                   "another --activation on 500 test images get a note "
+                                   "saying so).")
     p.add_argument("model", type=Path, metavar="MODEL", nargs="?",
                    help="a model.npz from kobai train, or the run folder holding it")
     p.add_argument("--pretrained", action="store_true",
@@ -47,7 +51,8 @@ def add_parser(sub) -> None:
     d.add_argument("--dataset", choices=list(SOURCES), default=None,
                    help="default: the data set the model was trained on (recorded in its "
                         "checkpoint), else sample (whose test set is MNIST's 10,000 test "
-                        "images)")
+                        "images); mnist and fashion-mnist read (or download) their two test "
+                        "files only")
     d.add_argument("--data-dir", type=Path, help="folder of the four IDX .gz files")
     d.add_argument("--test-size", type=positive_int, metavar="N",
                    help="evaluate on the first N test images only (default: all)")
