@@ -715,3 +715,55 @@ def test_progress_bar_is_shown_only_while_downloading(tmp_path, idx_http_server,
     fetch_mnist("mnist", tmp_path / "b", mirrors=mirrors, progress=False)
     shown = capsys.readouterr().err
     assert shown == ""
+
+
+
+# --- the test set alone -----------------------------------------------------------------
+
+TEST_FILES = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums")
+def test_load_mnist_test_downloads_the_two_test_files_only(monkeypatch, data_dir, tiny_mnist,
+                                                           idx_http_server):
+    from kobai.datasets import load_mnist_test
+
+    base, requests = idx_http_server
+    monkeypatch.setenv("KOBAI_MNIST_MIRRORS", f"{base}/good/")
+    x, t = load_mnist_test(source="mnist", data_dir=data_dir, normalize=False)
+    assert sorted(requests) == [f"/good/{name}" for name in TEST_FILES]
+    assert sorted(p.name for p in data_dir.iterdir()) == TEST_FILES
+    np.testing.assert_array_equal(x.reshape(N_TEST, 28, 28), tiny_mnist[1][TEST_FILES[0]])
+    np.testing.assert_array_equal(t, tiny_mnist[1][TEST_FILES[1]])
+    (_, _), (x_both, t_both) = load_mnist(source="mnist", data_dir=data_dir, normalize=False)
+    np.testing.assert_array_equal(x_both, x)  # the book's loader, now with the training files
+    assert len(requests) == 4
+
+
+def test_load_mnist_test_of_the_sample_is_load_mnists_test_set():
+    from kobai.datasets import load_mnist_test
+
+    x, t = load_mnist_test(normalize=False, flatten=False, one_hot_label=True)
+    _, (x_both, t_both) = load_mnist(normalize=False, flatten=False, one_hot_label=True)
+    np.testing.assert_array_equal(x, x_both)
+    np.testing.assert_array_equal(t, t_both)
+    assert (x.dtype, x.shape, t.dtype, t.shape) == (np.uint8, (10000, 1, 28, 28), np.float32,
+                                                    (10000, 10))
+
+
+@pytest.mark.usefixtures("tiny_mnist_checksums")
+def test_evaluate_on_mnist_fetches_only_its_test_files(monkeypatch, tmp_path, capsys,
+                                                       idx_http_server):
+    from conftest import run
+
+    from kobai.nets import TwoLayerNet
+
+    base, requests = idx_http_server
+    monkeypatch.setenv("KOBAI_MNIST_MIRRORS", f"{base}/good/")
+    params = tmp_path / "params.npz"
+    TwoLayerNet(784, 20, 10, rng=0).save_params(params)
+    status, out, err = run(capsys, "evaluate", "--params", params, "--hidden", "20",
+                           "--dataset", "mnist", "--out", tmp_path)
+    assert status == 0, err
+    assert f"on the mnist test set ({N_TEST} images)" in out
+    assert sorted(requests) == [f"/good/{name}" for name in TEST_FILES]

@@ -321,3 +321,37 @@ def test_a_title_cannot_break_out_of_the_page(tmp_path):
     assert "<script>alert" not in text
     # the model's, the weights' and the page's three scripts
     assert text.count("</script>") == 5
+
+
+#: a box round a 1 on the pad, and a 1 beside a 7
+BOXED = [[(25, 25), (255, 25), (255, 255), (25, 255), (25, 25)],
+         [(140, y) for y in range(70, 215, 15)]]
+ONE_SEVEN = [[(60, y) for y in range(80, 205, 15)],
+             [(130, 80), (180, 80), (230, 80), (200, 140), (170, 200)]]
+
+
+def test_a_box_round_the_digit_on_the_pad_is_left_out_as_by_kobai_predict(chromium, deep_page):
+    require("PIL")
+    from kobai.images import digits_in
+
+    chromium.open(deep_page)
+    chromium.draw("#pad", BOXED)
+    pixels, result = chromium.run("return [window.kobai.preprocess(), window.kobai.classify()]")
+    images, marks = digits_in(np.array(chromium.run(PAD_PIXELS), dtype=np.uint8))
+    assert marks.framed and len(images) == 1
+    np.testing.assert_allclose(pixels, images[0].ravel(), rtol=0, atol=2.5 / 255)
+    assert result["label"] == "1" and result["marks"] == 1
+
+
+def test_two_digits_on_the_pad_are_said_to_be_two_marks(chromium, deep_page):
+    require("PIL")
+    from kobai.images import digits_in
+
+    chromium.open(deep_page)
+    chromium.draw("#pad", ONE_SEVEN)
+    result, answer = chromium.run("return [window.kobai.classify(), "
+                                  "document.getElementById('answer').textContent]")
+    images, _ = digits_in(np.array(chromium.run(PAD_PIXELS), dtype=np.uint8))
+    assert result["marks"] == len(images) == 2
+    assert answer.endswith(" \u2014 2 separate marks: the pad reads one digit, draw one at a "
+                           "time")

@@ -3,15 +3,21 @@
 MNIST digits are white strokes on a black background, scaled to fit a 20×20 box and centred
 by their centre of mass in a 28×28 image. :func:`load_digit` does the same to any PNG or JPEG:
 
-1. grayscale; the background's level is the median pixel (the ink covers less than half the
-   image), its noise and shading a robust standard deviation σ (from the median absolute
-   deviation). The ink is on the side of the background where pixels stray beyond 3σ, so
-   dark-on-light images (most photos and scans of handwriting) are inverted to MNIST's
-   polarity;
+1. grayscale, transparent pixels made background (:func:`_composite`: strokes of one
+   colour on a transparent background are put on black when light, on white when dark);
+   uneven lighting, a smooth shading of the page, is fitted and taken out
+   (:mod:`kobai.images_background`); the background's level is the median pixel (the ink
+   covers less than half the image), its noise a robust standard deviation σ (from the
+   median absolute deviation). The ink is on the side of the background where pixels stray
+   beyond 3σ, so dark-on-light images (most photos and scans of handwriting) are inverted
+   to MNIST's polarity;
 2. deviations from the background up to 3σ become black; among the pixels beyond, Otsu's
    threshold (:func:`otsu_threshold`) separates the ink from the background's stray pixels,
    and the ink's 95th-percentile level becomes white;
-3. the image is cropped to the ink (leaving out the outermost 0.5 % of the ink on each side,
+3. a frame round the digit (a box drawn round it) is removed, and separate marks (several
+   digits) are found (:mod:`kobai.images_marks`): :func:`load_digit` reads them as one, with
+   a :class:`SeveralMarksWarning`, :func:`load_digits` each;
+4. the image is cropped to the ink (leaving out the outermost 0.5 % of the ink on each side,
    so that specks of dust far from the digit do not widen the box), the longer side scaled to
    20 pixels and the result centred.
 
@@ -22,11 +28,16 @@ grey levels holds no digit: :class:`NoDigitError`. Needs Pillow: ``pip install '
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MIN_CONTRAST", "NoDigitError", "load_digit", "otsu_threshold", "save_digit",
+from .images_background import flatten_shading
+from .images_marks import Marks, find_marks
+
+__all__ = ["MIN_CONTRAST", "NoDigitError", "SeveralMarksWarning", "describe_marks",
+           "digits_in", "load_digit", "load_digits", "otsu_threshold", "save_digit",
            "to_mnist_layout"]
 
 #: The ink's mean level stands out of the background (beyond 3σ of its noise) by fewer grey
@@ -37,6 +48,10 @@ _CROP_TAIL = 0.005  # share of the ink left out on each side when cropping
 
 class NoDigitError(ValueError):
     """The image holds no digit: it is blank, or ink and background are not told apart."""
+
+
+class SeveralMarksWarning(UserWarning):
+    """The image holds several separate marks (digits), read as one by :func:`load_digit`."""
 
 
 def _pil():
@@ -82,7 +97,7 @@ def _ink_span(mass: np.ndarray) -> slice:
 
 def _ink_image(gray: np.ndarray) -> np.ndarray:
     """White ink on a black background, float64 in [0, 255], or NoDigitError."""
-    img = np.asarray(gray, dtype=np.float64)
+    img = flatten_shading(gray)
     level = float(np.median(img))  # the background's: the ink covers less than half the image
     noise = 1.4826 * float(np.median(np.abs(img - level)))  # its robust std (MAD), with shading
     lighter = np.clip(img - level - 3.0 * noise, 0.0, None).sum()
@@ -110,21 +125,9 @@ def _ink_image(gray: np.ndarray) -> np.ndarray:
     return np.clip((ink_level - black) * (255.0 / (white - black)), 0.0, 255.0)
 
 
-def to_mnist_layout(gray: np.ndarray) -> np.ndarray:
-    """Turn a 2-D grayscale array (0 = black, 255 = white) into a 28×28 MNIST-like image.
-
-    Returns
-    -------
-    ndarray of shape (28, 28), float64 in [0, 1], white strokes on black
-
-    Raises
-    ------
-    NoDigitError
-        If the image is blank: its ink would stand out of the background's noise by less
-        than :data:`MIN_CONTRAST` grey levels.
-    """
+def _layout(img: np.ndarray) -> np.ndarray:
+    """Ink (white on black, [0, 255]) -> 28×28 in [0, 1]: cropped, scaled, centred."""
     Image = _pil()
-    img = _ink_image(gray)
     img = img[_ink_span(img.sum(axis=1)), _ink_span(img.sum(axis=0))]
     h, w = img.shape
     scale = 20.0 / max(h, w)
@@ -144,6 +147,90 @@ def to_mnist_layout(gray: np.ndarray) -> np.ndarray:
     return np.clip(out / 255.0, 0.0, 1.0)
 
 
+def to_mnist_layout(gray: np.ndarray) -> np.ndarray:
+    """Turn a 2-D grayscale array (0 = black, 255 = white) into a 28×28 MNIST-like image.
+
+    A frame round the digit is left out. An image of several separate marks is laid out
+    whole, with a :class:`SeveralMarksWarning`; :func:`digits_in` lays out each mark.
+
+    Returns
+    -------
+    ndarray of shape (28, 28), float64 in [0, 1], white strokes on black
+
+    Raises
+    ------
+    NoDigitError
+        If the image is blank: its ink would stand out of the background's noise by less
+        than :data:`MIN_CONTRAST` grey levels.
+    """
+    found = find_marks(_ink_image(gray))
+    if len(found.marks) > 1:
+        warnings.warn(SeveralMarksWarning(f"the image holds {describe_marks(found)}, read as "
+                                          "one; digits_in reads each"), stacklevel=2)
+    return _layout(found.ink)
+
+
+def digits_in(gray: np.ndarray) -> tuple[list[np.ndarray], Marks]:
+    """Each separate mark of a 2-D grayscale array as a 28×28 MNIST-like image, left to right
+    (one for an image of one digit, then ``[to_mnist_layout(gray)]``), and what was found.
+
+    Returns
+    -------
+    images : list of ndarray of shape (28, 28), float64 in [0, 1]
+    marks : kobai.images_marks.Marks
+        The frame removed (``framed``), each mark's columns (``spans``).
+
+    Raises
+    ------
+    NoDigitError
+        If the image is blank.
+    """
+    found = find_marks(_ink_image(gray))
+    return [_layout(mark) for mark in found.marks], found
+
+
+def describe_marks(found: Marks) -> str:
+    """``"3 separate marks (columns 20-120, 160-260, 300-390)"``: for messages."""
+    spans = ", ".join(f"{a}-{b}" for a, b in found.spans)
+    return f"{len(found.marks)} separate marks (columns {spans} of the image)"
+
+
+def _composite(la: np.ndarray) -> np.ndarray:
+    """Grey levels of an image with transparency, ``la`` of shape (H, W, 2) (grey, alpha):
+    transparent pixels become the background.
+
+    When the opaque pixels are of one colour, they are the strokes (drawn on a transparent
+    background): the background is of the other polarity, black under light strokes and
+    white under dark ones. When they hold contrast of their own (a page with ink, with a
+    transparent margin), the background is the page's level, their median.
+    """
+    grey, alpha = la[..., 0], la[..., 1] / 255.0
+    opaque = grey[alpha > 0.5]
+    if opaque.size == 0:
+        return np.full(grey.shape, 255.0)
+    level = float(np.median(opaque))
+    if np.mean(np.abs(opaque - level) > 64) >= 0.01:
+        background = level
+    else:
+        background = 0.0 if level > 127.5 else 255.0
+    return grey * alpha + background * (1.0 - alpha)
+
+
+def _read_gray(path: str | os.PathLike[str]) -> np.ndarray:
+    """The grey levels of a PNG/JPEG, transparency composited (:func:`_composite`)."""
+    Image = _pil()
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                return _composite(np.asarray(im.convert("LA"), dtype=np.float64))
+            return np.asarray(im.convert("L"))
+    except FileNotFoundError:
+        raise
+    except (OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise ValueError(f"{os.fspath(path)} is not an image Pillow can read ({exc})") from None
+
+
 def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
     """Read a PNG/JPEG digit of any size as an MNIST-like input (see the module's steps).
 
@@ -158,21 +245,30 @@ def load_digit(path: str | os.PathLike[str]) -> np.ndarray:
     ValueError
         If the file is not an image Pillow can read.
     """
-    Image = _pil()
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
-                # Transparent pixels count as background: composite onto white.
-                rgba = im.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, rgba)
-            gray = np.asarray(im.convert("L"))
-    except FileNotFoundError:
-        raise
-    except (OSError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise ValueError(f"{os.fspath(path)} is not an image Pillow can read ({exc})") from None
-    return to_mnist_layout(gray).reshape(784)
+    found = find_marks(_ink_image(_read_gray(path)))
+    if len(found.marks) > 1:
+        warnings.warn(SeveralMarksWarning(f"{os.fspath(path)} holds {describe_marks(found)}, "
+                                          "read as one; load_digits reads each"), stacklevel=2)
+    return _layout(found.ink).reshape(784)
+
+
+def load_digits(path: str | os.PathLike[str]) -> tuple[list[np.ndarray], Marks]:
+    """Read each separate mark of a PNG/JPEG (several digits in one image) as an MNIST-like
+    input, left to right (:func:`digits_in`).
+
+    Returns
+    -------
+    inputs : list of ndarray of shape (784,), float64 in [0, 1]
+        One for an image of one digit (then ``load_digit(path)``).
+    marks : kobai.images_marks.Marks
+
+    Raises
+    ------
+    NoDigitError, ValueError
+        As :func:`load_digit`.
+    """
+    images, found = digits_in(_read_gray(path))
+    return [image.reshape(784) for image in images], found
 
 
 def save_digit(image: np.ndarray, path: str | os.PathLike[str]) -> Path:

@@ -183,6 +183,47 @@ def add_params_arguments(parser: argparse.ArgumentParser) -> None:
     add_net_arguments(parser, title="the network of --params (default: two-layer)")
 
 
+def _what_fits(path: Path, error: str) -> str:
+    """``"; these weights fit --net mlp --hidden 50 100"``: the options of the networks whose
+    parameters have the shapes of the arrays in ``path`` (or that none does), to follow the
+    message ``error``; "" for a file that holds no arrays to read."""
+    from ..nets.fitting import file_shapes, options_that_fit
+
+    try:
+        shapes = file_shapes(path)
+    except (ValueError, OSError):
+        return ""
+    fits = options_that_fit(shapes)
+    then = " T" if error.endswith("?") else "; t"
+    if not fits:
+        return f"{then}hese shapes fit no --net/--hidden of kobai's networks"
+    return f"{then}hese weights fit " + " or ".join(fits)
+
+
+def activation_note(args: argparse.Namespace, net: Any, x: np.ndarray, t: np.ndarray,
+                    *, images: str = "test images", margin: float = 0.05) -> str | None:
+    """For a ``--params`` network: a note naming the activation under which its weights score
+    clearly better on ``(x, t)`` (by more than ``margin``) than under the one it has, or None.
+
+    The activation does not show in the parameters' shapes, so a sigmoid network loaded with
+    ``--activation relu`` (mlp's default) loads without error and scores worse.
+    """
+    from ..nets.fitting import activation_scores
+
+    described = options.net_options(net)
+    given = described and described["activation"]
+    scores = activation_scores(args, net.state_dict(), x, t, output_size=net.output_size)
+    if given not in scores:
+        return None
+    best = max(scores, key=lambda name: scores[name])
+    if scores[best] - scores[given] <= margin:
+        return None
+    how = "as given" if args.activation else f"the default of --net {args.net or 'two-layer'}"
+    return (f"note: with --activation {best} these weights score {scores[best]:.2f} on "
+            f"{len(t)} {images}, {scores[given]:.2f} with {given} ({how}): "
+            f"{args.params.name} looks like a {best} network; give --activation {best}")
+
+
 def open_model(args: argparse.Namespace, model: Path | None, *, pretrained: bool,
                model_flag: str = "MODEL") -> Model:
     """The network of ``model`` (a model.npz or run folder), of ``--params FILE`` (with the
@@ -201,7 +242,10 @@ def open_model(args: argparse.Namespace, model: Path | None, *, pretrained: bool
     if args.params is not None:
         net = build_net(args, dtype=np.float32, rng=0)
         with user_errors(f"cannot load {args.params}"):
-            net.load_params(args.params)
+            try:
+                net.load_params(args.params)
+            except ValueError as exc:
+                raise ValueError(f"{exc}{_what_fits(args.params, str(exc))}") from None
         return Model(net, None, str(args.params), None)
     from ..io import load
 

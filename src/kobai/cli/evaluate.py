@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from ..datasets.mnist import SOURCES
 from ._common import (
     CliError,
+    activation_note,
     add_params_arguments,
     open_model,
     positive_int,
@@ -19,6 +21,8 @@ from ._common import (
 
 #: test images per forward pass: bounds the memory of a convolutional net's im2col
 EVAL_BATCH = 500
+#: the first test images a --params network is scored on under each activation
+ACTIVATION_CHECK = 500
 
 
 def add_parser(sub) -> None:
@@ -31,7 +35,11 @@ def add_parser(sub) -> None:
                                    "train (or its run folder), the pretrained DeepConvNet that "
                                    "ships with kobai (--pretrained: the book's, 99.35% on "
                                    "MNIST's test set), or a parameters file such as the book's "
-                                   "trained-weight pickles (--params FILE --net NET).")
+                                   "trained-weight pickles (--params FILE --net NET: a file "
+                                   "that does not fit NET is refused, naming the --net and "
+                                   "--hidden it fits; weights that score clearly better under "
+                                   "another --activation on 500 test images get a note "
+                                   "saying so).")
     p.add_argument("model", type=Path, metavar="MODEL", nargs="?",
                    help="a model.npz from kobai train, or the run folder holding it")
     p.add_argument("--pretrained", action="store_true",
@@ -43,7 +51,8 @@ def add_parser(sub) -> None:
     d.add_argument("--dataset", choices=list(SOURCES), default=None,
                    help="default: the data set the model was trained on (recorded in its "
                         "checkpoint), else sample (whose test set is MNIST's 10,000 test "
-                        "images)")
+                        "images); mnist and fashion-mnist read (or download) their two test "
+                        "files only")
     d.add_argument("--data-dir", type=Path, help="folder of the four IDX .gz files")
     d.add_argument("--test-size", type=positive_int, metavar="N",
                    help="evaluate on the first N test images only (default: all)")
@@ -54,7 +63,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..datasets import load_mnist
+    from ..datasets import load_mnist_test
     from ..metrics import classification_report, confusion_matrix, format_confusion_matrix
     from ..plot import plot_confusion
 
@@ -76,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
               f"{args.dataset} test set, as asked")
     use_recorded_data_dir(args, recorded)
     with user_errors("cannot load the data"):
-        _, (x_test, t_test) = load_mnist(source=args.dataset, data_dir=args.data_dir,
+        x_test, t_test = load_mnist_test(source=args.dataset, data_dir=args.data_dir,
                                          dtype=net.dtype)
     if args.test_size is not None:
         x_test, t_test = x_test[:args.test_size], t_test[:args.test_size]
@@ -88,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{name} scores {net.output_size} classes, but the {args.dataset} test "
                        f"set has {n_classes} (labels 0-{n_classes - 1}); evaluate it on a data "
                        "set of its own classes")
+    if args.params is not None:
+        note = activation_note(args, net, x_test[:ACTIVATION_CHECK], t_test[:ACTIVATION_CHECK])
+        if note:
+            print(note, file=sys.stderr)
     with user_errors():
         scores = np.concatenate([net.predict(x_test[i:i + EVAL_BATCH])
                                  for i in range(0, len(x_test), EVAL_BATCH)])

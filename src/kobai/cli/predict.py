@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import CliError, add_params_arguments, open_model, user_errors
+from ._common import CliError, activation_note, add_params_arguments, open_model, user_errors
 
 #: what kobai.images.load_digit makes of every image: 28×28 pixels, MNIST's layout
 INPUT_SIZE = 28 * 28
+#: the bundled test images a --params network is scored on under each activation
+CHECK_IMAGES = 500
 
 
 def add_parser(sub) -> None:
@@ -29,7 +31,12 @@ def add_parser(sub) -> None:
                     "background separated from the ink by a threshold (Otsu's, beyond the "
                     "paper's noise) and made black, white strokes on black (dark-on-light "
                     "images are inverted), cropped to the strokes, scaled into a 20x20 box and "
-                    "centred in 28x28. A blank image gives 'no digit found'. A file that "
+                    "centred in 28x28. Uneven lighting of the page is taken out first, a "
+                    "transparent background counts as background (light strokes on it are "
+                    "put on black), a box drawn round the digit is left out, and an image "
+                    "of several separate marks (digits side by side) is read mark by mark, "
+                    "left to right: 2 separate marks (columns ...) give two digits. "
+                    "A blank image gives 'no digit found'. A file that "
                     "cannot be read is reported and the others are still predicted; the exit "
                     "status is then 2. Needs Pillow: pip install 'kobai[images]'.")
     p.add_argument("inputs", type=Path, nargs="+", metavar="IMAGE",
@@ -74,7 +81,7 @@ def split_inputs(args: argparse.Namespace) -> tuple[Path | None, list[Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..images import NoDigitError, load_digit, save_digit
+    from ..images import NoDigitError, describe_marks, load_digits, save_digit
 
     model, images = split_inputs(args)
     found = open_model(args, model, pretrained=False,
@@ -84,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{found.name} takes {net.input_size} inputs per sample, but kobai "
                        f"predict gives it 28x28 = {INPUT_SIZE} pixels: use a model trained on "
                        "MNIST-like images")
+    if args.params is not None:
+        _check_activation(args, net)
     if args.save_input is not None:
         with user_errors(f"cannot create {args.save_input}"):
             args.save_input.mkdir(parents=True, exist_ok=True)
@@ -91,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     names: set[Path] = set()  # the --save-input files written so far
     for path in images:
         try:
-            x = load_digit(path)
+            inputs, marks = load_digits(path)
         except NoDigitError as exc:
             print(f"{path}: {exc}")  # an answer, not an error: "no digit found: ..."
             continue
@@ -102,18 +111,39 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         # one sample in the network's own layout: 784 pixels, or an image of (1, 28, 28)
-        proba = net.predict_proba(x.reshape(net.input_shape).astype(net.dtype))
-        top = np.argsort(proba)[::-1][:3]
-        ranked = ", ".join(f"{int(c)}: {proba[c]:.3f}" for c in top)
-        print(f"{path}: {int(top[0])}  (top 3: {ranked})")
+        probas = [net.predict_proba(x.reshape(net.input_shape).astype(net.dtype))
+                  for x in inputs]
+        tops = [np.argsort(proba)[::-1][:3] for proba in probas]
+        ranked = [", ".join(f"{int(c)}: {proba[c]:.3f}" for c in top)
+                  for proba, top in zip(probas, tops, strict=True)]
+        digits = "".join(str(int(top[0])) for top in tops)
+        if len(inputs) == 1:
+            print(f"{path}: {digits}  (top 3: {ranked[0]})")
+        else:
+            print(f"{path}: {digits}  ({describe_marks(marks)}, read one by one, left to "
+                  f"right; top 3 of each: {' | '.join(ranked)})")
         if args.save_input is not None:
-            target = _input_name(args.save_input, path, names)
-            try:
-                save_digit(x, target)
-            except OSError as exc:
-                print(f"kobai: error: cannot write {target}: {exc}", file=sys.stderr)
-                failed += 1
+            for k, x in enumerate(inputs, 1):
+                name = path if len(inputs) == 1 else path.with_name(f"{path.stem}-mark{k}")
+                target = _input_name(args.save_input, name, names)
+                try:
+                    save_digit(x, target)
+                except OSError as exc:
+                    print(f"kobai: error: cannot write {target}: {exc}", file=sys.stderr)
+                    failed += 1
     return 2 if failed else 0
+
+
+def _check_activation(args: argparse.Namespace, net) -> None:
+    """For --params: note on stderr when another activation scores clearly better on the
+    first bundled test images (:func:`kobai.cli._common.activation_note`)."""
+    from ..datasets import load_mnist_test
+
+    x, t = load_mnist_test(dtype=net.dtype)
+    note = activation_note(args, net, x[:CHECK_IMAGES], t[:CHECK_IMAGES],
+                           images="MNIST test images")
+    if note:
+        print(note, file=sys.stderr)
 
 
 def _input_name(folder: Path, image: Path, taken: set[Path]) -> Path:

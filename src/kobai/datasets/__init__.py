@@ -1,8 +1,9 @@
 """Data sets for the book's examples: MNIST, bundled or downloaded, and Fashion-MNIST.
 
-``load_mnist`` is the entry point; ``read_idx``/``write_idx`` handle the IDX files the full
-sets come in, and ``fetch_mnist`` finds them on disk (compressed or not, checked by the
-SHA-256 of their content) or downloads them (see :mod:`kobai.datasets.sources` for the
+``load_mnist`` is the entry point (``load_mnist_test`` reads the test set alone);
+``read_idx``/``write_idx`` handle the IDX files the full sets come in, and ``fetch_mnist``
+finds them on disk (compressed or not, checked by the SHA-256 of their content) or downloads
+them (see :mod:`kobai.datasets.sources` for the
 mirrors, checksums and environment variables ``KOBAI_HOME``, ``KOBAI_MNIST_MIRRORS`` and
 ``KOBAI_FASHION_MNIST_MIRRORS``).
 """
@@ -11,7 +12,7 @@ from kobai.datasets.download import download, sha256_file
 from kobai.datasets.errors import DatasetError, DownloadError
 from kobai.datasets.fetch import fetch_mnist
 from kobai.datasets.idx import parse_idx, read_idx, write_idx
-from kobai.datasets.mnist import SOURCES, load_mnist
+from kobai.datasets.mnist import SOURCES, load_mnist, load_mnist_test
 from kobai.datasets.record import describe, fingerprint
 from kobai.datasets.sources import (
     CLASS_NAMES,
@@ -43,6 +44,7 @@ __all__ = [
     "fetch_mnist",
     "kobai_home",
     "load_mnist",
+    "load_mnist_test",
     "parse_idx",
     "read_idx",
     "sha256_file",

@@ -35,8 +35,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None = None, *,
                 mirrors: Iterable[str] | None = None, checksums: Mapping[str, str] | None = None,
                 timeout: float = 30.0, deadline: float | None = None,
-                progress: bool = True) -> dict[str, Path]:
-    """Return the paths of ``source``'s four files, downloading those that are missing.
+                progress: bool = True, files: Iterable[str] | None = None) -> dict[str, Path]:
+    """Return the paths of ``source``'s four files (or of ``files``), downloading those
+    that are missing.
 
     A file is found in ``data_dir`` as ``.gz``, uncompressed or under the variant name
     (``train-images.idx3-ubyte``) and checked, never replaced; a missing one is downloaded
@@ -60,12 +61,16 @@ def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None =
     deadline : float, optional
         Seconds one mirror may take for one whole file; default 60 s + 1 s per 100 kB.
     progress : bool
-        Show a progress bar (:func:`kobai._progress.progress_bar`) for each file that is downloaded.
+        Show a progress bar (:func:`kobai._progress.progress_bar`) for each file that is
+        downloaded.
+    files : iterable of str, optional
+        Only these of :data:`MNIST_FILES` (e.g. the two test files); default all four.
 
     Returns
     -------
     dict of str to Path
-        File name in :data:`MNIST_FILES` -> path of the file found or downloaded.
+        File name in :data:`MNIST_FILES` (those of ``files``) -> path of the file found or
+        downloaded.
 
     Raises
     ------
@@ -77,8 +82,12 @@ def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None =
     check_source(source)
     folder = default_data_dir(source) if data_dir is None else Path(data_dir).expanduser()
     mirrors = mirrors_for(source) if mirrors is None else tuple(mirrors)
+    wanted = MNIST_FILES if files is None else tuple(files)
+    unknown = [name for name in wanted if name not in MNIST_FILES]
+    if unknown:
+        raise ValueError(f"files has {unknown}; expected names among {list(MNIST_FILES)}")
     paths = {}
-    for name in MNIST_FILES:
+    for name in wanted:
         genuine = _Genuine.of(source, name, checksums)
         path = _find(folder, name)
         if path is not None:
@@ -92,7 +101,7 @@ def fetch_mnist(source: str = "mnist", data_dir: str | os.PathLike[str] | None =
                                 deadline=deadline, max_bytes=genuine.max_download_bytes,
                                 verify=genuine.download_problem, progress=progress)
             except DownloadError as exc:
-                raise DownloadError(f"{exc}\n{offline_help(source, folder)}") from None
+                raise DownloadError(f"{exc}\n{offline_help(source, folder, wanted)}") from None
         paths[name] = path
     return paths
 
@@ -102,13 +111,15 @@ _REPLACE = ("replace it with a genuine copy (compressed or not), delete it to do
             "data_dir= in Python)")
 
 
-def offline_help(source: str, folder: Path) -> str:
-    """How to provide ``source``'s files without a download."""
-    files = "\n".join(f"  {name}" for name in MNIST_FILES)
+def offline_help(source: str, folder: Path, names: Iterable[str] = MNIST_FILES) -> str:
+    """How to provide ``source``'s files (``names``, default all four) without a download."""
+    names = tuple(names)
+    files = "\n".join(f"  {name}" for name in names)
+    count = {1: "one", 2: "two", 4: "four"}.get(len(names), str(len(names)))
     _, base, variant = local_names(MNIST_FILES[0])
     uncompressed = (f"\n(uncompressed files are read too, named like {base} or {variant})"
                     if source in IDX_SHA256 else "")
-    return (f"To work offline, put the four published {source} files in {folder}:\n{files}"
+    return (f"To work offline, put the {count} published {source} files in {folder}:\n{files}"
             f"{uncompressed}\nor read them from another folder (--data-dir on the command "
             f"line, data_dir= in Python), set KOBAI_HOME, or set {MIRRORS_ENV[source]} to "
             "mirrors that work; the bundled sample (--dataset sample, source='sample') needs "

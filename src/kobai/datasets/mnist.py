@@ -77,6 +77,41 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
     ((5000, 784), (5000,), (10000, 784))
     """
     dtype = np.dtype(dtype)
+    train, test = _read(source, data_dir, checksums, progress, dtype, ("train", "test"))
+    return (_convert(*train, normalize, flatten, one_hot_label, dtype),
+            _convert(*test, normalize, flatten, one_hot_label, dtype))
+
+
+def load_mnist_test(normalize: bool = True, flatten: bool = True, one_hot_label: bool = False,
+                    *, source: str = "sample", data_dir: str | os.PathLike[str] | None = None,
+                    dtype: DTypeLike = np.float32, checksums: Mapping[str, str] | None = None,
+                    progress: bool = True) -> Split:
+    """Load only the test set, ``(x_test, t_test)``: what :func:`load_mnist` returns second,
+    reading (and downloading) the two test files only, not the 60,000 training images.
+
+    The parameters, returned arrays and errors are :func:`load_mnist`'s; ``checksums``
+    needs entries for the two test files only.
+
+    Example
+    -------
+    >>> x_test, t_test = load_mnist_test(source="sample")
+    >>> x_test.shape, t_test.shape
+    ((10000, 784), (10000,))
+    """
+    dtype = np.dtype(dtype)
+    (test,) = _read(source, data_dir, checksums, progress, dtype, ("test",))
+    return _convert(*test, normalize, flatten, one_hot_label, dtype)
+
+
+#: the IDX files of each split
+_SPLIT_FILES = {"train": (TRAIN_IMAGES, TRAIN_LABELS), "test": (TEST_IMAGES, TEST_LABELS)}
+
+
+def _read(source: str, data_dir: str | os.PathLike[str] | None,
+          checksums: Mapping[str, str] | None, progress: bool, dtype: np.dtype,
+          splits: tuple[str, ...]) -> list[Split]:
+    """The uint8 images and labels of ``splits`` ("train", "test") of ``source``, checked
+    (and the arguments, as :func:`load_mnist` promises)."""
     if dtype.kind != "f":
         raise ValueError(f"dtype must be a floating type such as float32; got {dtype}")
     if source == "sample":
@@ -87,15 +122,12 @@ def load_mnist(normalize: bool = True, flatten: bool = True, one_hot_label: bool
         if checksums is not None:
             raise ValueError("checksums is for source='mnist' or 'fashion-mnist'; "
                              "source='sample' is bundled with kobai")
-        splits = _read_sample()
-    elif source in SOURCES:
-        paths = fetch_mnist(source, data_dir, checksums=checksums, progress=progress)
-        splits = (_read_split(paths[TRAIN_IMAGES], paths[TRAIN_LABELS]),
-                  _read_split(paths[TEST_IMAGES], paths[TEST_LABELS]))
-    else:
+        return [_read_sample(split) for split in splits]
+    if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {list(SOURCES)}")
-    train, test = (_convert(x, t, normalize, flatten, one_hot_label, dtype) for x, t in splits)
-    return train, test
+    names = [name for split in splits for name in _SPLIT_FILES[split]]
+    paths = fetch_mnist(source, data_dir, checksums=checksums, progress=progress, files=names)
+    return [_read_split(*(paths[name] for name in _SPLIT_FILES[split])) for split in splits]
 
 
 def _convert(x: np.ndarray, t: np.ndarray, normalize: bool, flatten: bool, one_hot: bool,
@@ -121,18 +153,19 @@ def _read_split(images_path: os.PathLike[str], labels_path: os.PathLike[str]) ->
     return x, t
 
 
-def _read_sample() -> tuple[Split, Split]:
+def _read_sample(split: str) -> Split:
+    """The bundled sample's ``split`` ("train" or "test"), checked."""
     ref = resources.files(__package__).joinpath(SAMPLE)
     name = f"kobai/datasets/{SAMPLE}"
+    keys = (f"x_{split}", f"t_{split}")
     try:
         with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in ("x_train", "t_train", "x_test", "t_test")}
+            x, t = (npz[key] for key in keys)
     except (OSError, KeyError, ValueError) as exc:
         raise DatasetError(f"{name}: cannot read the bundled sample ({exc}); "
                            "reinstall kobai") from exc
-    _check_pair(arrays["x_train"], arrays["t_train"], f"{name}:x_train", f"{name}:t_train")
-    _check_pair(arrays["x_test"], arrays["t_test"], f"{name}:x_test", f"{name}:t_test")
-    return ((arrays["x_train"], arrays["t_train"]), (arrays["x_test"], arrays["t_test"]))
+    _check_pair(x, t, f"{name}:{keys[0]}", f"{name}:{keys[1]}")
+    return x, t
 
 
 def _check_pair(x: np.ndarray, t: np.ndarray, x_name: str, t_name: str) -> None:

@@ -47,6 +47,8 @@
 
   function show(result) {
     answer.textContent = result ? `${result.label} (${(100 * result.probability).toFixed(1)} %)`
+                                  + (result.marks > 1 ? ` \u2014 ${result.marks} separate marks:`
+                                     + " the pad reads one digit, draw one at a time" : "")
                                 : "Draw something.";
     const best = result ? result.index : -1;
     rows.forEach((row, k) => {
@@ -70,7 +72,7 @@
     let index = 0;
     probabilities.forEach((p, k) => { if (p > probabilities[index]) index = k; });
     const result = { index, label: model.labels[index], probability: probabilities[index],
-                     probabilities };
+                     probabilities, marks: pixels.marks };
     show(result);
     return result;
   }

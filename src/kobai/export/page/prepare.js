@@ -1,7 +1,11 @@
 // kobai's web page, 2 of 3: a drawing as the network's 784 inputs, as kobai.images'
-// to_mnist_layout prepares an image: threshold, crop to the ink, the longer side scaled to
-// 20 pixels (Pillow's Lanczos), centred in 28x28 by the centre of mass.
-// kobaiPrepare(gray, height, width) -> 784 numbers in [0, 1], or null when nothing is drawn.
+// to_mnist_layout prepares an image: threshold, a box drawn round the digit left out
+// (kobai.images_marks), crop to the ink, the longer side scaled to 20 pixels (Pillow's
+// Lanczos), centred in 28x28 by the centre of mass.
+// kobaiPrepare(gray, height, width) -> 784 numbers in [0, 1] with a property `marks` (the
+// number of separate marks: several digits side by side), or null when nothing is drawn.
+// (The pad is opaque and evenly black: kobai.images' shading fit and transparency do not
+// apply to it.)
 "use strict";
 const kobaiPrepare = (() => {
   const INPUTS = 784;
@@ -138,12 +142,108 @@ const kobaiPrepare = (() => {
     return x;
   }
 
+  // kobai.images_marks.find_marks: the components of the ink on a mask of at most MAX_SIDE
+  // pixels a side; a frame enclosing the rest is blacked out (in place); the number of marks
+  const MAX_SIDE = 128, FRAME_SIDES = 0.6, ENCLOSED = 0.05, NEAR = 0.15, SPECK = 0.25;
+  const INKED = 255 / 4;
+  function findMarks(img, h, w) {
+    const block = Math.max(1, Math.ceil(Math.max(h, w) / MAX_SIDE));
+    const gh = Math.ceil(h / block), gw = Math.ceil(w / block);
+    const mass = new Float64Array(gh * gw), peak = new Float64Array(gh * gw);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = img[y * w + x], c = Math.floor(y / block) * gw + Math.floor(x / block);
+        mass[c] += v;
+        if (v > peak[c]) peak[c] = v;
+      }
+    }
+    const parent = new Int32Array(gh * gw).fill(-1);  // union-find over the inked cells
+    const root = (i) => { while (parent[i] !== i) i = parent[i] = parent[parent[i]]; return i; };
+    for (let y = 0; y < gh; y++) {
+      for (let x = 0; x < gw; x++) {
+        const i = y * gw + x;
+        if (peak[i] < INKED) continue;
+        parent[i] = i;
+        for (const [dy, dx] of [[0, -1], [-1, -1], [-1, 0], [-1, 1]]) {  // 8-neighbours
+          const yy = y + dy, xx = x + dx;
+          if (yy < 0 || xx < 0 || xx >= gw || parent[yy * gw + xx] < 0) continue;
+          const a = root(i), b = root(yy * gw + xx);
+          if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+        }
+      }
+    }
+    const lab = new Int32Array(gh * gw).fill(-1), byRoot = new Map();
+    let parts = [];  // in the order of their first cell, as numpy's unique labels
+    for (let i = 0; i < gh * gw; i++) {
+      if (parent[i] < 0) continue;
+      const r = root(i);
+      if (!byRoot.has(r)) {
+        byRoot.set(r, parts.length);
+        parts.push({ label: parts.length, mass: 0, box: [gh, 0, gw, 0] });
+      }
+      const part = parts[byRoot.get(r)], y = Math.floor(i / gw), x = i % gw;
+      lab[i] = part.label;
+      part.mass += mass[i];
+      part.box = [Math.min(part.box[0], y), Math.max(part.box[1], y + 1),
+                  Math.min(part.box[2], x), Math.max(part.box[3], x + 1)];
+    }
+    let total = parts.reduce((a, p) => a + p.mass, 0);
+    const isFrame = (part) => {
+      const [y0, y1, x0, x1] = part.box;
+      const others = parts.filter((p) => p !== part);
+      const inside = others.filter((p) => y0 < p.box[0] && p.box[1] < y1 && x0 < p.box[2]
+                                          && p.box[3] < x1);
+      if (inside.length !== others.length
+          || inside.reduce((a, p) => a + p.mass, 0) < ENCLOSED * total) return false;
+      const by = Math.max(1, Math.floor((y1 - y0) / 10));
+      const bx = Math.max(1, Math.floor((x1 - x0) / 10));
+      const on = (y, x) => lab[y * gw + x] === part.label;
+      const covered = (n, hit) => {  // share of n positions with a hit
+        let k = 0;
+        for (let i = 0; i < n; i++) if (hit(i)) k++;
+        return k / n;
+      };
+      const any = (from, to, f) => { for (let j = from; j < to; j++) if (f(j)) return true;
+                                     return false; };
+      return [covered(x1 - x0, (i) => any(y0, y0 + by, (y) => on(y, x0 + i))),
+              covered(x1 - x0, (i) => any(y1 - by, y1, (y) => on(y, x0 + i))),
+              covered(y1 - y0, (i) => any(x0, x0 + bx, (x) => on(y0 + i, x))),
+              covered(y1 - y0, (i) => any(x1 - bx, x1, (x) => on(y0 + i, x)))]
+        .every((share) => share >= FRAME_SIDES);
+    };
+    for (const part of parts.slice()) {
+      if (parts.length > 1 && isFrame(part)) {
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            if (lab[Math.floor(y / block) * gw + Math.floor(x / block)] === part.label) {
+              img[y * w + x] = 0;
+            }
+          }
+        }
+        parts = parts.filter((p) => p !== part);
+        total -= part.mass;
+      }
+    }
+    // marks: parts whose columns, widened by NEAR of the tallest part's height, overlap
+    const gap = NEAR * Math.max(0, ...parts.map((p) => p.box[1] - p.box[0]));
+    const spans = parts.map((p) => [p.box[2], p.box[3], p.mass]).sort((a, b) => a[0] - b[0]);
+    const groups = [];
+    for (const [x0, x1, m] of spans) {  // sorted by left edge: a sweep finds the groups
+      const g = groups[groups.length - 1];
+      if (g && x0 - gap < g.x1) { g.x1 = Math.max(g.x1, x1); g.mass += m; }
+      else groups.push({ x1, mass: m });
+    }
+    const largest = Math.max(0, ...groups.map((g) => g.mass));
+    return groups.filter((g) => g.mass >= SPECK * largest).length;
+  }
+
   function toMnistLayout(gray, height, width) {
     const hist = new Float64Array(256);
     for (const v of gray) hist[v] += 1;
     const table = inkTable(hist);
     if (table === null) return null;
     const img = gray.map((v) => table[v]);
+    const marks = findMarks(img, height, width);
     const rows = new Float64Array(height), cols = new Float64Array(width);
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
@@ -171,7 +271,7 @@ const kobaiPrepare = (() => {
         total += v; my += (top + y) * v; mx += (left + x) * v;
       }
     }
-    if (total === 0) return Array.from(out);
+    if (total === 0) return Object.assign(Array.from(out), { marks });
     // shift the centre of mass to the centre, wrapping around as np.roll
     const dy = roundHalfEven(13.5 - my / total), dx = roundHalfEven(13.5 - mx / total);
     const shifted = new Array(INPUTS).fill(0);
@@ -182,7 +282,7 @@ const kobaiPrepare = (() => {
         shifted[to] = Math.min(1, Math.max(0, v / 255));
       }
     }
-    return shifted;
+    return Object.assign(shifted, { marks });
   }
 
   return toMnistLayout;
