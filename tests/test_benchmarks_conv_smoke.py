@@ -14,6 +14,7 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_conv.py"
 
 
+@pytest.mark.slow  # 8 s; the default run stays under 5 minutes on 2 cores
 def test_bench_conv_quick_prints_tables_targets_and_memory(tmp_path):
     pytest.importorskip("torch")
     out_json = tmp_path / "conv.json"

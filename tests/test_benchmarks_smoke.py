@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -36,6 +38,7 @@ def test_bench_numgrad_quick_prints_table(tmp_path):
     assert rows[0]["elements"] == 784 * 50 + 50 + 50 * 10 + 10
 
 
+@pytest.mark.slow  # 16 s of Ray; the default run stays under 5 minutes on 2 cores
 def test_bench_tune_quick_prints_throughput_and_ray_costs(tmp_path):
     # two Ray instances start and stop (a few seconds each on a busy 2-core machine)
     out = run_quick("bench_tune.py", "--json", str(tmp_path / "tune.json"), timeout=180)

@@ -223,6 +223,9 @@ def test_blas_threads_is_public_with_the_trainers_policy():
     assert kobai.auto_blas_threads(TwoLayerNet(784, 1000, 10).params.values(), 100) is None
 
 
+# 11 s of Ray (test_tune_search.py runs real searches by default): kept out of the default run,
+# which stays under 5 minutes on 2 cores
+@pytest.mark.slow
 def test_ch06_hyperparameter_optimization_runs_the_books_search_on_ray(tmp_path):
     out = run_example("ch06_hyperparameter_optimization.py", tmp_path, "--trials", "3",
                       "--epochs", "2", "--cpus", "2", "--out", "search")

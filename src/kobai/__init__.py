@@ -10,7 +10,7 @@ import logging
 
 from ._threads import auto_blas_threads, blas_threads
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
 __all__ = ["auto_blas_threads", "blas_threads"]
 
 # ``blas_threads(n)`` limits NumPy's BLAS to n threads inside a ``with`` block (None: no limit);
